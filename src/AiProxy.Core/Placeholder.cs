@@ -1,0 +1,2 @@
+namespace AiProxy;
+internal static class Placeholder { }
