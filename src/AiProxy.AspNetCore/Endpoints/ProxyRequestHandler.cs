@@ -1,0 +1,290 @@
+using System.Diagnostics;
+using System.Globalization;
+using AiProxy.Errors;
+using AiProxy.Forwarding;
+using AiProxy.Providers;
+using AiProxy.Selection;
+using AiProxy.Tokens;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace AiProxy.AspNetCore.Endpoints;
+
+/// <summary>
+/// The HTTP side of a gateway request: authenticate, read the body once, inspect it, hand it to the
+/// dispatcher, then relay the chosen response or write the proxy's error. Everything from selection to the
+/// upstream call lives in Core.
+/// </summary>
+internal sealed partial class ProxyRequestHandler(
+    ProxyDispatcher dispatcher,
+    ClientSelector selector,
+    ProviderRegistry registry,
+    ProxyTokenValidator tokens,
+    IOptionsMonitor<OpenAiProxyOptions> options,
+    TimeProvider time,
+    ILogger<ProxyRequestHandler> logger)
+{
+    public const string StrategyHeader = "X-Proxy-Strategy";
+    public const string TimeoutHeader = "X-Proxy-Timeout";
+    public const string ProviderHeader = "X-Proxy-Provider";
+
+    /// <summary><c>POST /v1/chat/completions</c>, <c>/v1/completions</c>, <c>/v1/embeddings</c>: a JSON body with a model.</summary>
+    public Task HandleModelEndpointAsync(HttpContext context, string path)
+    {
+        if (!HttpMethods.IsPost(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "POST";
+            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path));
+        }
+
+        return HandleAsync(context, path, requireModel: true);
+    }
+
+    /// <summary>Any other <c>GET</c>/<c>POST</c> under <c>/v1/</c>, forwarded as it is.</summary>
+    public Task HandlePassthroughAsync(HttpContext context)
+    {
+        var method = context.Request.Method;
+        if (!HttpMethods.IsPost(method) && !HttpMethods.IsGet(method))
+        {
+            context.Response.Headers.Allow = "GET, POST";
+            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(method, context.Request.Path));
+        }
+
+        var path = context.Request.RouteValues["path"] as string;
+        if (string.IsNullOrEmpty(path))
+        {
+            return HandleNotFoundAsync(context);
+        }
+
+        return HandleAsync(context, path, requireModel: false);
+    }
+
+    public Task HandleNotFoundAsync(HttpContext context)
+        => ProxyHttpResponses.WriteErrorAsync(context, ProxyError.NotFound(context.Request.Method, context.Request.Path));
+
+    private async Task HandleAsync(HttpContext context, string path, bool requireModel)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var current = options.CurrentValue;
+        var caller = Authenticate(context, current);
+        if (caller is null)
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.Unauthorized(
+                "Incorrect or missing proxy token. Send it as 'Authorization: Bearer <token>'.")).ConfigureAwait(false);
+            return;
+        }
+
+        if (!TryReadProxyHeaders(context.Request, current, out var selection, out var timeout, out var headerError))
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, headerError).ConfigureAwait(false);
+            return;
+        }
+
+        var (body, bodyError) = await PooledBody.ReadAsync(context, current.MaxRequestBodyBytes).ConfigureAwait(false);
+        if (body is null)
+        {
+            if (bodyError is not null)
+            {
+                await ProxyHttpResponses.WriteErrorAsync(context, bodyError).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        using (body)
+        {
+            var contentType = context.Request.ContentType;
+            var inspection = RequestInspection.None;
+            var isJson = requireModel || IsJson(contentType);
+            if (isJson && body.Length > 0)
+            {
+                if (!RequestInspector.TryInspect(body.Memory.Span, out inspection, out var jsonError))
+                {
+                    await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest(
+                        jsonError + " See the OpenAI API reference for the expected body.")).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            if (requireModel && string.IsNullOrEmpty(inspection.Model))
+            {
+                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest(
+                    body.Length == 0 ? "The request needs a JSON body with a 'model'." : "You must provide a model parameter.", "model")).ConfigureAwait(false);
+                return;
+            }
+
+            if (inspection.Model is { Length: > 0 } model && !caller.MayUse(model))
+            {
+                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotAllowed(model)).ConfigureAwait(false);
+                return;
+            }
+
+            var request = new ProxyRequest
+            {
+                Method = context.Request.Method,
+                Path = path,
+                QueryString = context.Request.QueryString.Value ?? string.Empty,
+                Body = body.Memory,
+                HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
+                ContentType = requireModel ? "application/json" : contentType,
+                Inspection = inspection,
+                Selection = selection,
+                Timeout = timeout,
+                ForwardedHeaders = CollectForwardedHeaders(context.Request),
+            };
+
+            using var result = await dispatcher.ForwardAsync(request, context.RequestAborted).ConfigureAwait(false);
+            await RespondAsync(context, result, current).ConfigureAwait(false);
+            LogRequest(logger, context.Request.Method, path, request.Model, caller.Name, context.Response.StatusCode,
+                result.Provider?.Name ?? "-", result.Attempts, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private async Task RespondAsync(HttpContext context, ForwardResult result, OpenAiProxyOptions current)
+    {
+        if (result.ClientAborted)
+        {
+            return;
+        }
+
+        if (result.Error is { } error)
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, error, result).ConfigureAwait(false);
+            return;
+        }
+
+        ProxyHttpResponses.StartRelay(context, result);
+        var outcome = await ResponseRelay.CopyAsync(result, context.Response.BodyWriter, current.StreamIdleTimeout, time, context.RequestAborted).ConfigureAwait(false);
+        if (outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle)
+        {
+            LogRelayBroken(logger, result.Provider?.Name ?? "-", outcome);
+            if (!result.IsEventStream)
+            {
+                // A truncated JSON body cannot be marked as such: end the connection so the client sees the failure.
+                context.Abort();
+            }
+        }
+    }
+
+    private ProxyCaller? Authenticate(HttpContext context, OpenAiProxyOptions current)
+    {
+        var authorization = context.Request.Headers.Authorization;
+        var presented = authorization.Count == 1 ? GetBearer(authorization.ToString()) : default;
+        if (presented.IsEmpty)
+        {
+            return current.RequireToken ? null : ProxyCaller.Anonymous;
+        }
+
+        var caller = tokens.Authenticate(presented);
+        return caller ?? (current.RequireToken ? null : ProxyCaller.Anonymous);
+    }
+
+    private static ReadOnlySpan<char> GetBearer(string value)
+    {
+        const string scheme = "Bearer ";
+        return value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(scheme.Length).Trim() : default;
+    }
+
+    private bool TryReadProxyHeaders(HttpRequest request, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
+    {
+        selection = default;
+        timeout = null;
+        error = null!;
+        string? strategy = null, provider = null;
+        var headers = request.Headers;
+        if (headers.TryGetValue(StrategyHeader, out var strategyValue))
+        {
+            strategy = strategyValue.ToString().Trim();
+            if (!selector.TryGetStrategy(strategy, out _))
+            {
+                error = ProxyError.BadRequest($"Invalid {StrategyHeader} '{strategy}'. Valid: {string.Join(", ", selector.StrategyNames)}.");
+                return false;
+            }
+        }
+
+        if (headers.TryGetValue(ProviderHeader, out var providerValue))
+        {
+            provider = providerValue.ToString().Trim();
+            if (registry.Find(provider) is null)
+            {
+                error = ProxyError.BadRequest($"Invalid {ProviderHeader} '{provider}': no such provider.");
+                return false;
+            }
+        }
+
+        if (headers.TryGetValue(TimeoutHeader, out var timeoutValue))
+        {
+            if (!double.TryParse(timeoutValue.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                || !double.IsFinite(seconds) || seconds <= 0 || seconds > current.MaxTimeout.TotalSeconds)
+            {
+                error = ProxyError.BadRequest(
+                    $"Invalid {TimeoutHeader} '{timeoutValue}': a number of seconds greater than 0 and at most {current.MaxTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}.");
+                return false;
+            }
+
+            timeout = TimeSpan.FromSeconds(seconds);
+        }
+
+        selection = new SelectionContext(strategy, provider);
+        return true;
+    }
+
+    private static KeyValuePair<string, string>[] CollectForwardedHeaders(HttpRequest request)
+    {
+        // An allow-list: the client's credentials, cookies and X-Proxy-* never reach a provider.
+        var headers = request.Headers;
+        var count = 0;
+        Span<int> present = stackalloc int[ForwardedHeaderNames.Length];
+        for (var i = 0; i < ForwardedHeaderNames.Length; i++)
+        {
+            if (headers.TryGetValue(ForwardedHeaderNames[i], out var value) && !StringValues.IsNullOrEmpty(value))
+            {
+                present[count++] = i;
+            }
+        }
+
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var result = new KeyValuePair<string, string>[count];
+        for (var i = 0; i < count; i++)
+        {
+            var name = ForwardedHeaderNames[present[i]];
+            result[i] = new(name, headers[name].ToString());
+        }
+
+        return result;
+    }
+
+    internal static readonly string[] ForwardedHeaderNames = [HeaderNames.Accept, HeaderNames.UserAgent, "traceparent", "tracestate"];
+
+    private static bool IsJson(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return false;
+        }
+
+        var mediaType = contentType.AsSpan();
+        var semicolon = mediaType.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            mediaType = mediaType[..semicolon];
+        }
+
+        mediaType = mediaType.Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+               || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> {Status} provider={Provider} attempts={Attempts} in {ElapsedMs:0.0} ms")]
+    private static partial void LogRequest(ILogger logger, string method, string path, string model, string token, int status, string provider, int attempts, double elapsedMs);
+
+    [LoggerMessage(2, LogLevel.Warning, "The response from provider {Provider} broke after it had started: {Outcome}.")]
+    private static partial void LogRelayBroken(ILogger logger, string provider, RelayOutcome outcome);
+}

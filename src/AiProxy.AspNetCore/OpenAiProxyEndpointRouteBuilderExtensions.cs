@@ -1,0 +1,39 @@
+using AiProxy.AspNetCore.Endpoints;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the AiProxy endpoints.</summary>
+public static class OpenAiProxyEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps the OpenAI-compatible endpoints under <paramref name="prefix"/>: <c>POST /v1/chat/completions</c>,
+    /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, and any other <c>GET</c>/<c>POST</c> under
+    /// <c>/v1/</c> passed through to a provider. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors.
+    /// </summary>
+    /// <param name="endpoints">The app's endpoint route builder.</param>
+    /// <param name="prefix">The path the gateway is mounted at, for example <c>/proxy</c>; empty for the root.</param>
+    /// <returns>The route group, so that <c>.RequireAuthorization()</c>, <c>.RequireRateLimiting()</c> and other conventions apply to every gateway endpoint.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddOpenAiProxy</c> was not called on the service collection.</exception>
+    public static RouteGroupBuilder MapOpenAiProxy(this IEndpointRouteBuilder endpoints, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (endpoints.ServiceProvider.GetService<OpenAiProxyMarker>() is null)
+        {
+            throw new InvalidOperationException(
+                "MapOpenAiProxy needs the gateway's services: call builder.Services.AddOpenAiProxy(builder.Configuration.GetSection(\"OpenAiProxy\")) before building the app.");
+        }
+
+        var handler = endpoints.ServiceProvider.GetRequiredService<ProxyRequestHandler>();
+        var group = endpoints.MapGroup(prefix);
+        group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
+        group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));
+        group.Map("/v1/embeddings", context => handler.HandleModelEndpointAsync(context, "embeddings"));
+        group.Map("/v1/{**path}", handler.HandlePassthroughAsync);
+        group.Map("/{**path}", handler.HandleNotFoundAsync);
+        return group;
+    }
+}

@@ -1,0 +1,135 @@
+using System.Security.Cryptography;
+using AiProxy.Selection;
+using Microsoft.Extensions.Options;
+
+namespace AiProxy.Configuration;
+
+/// <summary>
+/// Checks what DataAnnotations cannot: durations, providers, mappings, tokens and strategy names. Every
+/// problem is reported, each naming its configuration key, so a bad deployment is fixed in one go.
+/// </summary>
+internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy> strategies) : IValidateOptions<OpenAiProxyOptions>
+{
+    private const string Section = OpenAiProxyOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, OpenAiProxyOptions options)
+    {
+        var errors = new List<string>();
+        if (options.EnvironmentErrors is { } environmentErrors)
+        {
+            errors.AddRange(environmentErrors);
+        }
+
+        var strategyNames = strategies.Select(static s => s.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (string.IsNullOrWhiteSpace(options.DefaultStrategy) || !strategyNames.Contains(options.DefaultStrategy))
+        {
+            errors.Add($"{Section}:DefaultStrategy '{options.DefaultStrategy}' is not a known strategy. Valid: {string.Join(", ", strategyNames.Order(StringComparer.Ordinal))}.");
+        }
+
+        Positive(errors, nameof(options.DefaultTimeout), options.DefaultTimeout);
+        Positive(errors, nameof(options.RequestTimeout), options.RequestTimeout);
+        Positive(errors, nameof(options.MaxTimeout), options.MaxTimeout);
+        Positive(errors, nameof(options.StreamIdleTimeout), options.StreamIdleTimeout);
+        Positive(errors, nameof(options.RefreshInterval), options.RefreshInterval);
+        Positive(errors, nameof(options.HealthCheckTimeout), options.HealthCheckTimeout);
+        if (options.DefaultTimeout > options.MaxTimeout)
+        {
+            errors.Add($"{Section}:DefaultTimeout ({options.DefaultTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
+        }
+
+        if (options.RequestTimeout > options.MaxTimeout)
+        {
+            errors.Add($"{Section}:RequestTimeout ({options.RequestTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
+        }
+
+        foreach (var (providerName, provider) in options.Providers)
+        {
+            ValidateProvider(errors, providerName, provider);
+        }
+
+        for (var i = 0; i < options.ModelMappings.Count; i++)
+        {
+            var mapping = options.ModelMappings[i];
+            var key = $"{Section}:ModelMappings:{i}";
+            Required(errors, $"{key}:Provider", mapping.Provider);
+            Required(errors, $"{key}:From", mapping.From);
+            Required(errors, $"{key}:To", mapping.To);
+            if (!string.IsNullOrWhiteSpace(mapping.Provider) && !options.Providers.ContainsKey(mapping.Provider))
+            {
+                errors.Add($"{key}:Provider names '{mapping.Provider}', which is not a configured provider.");
+            }
+        }
+
+        foreach (var (tokenName, token) in options.Tokens)
+        {
+            ValidateToken(errors, tokenName, token);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateProvider(List<string> errors, string name, ProviderOptions provider)
+    {
+        var key = $"{Section}:Providers:{name}";
+        if (string.IsNullOrWhiteSpace(provider.BaseUrl))
+        {
+            errors.Add($"{key}:BaseUrl is required.");
+        }
+        else if (!Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            errors.Add($"{key}:BaseUrl must be an absolute http or https URL (was '{provider.BaseUrl}').");
+        }
+
+        if (double.IsNaN(provider.Weight) || double.IsInfinity(provider.Weight) || provider.Weight < 0)
+        {
+            errors.Add($"{key}:Weight must be a finite number of 0 or more (was {provider.Weight}).");
+        }
+
+        if (string.IsNullOrWhiteSpace(provider.ApiKeyHeader))
+        {
+            errors.Add($"{key}:ApiKeyHeader must not be empty.");
+        }
+
+        for (var i = 0; i < provider.Models.Count; i++)
+        {
+            Required(errors, $"{key}:Models:{i}", provider.Models[i]);
+        }
+    }
+
+    private static void ValidateToken(List<string> errors, string name, ProxyTokenOptions token)
+    {
+        var key = $"{Section}:Tokens:{name}";
+        var hasKey = !string.IsNullOrEmpty(token.Key);
+        var hasHash = !string.IsNullOrEmpty(token.KeySha256);
+        if (hasKey == hasHash)
+        {
+            errors.Add($"{key} must set exactly one of Key and KeySha256.");
+        }
+
+        if (hasHash && (token.KeySha256!.Length != SHA256.HashSizeInBytes * 2 || !token.KeySha256.All(Uri.IsHexDigit)))
+        {
+            errors.Add($"{key}:KeySha256 must be 64 hexadecimal characters.");
+        }
+
+        for (var i = 0; i < token.AllowedModels.Count; i++)
+        {
+            Required(errors, $"{key}:AllowedModels:{i}", token.AllowedModels[i]);
+        }
+    }
+
+    private static void Positive(List<string> errors, string key, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:{key} must be a positive duration (was {value}).");
+        }
+    }
+
+    private static void Required(List<string> errors, string key, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add($"{key} must not be empty.");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using AiProxy.Configuration;
+using AiProxy.Forwarding;
+using AiProxy.Mapping;
+using AiProxy.Providers;
+using AiProxy.Selection;
+using AiProxy.Tokens;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace AiProxy;
+
+/// <summary>Registers the framework-free part of the gateway. Public services are added with TryAdd so host apps can replace them.</summary>
+internal static class CoreServiceRegistration
+{
+    public static IOpenAiProxyBuilder AddCore(IServiceCollection services)
+    {
+        services.AddOptions<OpenAiProxyOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<OpenAiProxyOptions>, EnvironmentOverrides>(_ => new EnvironmentOverrides()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OpenAiProxyOptions>, OpenAiProxyOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ModelMappingService>();
+        services.TryAddSingleton<IModelMappingService>(sp => sp.GetRequiredService<ModelMappingService>());
+        services.TryAddSingleton<ProviderRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, FailoverStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RoundRobinStrategy>());
+        services.TryAddSingleton<ClientSelector>();
+        services.TryAddSingleton<IClientSelector>(sp => sp.GetRequiredService<ClientSelector>());
+        services.TryAddSingleton<ProxyTokenValidator>();
+        services.TryAddSingleton<ProxyDispatcher>();
+        return new OpenAiProxyBuilder(services);
+    }
+}

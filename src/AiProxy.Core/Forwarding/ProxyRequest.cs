@@ -1,0 +1,37 @@
+using AiProxy.Selection;
+
+namespace AiProxy.Forwarding;
+
+/// <summary>
+/// The gateway's view of one client request: what the forwarder needs and nothing of the web framework.
+/// The body is owned by the caller and stays valid until the response has been relayed.
+/// </summary>
+internal sealed class ProxyRequest
+{
+    public required string Method { get; init; }
+
+    /// <summary>The endpoint path relative to a provider's base URL, without a leading slash (<c>chat/completions</c>).</summary>
+    public required string Path { get; init; }
+
+    /// <summary>The query string including its <c>?</c>, or empty.</summary>
+    public string QueryString { get; init; } = string.Empty;
+
+    public ReadOnlyMemory<byte> Body { get; init; }
+
+    public bool HasBody { get; init; }
+
+    public string? ContentType { get; init; }
+
+    public RequestInspection Inspection { get; init; } = RequestInspection.None;
+
+    /// <summary>The requested model, or empty when the request names none.</summary>
+    public string Model => Inspection.Model ?? string.Empty;
+
+    public SelectionContext Selection { get; init; }
+
+    /// <summary>The client's budget for the whole request (<c>X-Proxy-Timeout</c>), or <see langword="null"/> for <c>RequestTimeout</c>.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Allow-listed client headers to send upstream (Accept, User-Agent, trace context).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ForwardedHeaders { get; init; } = [];
+}

@@ -1,0 +1,171 @@
+using System.Text.Json;
+
+namespace AiProxy.Forwarding;
+
+/// <summary>
+/// Reads the few top-level fields routing needs (<c>model</c>, <c>stream</c>, <c>stream_options</c>,
+/// <c>max_tokens</c>, <c>max_completion_tokens</c>, <c>n</c>) in one <see cref="Utf8JsonReader"/> pass,
+/// which also checks that the whole body is well-formed JSON. Nested values are skipped, so a
+/// <c>"model"</c> inside messages is never mistaken for the request's model.
+/// </summary>
+internal static class RequestInspector
+{
+    private static ReadOnlySpan<byte> ModelName => "model"u8;
+    private static ReadOnlySpan<byte> StreamName => "stream"u8;
+    private static ReadOnlySpan<byte> StreamOptionsName => "stream_options"u8;
+    private static ReadOnlySpan<byte> IncludeUsageName => "include_usage"u8;
+    private static ReadOnlySpan<byte> MaxTokensName => "max_tokens"u8;
+    private static ReadOnlySpan<byte> MaxCompletionTokensName => "max_completion_tokens"u8;
+    private static ReadOnlySpan<byte> NName => "n"u8;
+
+    private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 };
+
+    /// <summary>Inspects <paramref name="body"/>; returns <see langword="false"/> with a client-facing reason when it is not a JSON object.</summary>
+    public static bool TryInspect(ReadOnlySpan<byte> body, out RequestInspection inspection, out string? error)
+    {
+        inspection = RequestInspection.None;
+        error = null;
+        var reader = new Utf8JsonReader(body, ReaderOptions);
+        string? model = null;
+        int modelStart = -1, modelLength = 0;
+        bool stream = false, includeUsage = false, hasStreamOptions = false;
+        long? maxTokens = null, maxCompletionTokens = null, n = null;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                error = "The request body must be a JSON object.";
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals(ModelName))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        model = reader.GetString();
+                        modelStart = (int)reader.TokenStartIndex;
+                        modelLength = reader.ValueSpan.Length + 2;
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        error = "'model' must be a string.";
+                        reader.Skip();
+                        SkipRest(ref reader);
+                        return false;
+                    }
+                }
+                else if (reader.ValueTextEquals(StreamName))
+                {
+                    reader.Read();
+                    stream = reader.TokenType == JsonTokenType.True;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals(StreamOptionsName))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        hasStreamOptions = true;
+                        includeUsage = ReadIncludeUsage(ref reader);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals(MaxTokensName))
+                {
+                    maxTokens = ReadInt64(ref reader);
+                }
+                else if (reader.ValueTextEquals(MaxCompletionTokensName))
+                {
+                    maxCompletionTokens = ReadInt64(ref reader);
+                }
+                else if (reader.ValueTextEquals(NName))
+                {
+                    n = ReadInt64(ref reader);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject)
+            {
+                error = "The request body is not valid JSON.";
+                return false;
+            }
+
+            // Anything after the closing brace other than white space is malformed.
+            if (reader.Read())
+            {
+                error = "The request body is not valid JSON.";
+                return false;
+            }
+        }
+        catch (JsonException)
+        {
+            error = "The request body is not valid JSON.";
+            return false;
+        }
+
+        inspection = new RequestInspection
+        {
+            Model = model,
+            ModelTokenStart = modelStart,
+            ModelTokenLength = modelLength,
+            Stream = stream,
+            IncludeUsage = includeUsage,
+            HasStreamOptions = hasStreamOptions,
+            MaxTokens = maxTokens,
+            MaxCompletionTokens = maxCompletionTokens,
+            N = n,
+        };
+        return true;
+    }
+
+    private static bool ReadIncludeUsage(ref Utf8JsonReader reader)
+    {
+        var includeUsage = false;
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals(IncludeUsageName))
+            {
+                reader.Read();
+                includeUsage = reader.TokenType == JsonTokenType.True;
+            }
+
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                reader.Skip();
+            }
+        }
+
+        return includeUsage;
+    }
+
+    private static long? ReadInt64(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+        {
+            return value;
+        }
+
+        reader.Skip();
+        return null;
+    }
+
+    private static void SkipRest(ref Utf8JsonReader reader)
+    {
+        while (reader.Read())
+        {
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace AiProxy.Forwarding;
+
+/// <summary>How an upstream status is handled (DESIGN §5).</summary>
+internal static class UpstreamStatus
+{
+    /// <summary>Worth another provider: transient, overload, or the provider's own fault (its key, its model list).</summary>
+    public static bool IsRetryable(int status)
+        => status is 401 or 403 or 404 or 408 or 429 or >= 500;
+
+    public static bool IsSuccess(int status) => status is >= 200 and < 300;
+}

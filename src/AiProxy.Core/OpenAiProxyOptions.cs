@@ -1,0 +1,64 @@
+using System.ComponentModel.DataAnnotations;
+using AiProxy.Selection;
+
+namespace AiProxy;
+
+/// <summary>
+/// Options of the AiProxy gateway, bound from the <c>OpenAiProxy</c> configuration section.
+/// Validated when the host starts; every invalid value is reported at once, with its configuration key.
+/// </summary>
+public sealed class OpenAiProxyOptions
+{
+    /// <summary>The default configuration section name: <c>OpenAiProxy</c>.</summary>
+    public const string SectionName = "OpenAiProxy";
+
+    /// <summary>Name of the selection strategy used when a request does not name one
+    /// (<c>X-Proxy-Strategy</c>). Default <c>failover</c>; overridden by <c>OPENAI_PROXY_DEFAULT_STRATEGY</c>.</summary>
+    public string DefaultStrategy { get; set; } = SelectionStrategyNames.Failover;
+
+    /// <summary>Time one attempt may take until the upstream's response headers (streams: its first event).
+    /// Default 30 seconds; overridden by <c>OPENAI_PROXY_DEFAULT_TIMEOUT</c> (seconds).</summary>
+    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Time the whole request may take over all attempts until the response starts. Default 2 minutes.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Upper bound for <c>X-Proxy-Timeout</c>, <see cref="DefaultTimeout"/> and <see cref="RequestTimeout"/>. Default 10 minutes.</summary>
+    public TimeSpan MaxTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Longest gap allowed between two reads of a response being relayed (between two events of a stream).
+    /// Default 1 minute. A generation that keeps sending is never cut.</summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Attempts after the first one. Default 3; overridden by <c>OPENAI_PROXY_MAX_RETRIES</c>.</summary>
+    [Range(0, 100, ErrorMessage = "OpenAiProxy:MaxRetries must be between 0 and 100.")]
+    public int MaxRetries { get; set; } = 3;
+
+    /// <summary>Interval of the active health probe and model-list refresh. Default 5 minutes;
+    /// overridden by <c>OPENAI_PROXY_REFRESH_INTERVAL</c> (seconds).</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Time one health probe may take. Default 2 seconds; overridden by <c>OPENAI_PROXY_HEALTH_CHECK_TIMEOUT</c> (seconds).</summary>
+    public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest request body accepted, checked from <c>Content-Length</c> first and then while reading. Default 16 MiB.</summary>
+    [Range(1L, long.MaxValue, ErrorMessage = "OpenAiProxy:MaxRequestBodyBytes must be a positive number of bytes.")]
+    public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>When <see langword="true"/> (the default) every request needs a proxy token from <see cref="Tokens"/>
+    /// in <c>Authorization: Bearer ...</c>. Set it to <see langword="false"/> only when the host app authenticates
+    /// callers itself (for example with <c>.RequireAuthorization()</c> on the route group).</summary>
+    public bool RequireToken { get; set; } = true;
+
+    /// <summary>Upstream providers by name (case-insensitive).</summary>
+    public IDictionary<string, ProviderOptions> Providers { get; } = new Dictionary<string, ProviderOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Model mappings applied when a request is sent to a provider. A list, because model names may contain <c>:</c>.</summary>
+    public IList<ModelMappingOptions> ModelMappings { get; } = new List<ModelMappingOptions>();
+
+    /// <summary>Proxy tokens by name (case-insensitive). The name identifies the caller in logs and metrics; the key never does.</summary>
+    public IDictionary<string, ProxyTokenOptions> Tokens { get; } = new Dictionary<string, ProxyTokenOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Errors found while reading the <c>OPENAI_PROXY_*</c> environment variables, reported by validation.</summary>
+    internal List<string>? EnvironmentErrors { get; set; }
+}

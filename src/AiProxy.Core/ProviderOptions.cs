@@ -1,0 +1,31 @@
+namespace AiProxy;
+
+/// <summary>One upstream provider: an OpenAI-compatible base URL, its key and how it is chosen.</summary>
+public sealed class ProviderOptions
+{
+    /// <summary>The URL that endpoint paths (<c>chat/completions</c>, ...) are appended to, as in the OpenAI SDKs,
+    /// for example <c>https://api.openai.com/v1</c>. A URL with no path gets <c>/v1</c> appended. Required.</summary>
+    public string? BaseUrl { get; set; }
+
+    /// <summary>The provider's API key; optional (local models need none). Never logged, never shown.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Header that carries <see cref="ApiKey"/>. <c>Authorization</c> (the default) sends <c>Bearer &lt;key&gt;</c>;
+    /// any other name (<c>api-key</c>, <c>x-api-key</c>) sends the bare key.</summary>
+    public string ApiKeyHeader { get; set; } = "Authorization";
+
+    /// <summary>Whether the provider takes traffic. Default <see langword="true"/>.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Relative weight for weighted strategies. Default 1; must not be negative.</summary>
+    public double Weight { get; set; } = 1;
+
+    /// <summary>Order for the <c>failover</c> strategy: lower goes first. Default 0.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>Models this provider serves; entries may be globs such as <c>gpt-4o*</c>. Empty means every model.</summary>
+    public IList<string> Models { get; } = new List<string>();
+
+    /// <summary>Extra headers sent upstream with every request to this provider.</summary>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+}

@@ -1,0 +1,202 @@
+using System.Net;
+using System.Net.Http.Headers;
+using AiProxy.Mapping;
+
+namespace AiProxy.Providers;
+
+/// <summary>
+/// A provider with its own pooled <see cref="SocketsHttpHandler"/>. Immutable apart from its counters; a
+/// configuration reload that leaves the provider's options unchanged keeps this instance (and its connections).
+/// </summary>
+internal sealed class ProviderClient : IProviderClient, IDisposable
+{
+    private readonly ModelMappingService _mappings;
+    private readonly HttpMessageInvoker _invoker;
+    private readonly string[] _exactModels;
+    private readonly string[] _globModels;
+    private readonly KeyValuePair<string, string>[] _upstreamHeaders;
+    private int _inFlight;
+    private int _retired;
+    private int _disposed;
+
+    public ProviderClient(string name, ProviderOptions options, ModelMappingService mappings, HttpMessageHandler? handler = null)
+    {
+        Name = name;
+        Options = options;
+        _mappings = mappings;
+        BaseUrl = NormalizeBaseUrl(options.BaseUrl!);
+        Priority = options.Priority;
+        Weight = options.Weight;
+        Enabled = options.Enabled;
+        Models = options.Models.ToArray();
+        _exactModels = Models.Where(static m => !ModelPattern.IsGlob(m)).ToArray();
+        _globModels = Models.Where(ModelPattern.IsGlob).ToArray();
+        _upstreamHeaders = BuildUpstreamHeaders(options);
+        _invoker = new HttpMessageInvoker(handler ?? CreateHandler(), disposeHandler: true);
+    }
+
+    public string Name { get; }
+    public ProviderOptions Options { get; }
+    public Uri BaseUrl { get; }
+    public int Priority { get; }
+    public double Weight { get; }
+    public bool Enabled { get; }
+    public IReadOnlyList<string> Models { get; }
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The provider's key header and configured headers, in the form they are sent upstream.</summary>
+    internal ReadOnlySpan<KeyValuePair<string, string>> UpstreamHeaders => _upstreamHeaders;
+
+    public bool ServesModel(string model)
+    {
+        if (Models.Count == 0)
+        {
+            return true;
+        }
+
+        foreach (var exact in _exactModels)
+        {
+            if (string.Equals(exact, model, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        foreach (var glob in _globModels)
+        {
+            if (ModelPattern.Matches(glob, model))
+            {
+                return true;
+            }
+        }
+
+        return _mappings.HasMapping(Name, model);
+    }
+
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.RequestUri is null)
+        {
+            request.RequestUri = BaseUrl;
+        }
+        else if (!request.RequestUri.IsAbsoluteUri)
+        {
+            request.RequestUri = new Uri(BaseUrl, request.RequestUri);
+        }
+
+        ApplyUpstreamHeaders(request);
+        return SendCoreAsync(request, cancellationToken);
+    }
+
+    /// <summary>Sends a request already built for this provider (headers applied); counts it in flight.</summary>
+    internal async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            return await _invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    internal void ApplyUpstreamHeaders(HttpRequestMessage request)
+    {
+        foreach (var header in _upstreamHeaders)
+        {
+            request.Headers.Remove(header.Key);
+            request.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+    }
+
+    /// <summary>Marks the instance as replaced by a reload; its handler is disposed once nothing is in flight.</summary>
+    internal void Retire()
+    {
+        Volatile.Write(ref _retired, 1);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            Dispose();
+        }
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _retired) == 1)
+        {
+            Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _invoker.Dispose();
+        }
+    }
+
+    internal static Uri NormalizeBaseUrl(string baseUrl)
+    {
+        var uri = new Uri(baseUrl, UriKind.Absolute);
+        var builder = new UriBuilder(uri) { Query = string.Empty, Fragment = string.Empty };
+        var path = builder.Path;
+        if (string.IsNullOrEmpty(path) || path == "/")
+        {
+            path = "/v1/";
+        }
+        else if (!path.EndsWith('/'))
+        {
+            path += "/";
+        }
+
+        builder.Path = path;
+        return builder.Uri;
+    }
+
+    private static KeyValuePair<string, string>[] BuildUpstreamHeaders(ProviderOptions options)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var header in options.Headers)
+        {
+            headers.Add(new(header.Key, header.Value));
+        }
+
+        if (!string.IsNullOrEmpty(options.ApiKey))
+        {
+            var headerName = string.IsNullOrWhiteSpace(options.ApiKeyHeader) ? "Authorization" : options.ApiKeyHeader;
+            var value = string.Equals(headerName, "Authorization", StringComparison.OrdinalIgnoreCase)
+                ? "Bearer " + options.ApiKey
+                : options.ApiKey;
+            headers.RemoveAll(h => string.Equals(h.Key, headerName, StringComparison.OrdinalIgnoreCase));
+            headers.Add(new(headerName, value));
+        }
+
+        return headers.ToArray();
+    }
+
+    private static SocketsHttpHandler CreateHandler() => new()
+    {
+        // A proxy relays what it gets: no redirects followed, no decompression, no cookies, no ambient proxy.
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        UseProxy = false,
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        EnableMultipleHttp2Connections = true,
+        // Trace context is added by the forwarder from the client's request, not invented by the handler.
+        ActivityHeadersPropagator = null,
+    };
+
+    internal static bool SameOptions(ProviderOptions a, ProviderOptions b)
+        => a.BaseUrl == b.BaseUrl && a.ApiKey == b.ApiKey
+           && string.Equals(a.ApiKeyHeader, b.ApiKeyHeader, StringComparison.OrdinalIgnoreCase)
+           && a.Enabled == b.Enabled && a.Weight.Equals(b.Weight) && a.Priority == b.Priority
+           && a.Models.SequenceEqual(b.Models, StringComparer.Ordinal)
+           && a.Headers.Count == b.Headers.Count
+           && a.Headers.All(h => b.Headers.TryGetValue(h.Key, out var v) && v == h.Value);
+}

@@ -1,0 +1,99 @@
+using AiProxy.Mapping;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AiProxy.Providers;
+
+/// <summary>
+/// The current set of providers. Rebuilt on configuration change, provider by provider: a provider whose
+/// options did not change keeps its instance, counters and connections; a replaced one is retired and its
+/// handler disposed once idle. An invalid reload never reaches here (options validation keeps the last good one).
+/// </summary>
+internal sealed partial class ProviderRegistry : IDisposable
+{
+    private readonly ModelMappingService _mappings;
+    private readonly ILogger<ProviderRegistry> _logger;
+    private readonly IDisposable? _subscription;
+    private readonly object _lock = new();
+    private volatile ProviderClient[] _providers = [];
+
+    public ProviderRegistry(IOptionsMonitor<OpenAiProxyOptions> options, ModelMappingService mappings, ILogger<ProviderRegistry> logger)
+    {
+        _mappings = mappings;
+        _logger = logger;
+        Update(options.CurrentValue);
+        _subscription = options.OnChange(o =>
+        {
+            try
+            {
+                Update(o);
+            }
+            catch (Exception ex) when (ex is OptionsValidationException or UriFormatException or ArgumentException)
+            {
+                LogReloadRejected(_logger, ex.Message);
+            }
+        });
+    }
+
+    /// <summary>All configured providers, enabled or not, sorted by name.</summary>
+    public ProviderClient[] All => _providers;
+
+    public ProviderClient? Find(string name)
+    {
+        foreach (var provider in _providers)
+        {
+            if (string.Equals(provider.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return provider;
+            }
+        }
+
+        return null;
+    }
+
+    private void Update(OpenAiProxyOptions options)
+    {
+        lock (_lock)
+        {
+            var old = _providers;
+            var next = new List<ProviderClient>(options.Providers.Count);
+            foreach (var (name, providerOptions) in options.Providers)
+            {
+                var existing = Array.Find(old, p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+                next.Add(existing is not null && ProviderClient.SameOptions(existing.Options, providerOptions)
+                    ? existing
+                    : new ProviderClient(name, providerOptions, _mappings));
+            }
+
+            next.Sort(static (a, b) => string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase));
+            _providers = next.ToArray();
+            foreach (var retired in old)
+            {
+                if (!next.Contains(retired))
+                {
+                    retired.Retire();
+                }
+            }
+
+            if (old.Length > 0)
+            {
+                LogReloaded(_logger, next.Count);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        foreach (var provider in _providers)
+        {
+            provider.Dispose();
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Provider configuration reloaded: {Count} providers.")]
+    private static partial void LogReloaded(ILogger logger, int count);
+
+    [LoggerMessage(2, LogLevel.Error, "Provider configuration reload rejected; the last good configuration stays: {Reason}")]
+    private static partial void LogReloadRejected(ILogger logger, string reason);
+}

@@ -1,0 +1,97 @@
+using System.Collections.Frozen;
+using AiProxy.Providers;
+using Microsoft.Extensions.Options;
+
+namespace AiProxy.Selection;
+
+/// <summary>
+/// Filters the registry to the candidates of a model and lets the strategy order them. The request path
+/// uses <see cref="Select"/>, which fills a caller-owned span and allocates nothing.
+/// </summary>
+internal sealed class ClientSelector : IClientSelector
+{
+    private readonly ProviderRegistry _registry;
+    private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
+    private readonly FrozenDictionary<string, ISelectionStrategy> _strategies;
+
+    public ClientSelector(ProviderRegistry registry, IOptionsMonitor<OpenAiProxyOptions> options, IEnumerable<ISelectionStrategy> strategies)
+    {
+        _registry = registry;
+        _options = options;
+        var byName = new Dictionary<string, ISelectionStrategy>(StringComparer.OrdinalIgnoreCase);
+        foreach (var strategy in strategies)
+        {
+            byName[strategy.Name] = strategy; // the last registration of a name wins, so host apps can replace a built-in
+        }
+
+        _strategies = byName.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        StrategyNames = _strategies.Keys.Order(StringComparer.Ordinal).ToArray();
+    }
+
+    public IReadOnlyCollection<string> StrategyNames { get; }
+
+    /// <summary>Upper bound of candidates for a span the caller rents.</summary>
+    public int MaxCandidates => _registry.All.Length;
+
+    public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
+        => _strategies.TryGetValue(name, out strategy!);
+
+    public ClientSelection? SelectClientWithFallback(string model, SelectionContext context = default)
+    {
+        var candidates = GetCandidates(model, context);
+        return candidates.Count == 0
+            ? null
+            : new ClientSelection(model, context.Strategy ?? _options.CurrentValue.DefaultStrategy, candidates);
+    }
+
+    public IReadOnlyList<IProviderClient> GetCandidates(string model, SelectionContext context = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var buffer = new IProviderClient[Math.Max(1, MaxCandidates)];
+        var count = Select(model, context, buffer);
+        return buffer.AsSpan(0, count).ToArray();
+    }
+
+    /// <summary>Writes the ordered candidates into <paramref name="destination"/> and returns how many.</summary>
+    /// <param name="model">The requested model; empty for requests that name none (every enabled provider is a candidate).</param>
+    /// <param name="context">Strategy and pin.</param>
+    /// <param name="destination">At least <see cref="MaxCandidates"/> long.</param>
+    public int Select(string model, SelectionContext context, Span<IProviderClient> destination)
+    {
+        var strategyName = context.Strategy ?? _options.CurrentValue.DefaultStrategy;
+        if (!_strategies.TryGetValue(strategyName, out var strategy))
+        {
+            throw new ArgumentException($"Unknown selection strategy '{strategyName}'. Valid: {string.Join(", ", StrategyNames)}.", nameof(context));
+        }
+
+        var providers = _registry.All;
+        if (context.Provider is not null)
+        {
+            var pinned = _registry.Find(context.Provider)
+                ?? throw new ArgumentException($"Unknown provider '{context.Provider}'.", nameof(context));
+            if (!pinned.Enabled)
+            {
+                return 0;
+            }
+
+            destination[0] = pinned;
+            return 1;
+        }
+
+        var count = 0;
+        foreach (var provider in providers)
+        {
+            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)))
+            {
+                destination[count++] = provider;
+                if (count == destination.Length)
+                {
+                    break; // a reload grew the set after the caller sized its buffer
+                }
+            }
+        }
+
+        strategy.Order(model, destination[..count]);
+        return count;
+    }
+}
