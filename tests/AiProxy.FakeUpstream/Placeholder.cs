@@ -1,2 +1,0 @@
-namespace AiProxy;
-internal static class Placeholder { }
