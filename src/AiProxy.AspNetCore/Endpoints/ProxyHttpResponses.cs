@@ -32,7 +32,6 @@ internal static class ProxyHttpResponses
             return Task.CompletedTask;
         }
 
-        response.Clear();
         response.StatusCode = error.Status;
         response.ContentType = "application/json";
         response.Headers[RequestIdHeader] = context.TraceIdentifier;
