@@ -19,6 +19,8 @@ internal static class CoreServiceRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<OpenAiProxyOptions>, EnvironmentOverrides>(_ => new EnvironmentOverrides()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OpenAiProxyOptions>, OpenAiProxyOptionsValidator>());
 
+        // Closed over this one options type, it wins over the framework's open-generic monitor.
+        services.TryAddSingleton<IOptionsMonitor<OpenAiProxyOptions>, LiveOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ModelMappingService>();
         services.TryAddSingleton<IModelMappingService>(sp => sp.GetRequiredService<ModelMappingService>());

@@ -31,7 +31,6 @@ public sealed class OpenAiProxyOptions
     public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Attempts after the first one. Default 3; overridden by <c>OPENAI_PROXY_MAX_RETRIES</c>.</summary>
-    [Range(0, 100, ErrorMessage = "OpenAiProxy:MaxRetries must be between 0 and 100.")]
     public int MaxRetries { get; set; } = 3;
 
     /// <summary>Interval of the active health probe and model-list refresh. Default 5 minutes;
@@ -61,4 +60,7 @@ public sealed class OpenAiProxyOptions
 
     /// <summary>Errors found while reading the <c>OPENAI_PROXY_*</c> environment variables, reported by validation.</summary>
     internal List<string>? EnvironmentErrors { get; set; }
+
+    /// <summary>Options set from an <c>OPENAI_PROXY_*</c> variable, by property name, so validation names the variable.</summary>
+    internal Dictionary<string, string>? EnvironmentSources { get; set; }
 }

@@ -96,7 +96,7 @@ public sealed class ErrorShapeTests
         using var response = await _proxy.Client.PostAsync("v1/chat/completions", Json(big));
 
         await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, "invalid_request_error", "request_too_large");
-        Assert.That(_upstream.RequestCount, Is.Zero);
+        Assert.That(_upstream.ForwardedCount(), Is.Zero);
     }
 
     [Test]
@@ -123,7 +123,7 @@ public sealed class ErrorShapeTests
         using var response = await _proxy.Client.PostAsync("v1/chat/completions", Json(body));
 
         await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request_error", "invalid_request");
-        Assert.That(_upstream.RequestCount, Is.Zero);
+        Assert.That(_upstream.ForwardedCount(), Is.Zero);
     }
 
     [TestCase("{\"messages\":[]}")]

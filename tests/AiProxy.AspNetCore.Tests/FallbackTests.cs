@@ -26,8 +26,8 @@ public sealed class FallbackTests
         Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"));
         Assert.That(response.Headers.GetValues("x-aiproxy-attempts").Single(), Is.EqualTo("2"));
         Assert.That(response.Headers.GetValues("x-aiproxy-route").Single(), Is.EqualTo("first:503,second:200"));
-        Assert.That(first.RequestCount, Is.EqualTo(1));
-        Assert.That(second.RequestCount, Is.EqualTo(1));
+        Assert.That(first.ForwardedCount(), Is.EqualTo(1));
+        Assert.That(second.ForwardedCount(), Is.EqualTo(1));
     }
 
     [Test]
@@ -64,7 +64,7 @@ public sealed class FallbackTests
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(second.RequestCount, Is.EqualTo(1));
+        Assert.That(second.ForwardedCount(), Is.EqualTo(1));
     }
 
     [TestCase(400)]
@@ -83,7 +83,7 @@ public sealed class FallbackTests
         Assert.That((int)response.StatusCode, Is.EqualTo(status));
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.That(body.RootElement.GetProperty("error").GetProperty("message").GetString(), Is.EqualTo("Invalid value for 'temperature'."));
-        Assert.That(second.RequestCount, Is.Zero);
+        Assert.That(second.ForwardedCount(), Is.Zero);
     }
 
     [Test]
@@ -156,7 +156,7 @@ public sealed class FallbackTests
             using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
 
             Assert.That((int)response.StatusCode, Is.EqualTo(503));
-            Assert.That(upstreams.Sum(u => u.RequestCount), Is.EqualTo(2));
+            Assert.That(upstreams.Sum(u => u.ForwardedCount()), Is.EqualTo(2));
         }
         finally
         {

@@ -41,8 +41,8 @@ public sealed class OpenAiSdkTests
         Assert.That(completion.Content[0].Text, Is.Not.Empty);
         Assert.That(completion.Model, Is.EqualTo("gpt-4o-mini"));
         Assert.That(completion.Usage.TotalTokenCount, Is.GreaterThan(0));
-        Assert.That(_upstream.RequestCount, Is.EqualTo(1));
-        Assert.That(_upstream.Requests[0].Path, Is.EqualTo("/v1/chat/completions"));
+        Assert.That(_upstream.ForwardedCount(), Is.EqualTo(1));
+        Assert.That(_upstream.Forwarded()[0].Path, Is.EqualTo("/v1/chat/completions"));
     }
 
     [Test]
@@ -79,7 +79,7 @@ public sealed class OpenAiSdkTests
         OpenAIEmbedding embedding = await client.GenerateEmbeddingAsync("hello world");
 
         Assert.That(embedding.ToFloats().Length, Is.GreaterThan(0));
-        Assert.That(_upstream.Requests.Single().Path, Is.EqualTo("/v1/embeddings"));
+        Assert.That(_upstream.Forwarded().Single().Path, Is.EqualTo("/v1/embeddings"));
     }
 
     [Test]
@@ -90,6 +90,6 @@ public sealed class OpenAiSdkTests
         var error = await Assert.ThrowsAsync<ClientResultException>(async () => await client.CompleteChatAsync([new UserChatMessage("hi")]));
 
         Assert.That(error!.Status, Is.EqualTo(401));
-        Assert.That(_upstream.RequestCount, Is.Zero);
+        Assert.That(_upstream.ForwardedCount(), Is.Zero);
     }
 }

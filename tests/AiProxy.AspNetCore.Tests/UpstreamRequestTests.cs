@@ -27,7 +27,7 @@ public sealed class UpstreamRequestTests
         using var response = await proxy.Client.SendAsync(request);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var seen = upstream.Requests.Single();
+        var seen = upstream.Forwarded().Single();
         Assert.That(seen.Headers["Authorization"], Is.EqualTo("Bearer sk-upstream-openai-secret"));
         Assert.That(seen.Headers.Values, Has.None.Contain(ProxyHost.Token));
         Assert.That(seen.Headers.Keys, Has.None.EqualTo("Cookie").IgnoreCase);
@@ -51,7 +51,7 @@ public sealed class UpstreamRequestTests
 
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"gpt-4o-mini","messages":[]}"""));
 
-        var seen = upstream.Requests.Single();
+        var seen = upstream.Forwarded().Single();
         Assert.That(seen.Headers["api-key"], Is.EqualTo("sk-upstream-azure-secret"));
         Assert.That(seen.Headers.ContainsKey("Authorization"), Is.False);
         Assert.That(seen.Headers["x-extra"], Is.EqualTo("configured"));
@@ -71,7 +71,7 @@ public sealed class UpstreamRequestTests
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(body));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var sent = upstream.Requests.Single().BodyText;
+        var sent = upstream.Forwarded().Single().BodyText;
         Assert.That(sent, Is.EqualTo(body.Replace("\"model\" :  \"gpt-4o-mini\"", "\"model\" :  \"llama3.1:8b-instant\"")));
     }
 
@@ -85,7 +85,7 @@ public sealed class UpstreamRequestTests
         mapping.SetProviderMapping("anthropic", "gpt-4", "claude-3-opus");
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"gpt-4","messages":[]}"""));
 
-        using var sent = JsonDocument.Parse(upstream.Requests.Single().Body);
+        using var sent = JsonDocument.Parse(upstream.Forwarded().Single().Body);
         Assert.That(sent.RootElement.GetProperty("model").GetString(), Is.EqualTo("claude-3-opus"));
     }
 
@@ -103,7 +103,7 @@ public sealed class UpstreamRequestTests
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"gpt-4o-mini","messages":[]}"""));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(listed.Requests.Single().BodyText, Does.Contain("\"llama-3.1-8b\""));
+        Assert.That(listed.Forwarded().Single().BodyText, Does.Contain("\"llama-3.1-8b\""));
     }
 
     [Test]
@@ -118,7 +118,7 @@ public sealed class UpstreamRequestTests
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.That(body.RootElement.GetProperty("object").GetString(), Is.EqualTo("text_completion"));
         Assert.That(body.RootElement.GetProperty("choices")[0].GetProperty("text").GetString(), Is.Not.Empty);
-        Assert.That(upstream.Requests.Single().Path, Is.EqualTo("/v1/completions"));
+        Assert.That(upstream.Forwarded().Single().Path, Is.EqualTo("/v1/completions"));
     }
 
     [Test]
@@ -133,7 +133,7 @@ public sealed class UpstreamRequestTests
         using var response = await proxy.Client.PostAsync("v1/embeddings", Json("""{"model":"text-embedding-3-small","input":"hi"}"""));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(upstream.Requests.Single().Path, Is.EqualTo("/v1/embeddings"));
+        Assert.That(upstream.Forwarded().Single().Path, Is.EqualTo("/v1/embeddings"));
     }
 
     [Test]
@@ -145,7 +145,7 @@ public sealed class UpstreamRequestTests
         using var cts = new CancellationTokenSource();
 
         var call = proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"gpt-4o-mini","messages":[]}"""), cts.Token);
-        await WaitUntilAsync(() => upstream.RequestCount == 1);
+        await WaitUntilAsync(() => upstream.ForwardedCount() == 1);
         cts.Cancel();
 
         Assert.That(async () => await call, Throws.InstanceOf<OperationCanceledException>());
@@ -166,9 +166,9 @@ public sealed class UpstreamRequestTests
         using var response = await proxy.Client.PostAsync("v1/images/generations?x=1", Json("""{"model":"dall-e-3","prompt":"a cat"}"""));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-        Assert.That(b.Requests.Single().Path, Is.EqualTo("/v1/images/generations"));
-        Assert.That(b.Requests.Single().QueryString, Is.EqualTo("?x=1"));
-        Assert.That(a.RequestCount, Is.Zero);
+        Assert.That(b.Forwarded().Single().Path, Is.EqualTo("/v1/images/generations"));
+        Assert.That(b.Forwarded().Single().QueryString, Is.EqualTo("?x=1"));
+        Assert.That(a.ForwardedCount(), Is.Zero);
     }
 
     internal static async Task WaitUntilAsync(Func<bool> condition)

@@ -24,14 +24,15 @@ internal sealed class EnvironmentOverrides(Func<string, string?> getVariable) : 
 
     public void PostConfigure(string? name, OpenAiProxyOptions options)
     {
-        ApplySeconds(options, RefreshInterval, static (o, v) => o.RefreshInterval = v);
-        ApplySeconds(options, HealthCheckTimeout, static (o, v) => o.HealthCheckTimeout = v);
-        ApplySeconds(options, DefaultTimeout, static (o, v) => o.DefaultTimeout = v);
+        ApplySeconds(options, RefreshInterval, nameof(options.RefreshInterval), static (o, v) => o.RefreshInterval = v);
+        ApplySeconds(options, HealthCheckTimeout, nameof(options.HealthCheckTimeout), static (o, v) => o.HealthCheckTimeout = v);
+        ApplySeconds(options, DefaultTimeout, nameof(options.DefaultTimeout), static (o, v) => o.DefaultTimeout = v);
 
         var strategy = getVariable(DefaultStrategy);
         if (!string.IsNullOrWhiteSpace(strategy))
         {
             options.DefaultStrategy = strategy.Trim();
+            Applied(options, nameof(options.DefaultStrategy), DefaultStrategy);
         }
 
         var retries = getVariable(MaxRetries);
@@ -40,6 +41,7 @@ internal sealed class EnvironmentOverrides(Func<string, string?> getVariable) : 
             if (int.TryParse(retries.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
             {
                 options.MaxRetries = value;
+                Applied(options, nameof(options.MaxRetries), MaxRetries);
             }
             else
             {
@@ -48,7 +50,7 @@ internal sealed class EnvironmentOverrides(Func<string, string?> getVariable) : 
         }
     }
 
-    private void ApplySeconds(OpenAiProxyOptions options, string variable, Action<OpenAiProxyOptions, TimeSpan> apply)
+    private void ApplySeconds(OpenAiProxyOptions options, string variable, string property, Action<OpenAiProxyOptions, TimeSpan> apply)
     {
         var raw = getVariable(variable);
         if (string.IsNullOrWhiteSpace(raw))
@@ -60,12 +62,16 @@ internal sealed class EnvironmentOverrides(Func<string, string?> getVariable) : 
             && double.IsFinite(seconds) && seconds > 0 && seconds <= TimeSpan.MaxValue.TotalSeconds / 2)
         {
             apply(options, TimeSpan.FromSeconds(seconds));
+            Applied(options, property, variable);
         }
         else
         {
             AddError(options, $"{variable} must be a positive number of seconds (was '{raw}').");
         }
     }
+
+    private static void Applied(OpenAiProxyOptions options, string property, string variable)
+        => (options.EnvironmentSources ??= new(StringComparer.Ordinal))[property] = variable;
 
     private static void AddError(OpenAiProxyOptions options, string error)
         => (options.EnvironmentErrors ??= []).Add(error);

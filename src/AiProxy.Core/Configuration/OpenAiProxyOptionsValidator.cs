@@ -23,18 +23,23 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         var strategyNames = strategies.Select(static s => s.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (string.IsNullOrWhiteSpace(options.DefaultStrategy) || !strategyNames.Contains(options.DefaultStrategy))
         {
-            errors.Add($"{Section}:DefaultStrategy '{options.DefaultStrategy}' is not a known strategy. Valid: {string.Join(", ", strategyNames.Order(StringComparer.Ordinal))}.");
+            errors.Add($"{Key(options, nameof(options.DefaultStrategy))} '{options.DefaultStrategy}' is not a known strategy. Valid: {string.Join(", ", strategyNames.Order(StringComparer.Ordinal))}.");
         }
 
-        Positive(errors, nameof(options.DefaultTimeout), options.DefaultTimeout);
-        Positive(errors, nameof(options.RequestTimeout), options.RequestTimeout);
-        Positive(errors, nameof(options.MaxTimeout), options.MaxTimeout);
-        Positive(errors, nameof(options.StreamIdleTimeout), options.StreamIdleTimeout);
-        Positive(errors, nameof(options.RefreshInterval), options.RefreshInterval);
-        Positive(errors, nameof(options.HealthCheckTimeout), options.HealthCheckTimeout);
+        if (options.MaxRetries is < 0 or > 100)
+        {
+            errors.Add($"{Key(options, nameof(options.MaxRetries))} must be between 0 and 100 (was {options.MaxRetries}).");
+        }
+
+        Positive(errors, Key(options, nameof(options.DefaultTimeout)), options.DefaultTimeout);
+        Positive(errors, Key(options, nameof(options.RequestTimeout)), options.RequestTimeout);
+        Positive(errors, Key(options, nameof(options.MaxTimeout)), options.MaxTimeout);
+        Positive(errors, Key(options, nameof(options.StreamIdleTimeout)), options.StreamIdleTimeout);
+        Positive(errors, Key(options, nameof(options.RefreshInterval)), options.RefreshInterval);
+        Positive(errors, Key(options, nameof(options.HealthCheckTimeout)), options.HealthCheckTimeout);
         if (options.DefaultTimeout > options.MaxTimeout)
         {
-            errors.Add($"{Section}:DefaultTimeout ({options.DefaultTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
+            errors.Add($"{Key(options, nameof(options.DefaultTimeout))} ({options.DefaultTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
         }
 
         if (options.RequestTimeout > options.MaxTimeout)
@@ -117,11 +122,15 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         }
     }
 
+    /// <summary>The configuration key of a top-level option, or the environment variable that set it.</summary>
+    private static string Key(OpenAiProxyOptions options, string property)
+        => options.EnvironmentSources?.GetValueOrDefault(property) is { } variable ? variable : $"{Section}:{property}";
+
     private static void Positive(List<string> errors, string key, TimeSpan value)
     {
         if (value <= TimeSpan.Zero)
         {
-            errors.Add($"{Section}:{key} must be a positive duration (was {value}).");
+            errors.Add($"{key} must be a positive duration (was {value}).");
         }
     }
 

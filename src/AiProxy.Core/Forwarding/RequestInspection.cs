@@ -30,5 +30,20 @@ internal readonly struct RequestInspection
     /// <summary>Top-level <c>n</c>, if a number.</summary>
     public long? N { get; init; }
 
-    public static RequestInspection None => new() { ModelTokenStart = -1 };
+    /// <summary>Offset of the closing brace of the top-level object.</summary>
+    public int ObjectEnd { get; init; }
+
+    /// <summary>Offset of the opening brace of the <c>stream_options</c> object; -1 when it is not an object.</summary>
+    public int StreamOptionsStart { get; init; }
+
+    /// <summary>The <c>stream_options</c> object has no members.</summary>
+    public bool StreamOptionsEmpty { get; init; }
+
+    /// <summary>Offset of the value token of <c>stream_options.include_usage</c>; -1 when absent.</summary>
+    public int IncludeUsageValueStart { get; init; }
+
+    /// <summary>Length of that value token; 0 when it is not a JSON primitive (and cannot be replaced).</summary>
+    public int IncludeUsageValueLength { get; init; }
+
+    public static RequestInspection None => new() { ModelTokenStart = -1, StreamOptionsStart = -1, IncludeUsageValueStart = -1 };
 }

@@ -28,7 +28,8 @@ internal static class RequestInspector
         var reader = new Utf8JsonReader(body, ReaderOptions);
         string? model = null;
         int modelStart = -1, modelLength = 0;
-        bool stream = false, includeUsage = false, hasStreamOptions = false;
+        bool stream = false, includeUsage = false, hasStreamOptions = false, streamOptionsEmpty = false;
+        int streamOptionsStart = -1, includeUsageStart = -1, includeUsageLength = 0, objectEnd;
         long? maxTokens = null, maxCompletionTokens = null, n = null;
         try
         {
@@ -69,10 +70,13 @@ internal static class RequestInspector
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
                         hasStreamOptions = true;
-                        includeUsage = ReadIncludeUsage(ref reader);
+                        streamOptionsStart = (int)reader.TokenStartIndex;
+                        includeUsage = ReadStreamOptions(ref reader, out streamOptionsEmpty, out includeUsageStart, out includeUsageLength);
                     }
                     else
                     {
+                        streamOptionsStart = -1;
+                        hasStreamOptions = false;
                         reader.Skip();
                     }
                 }
@@ -101,6 +105,8 @@ internal static class RequestInspector
                 return false;
             }
 
+            objectEnd = (int)reader.TokenStartIndex;
+
             // Anything after the closing brace other than white space is malformed.
             if (reader.Read())
             {
@@ -108,8 +114,9 @@ internal static class RequestInspector
                 return false;
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not valid UTF-8.
             error = "The request body is not valid JSON.";
             return false;
         }
@@ -125,26 +132,39 @@ internal static class RequestInspector
             MaxTokens = maxTokens,
             MaxCompletionTokens = maxCompletionTokens,
             N = n,
+            ObjectEnd = objectEnd,
+            StreamOptionsStart = streamOptionsStart,
+            StreamOptionsEmpty = streamOptionsEmpty,
+            IncludeUsageValueStart = includeUsageStart,
+            IncludeUsageValueLength = includeUsageLength,
         };
         return true;
     }
 
-    private static bool ReadIncludeUsage(ref Utf8JsonReader reader)
+    private static bool ReadStreamOptions(ref Utf8JsonReader reader, out bool empty, out int valueStart, out int valueLength)
     {
         var includeUsage = false;
-        var depth = reader.CurrentDepth;
-        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+        empty = true;
+        valueStart = -1;
+        valueLength = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals(IncludeUsageName))
+            empty = false;
+            var isIncludeUsage = reader.ValueTextEquals(IncludeUsageName);
+            reader.Read();
+            if (isIncludeUsage)
             {
-                reader.Read();
                 includeUsage = reader.TokenType == JsonTokenType.True;
+                valueStart = (int)reader.TokenStartIndex;
+                valueLength = reader.TokenType switch
+                {
+                    JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null or JsonTokenType.Number => reader.ValueSpan.Length,
+                    JsonTokenType.String => reader.ValueSpan.Length + 2,
+                    _ => 0,
+                };
             }
 
-            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
-            {
-                reader.Skip();
-            }
+            reader.Skip();
         }
 
         return includeUsage;

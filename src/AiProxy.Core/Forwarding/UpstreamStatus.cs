@@ -5,7 +5,7 @@ internal static class UpstreamStatus
 {
     /// <summary>Worth another provider: transient, overload, or the provider's own fault (its key, its model list).</summary>
     public static bool IsRetryable(int status)
-        => status is 401 or 403 or 404 or 408 or 429 or >= 500;
+        => status is 401 or 403 or 404 or 408 or 429 or (>= 500 and < 600);
 
     public static bool IsSuccess(int status) => status is >= 200 and < 300;
 }

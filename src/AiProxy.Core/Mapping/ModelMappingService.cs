@@ -11,9 +11,11 @@ namespace AiProxy.Mapping;
 /// </summary>
 internal sealed class ModelMappingService : IModelMappingService, IDisposable
 {
-    private readonly ConcurrentDictionary<MappingKey, MappingEntry> _entries = new(MappingKey.Comparer);
-    private readonly object _reloadLock = new();
+    // Configuration's mappings are swapped in whole on reload, so a request never sees a half-applied set.
+    // Host code's changes sit on top: a value of null hides a configured mapping it removed.
+    private readonly ConcurrentDictionary<MappingKey, MappingEntry?> _overrides = new(MappingKey.Comparer);
     private readonly IDisposable? _subscription;
+    private volatile Dictionary<MappingKey, MappingEntry> _configured = new(MappingKey.Comparer);
 
     public ModelMappingService(IOptionsMonitor<OpenAiProxyOptions> options)
     {
@@ -26,14 +28,25 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(provider);
         ArgumentException.ThrowIfNullOrWhiteSpace(requestedModel);
         ArgumentException.ThrowIfNullOrWhiteSpace(providerModel);
-        _entries[new MappingKey(provider, requestedModel)] = new MappingEntry(provider, requestedModel, providerModel, fromConfiguration: false);
+        _overrides[new MappingKey(provider, requestedModel)] = new MappingEntry(provider, requestedModel, providerModel, fromConfiguration: false);
     }
 
     public bool RemoveProviderMapping(string provider, string requestedModel)
     {
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(requestedModel);
-        return _entries.TryRemove(new MappingKey(provider, requestedModel), out _);
+        var key = new MappingKey(provider, requestedModel);
+        var existed = TryGetEntry(provider, requestedModel, out _);
+        if (_configured.ContainsKey(key))
+        {
+            _overrides[key] = null;
+        }
+        else
+        {
+            _overrides.TryRemove(key, out _);
+        }
+
+        return existed;
     }
 
     public bool TryGetProviderModel(string provider, string requestedModel, [NotNullWhen(true)] out string? providerModel)
@@ -52,17 +65,44 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
         => TryGetProviderModel(provider, requestedModel, out var mapped) ? mapped : requestedModel;
 
     public IReadOnlyList<ModelMapping> GetMappings()
-        => _entries.Values.Select(static e => new ModelMapping(e.Provider, e.RequestedModel, e.ProviderModel)).ToArray();
+    {
+        var configured = _configured;
+        var result = new List<ModelMapping>();
+        foreach (var (key, entry) in configured)
+        {
+            if (!_overrides.ContainsKey(key))
+            {
+                result.Add(new ModelMapping(entry.Provider, entry.RequestedModel, entry.ProviderModel));
+            }
+        }
+
+        foreach (var entry in _overrides.Values)
+        {
+            if (entry is not null)
+            {
+                result.Add(new ModelMapping(entry.Provider, entry.RequestedModel, entry.ProviderModel));
+            }
+        }
+
+        return result;
+    }
 
     internal bool TryGetEntry(string provider, string requestedModel, [NotNullWhen(true)] out MappingEntry? entry)
     {
-        if (_entries.IsEmpty)
+        var configured = _configured;
+        if (_overrides.IsEmpty && configured.Count == 0)
         {
             entry = null;
             return false;
         }
 
-        return _entries.TryGetValue(new MappingKey(provider, requestedModel), out entry);
+        var key = new MappingKey(provider, requestedModel);
+        if (_overrides.TryGetValue(key, out entry))
+        {
+            return entry is not null;
+        }
+
+        return configured.TryGetValue(key, out entry);
     }
 
     /// <summary>True when any mapping names <paramref name="requestedModel"/> for <paramref name="provider"/>.</summary>
@@ -70,33 +110,32 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
 
     private void Seed(OpenAiProxyOptions options)
     {
-        lock (_reloadLock)
+        var configured = new Dictionary<MappingKey, MappingEntry>(MappingKey.Comparer);
+        foreach (var mapping in options.ModelMappings)
         {
-            // Replace what configuration said before; mappings set from code stay and win.
-            foreach (var pair in _entries)
+            if (string.IsNullOrWhiteSpace(mapping.Provider) || string.IsNullOrWhiteSpace(mapping.From) || string.IsNullOrWhiteSpace(mapping.To))
             {
-                if (pair.Value.FromConfiguration)
-                {
-                    _entries.TryRemove(pair);
-                }
+                continue; // reported by validation
             }
 
-            foreach (var mapping in options.ModelMappings)
-            {
-                if (string.IsNullOrWhiteSpace(mapping.Provider) || string.IsNullOrWhiteSpace(mapping.From) || string.IsNullOrWhiteSpace(mapping.To))
-                {
-                    continue; // reported by validation
-                }
+            configured[new MappingKey(mapping.Provider, mapping.From)] = new MappingEntry(mapping.Provider, mapping.From, mapping.To, fromConfiguration: true);
+        }
 
-                _entries.TryAdd(
-                    new MappingKey(mapping.Provider, mapping.From),
-                    new MappingEntry(mapping.Provider, mapping.From, mapping.To, fromConfiguration: true));
+        _configured = configured;
+
+        // A reload re-applies configuration: what host code hid of the old set shows again.
+        foreach (var pair in _overrides)
+        {
+            if (pair.Value is null)
+            {
+                _overrides.TryRemove(pair);
             }
         }
     }
 
     public void Dispose() => _subscription?.Dispose();
 
+    /// <summary>Provider and model names compare case-insensitively, as <c>Models</c> lists do.</summary>
     internal readonly record struct MappingKey(string Provider, string Model)
     {
         public static readonly IEqualityComparer<MappingKey> Comparer = new KeyComparer();
@@ -105,10 +144,10 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
         {
             public bool Equals(MappingKey x, MappingKey y)
                 => string.Equals(x.Provider, y.Provider, StringComparison.OrdinalIgnoreCase)
-                   && string.Equals(x.Model, y.Model, StringComparison.Ordinal);
+                   && string.Equals(x.Model, y.Model, StringComparison.OrdinalIgnoreCase);
 
             public int GetHashCode(MappingKey key)
-                => HashCode.Combine(StringComparer.OrdinalIgnoreCase.GetHashCode(key.Provider), StringComparer.Ordinal.GetHashCode(key.Model));
+                => HashCode.Combine(StringComparer.OrdinalIgnoreCase.GetHashCode(key.Provider), StringComparer.OrdinalIgnoreCase.GetHashCode(key.Model));
         }
     }
 }

@@ -14,15 +14,15 @@ internal static class ModelPattern
         int p = 0, v = 0, starP = -1, starV = 0;
         while (v < value.Length)
         {
-            if (p < pattern.Length && (pattern[p] == '?' || char.ToLowerInvariant(pattern[p]) == char.ToLowerInvariant(value[v])))
-            {
-                p++;
-                v++;
-            }
-            else if (p < pattern.Length && pattern[p] == '*')
+            if (p < pattern.Length && pattern[p] == '*')
             {
                 starP = p++;
                 starV = v;
+            }
+            else if (p < pattern.Length && (pattern[p] == '?' || char.ToLowerInvariant(pattern[p]) == char.ToLowerInvariant(value[v])))
+            {
+                p++;
+                v++;
             }
             else if (starP >= 0)
             {

@@ -7,7 +7,7 @@ namespace AiProxy.Providers;
 /// <summary>
 /// The current set of providers. Rebuilt on configuration change, provider by provider: a provider whose
 /// options did not change keeps its instance, counters and connections; a replaced one is retired and its
-/// handler disposed once idle. An invalid reload never reaches here (options validation keeps the last good one).
+/// handler disposed once idle. An invalid reload never reaches here (<see cref="Configuration.LiveOptions"/> keeps the last good one).
 /// </summary>
 internal sealed partial class ProviderRegistry : IDisposable
 {
@@ -22,17 +22,7 @@ internal sealed partial class ProviderRegistry : IDisposable
         _mappings = mappings;
         _logger = logger;
         Update(options.CurrentValue);
-        _subscription = options.OnChange(o =>
-        {
-            try
-            {
-                Update(o);
-            }
-            catch (Exception ex) when (ex is OptionsValidationException or UriFormatException or ArgumentException)
-            {
-                LogReloadRejected(_logger, ex.Message);
-            }
-        });
+        _subscription = options.OnChange(o => Update(o));
     }
 
     /// <summary>All configured providers, enabled or not, sorted by name.</summary>
@@ -93,7 +83,4 @@ internal sealed partial class ProviderRegistry : IDisposable
 
     [LoggerMessage(1, LogLevel.Information, "Provider configuration reloaded: {Count} providers.")]
     private static partial void LogReloaded(ILogger logger, int count);
-
-    [LoggerMessage(2, LogLevel.Error, "Provider configuration reload rejected; the last good configuration stays: {Reason}")]
-    private static partial void LogReloadRejected(ILogger logger, string reason);
 }
