@@ -4,6 +4,7 @@ using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
 using AiProxy.Tokens;
+using AiProxy.Usage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<IClientSelector>(sp => sp.GetRequiredService<ClientSelector>());
         services.TryAddSingleton<ProxyTokenValidator>();
         services.TryAddSingleton<ProxyDispatcher>();
+        services.TryAddSingleton<UsageReporter>();
         return new OpenAiProxyBuilder(services);
     }
 }

@@ -1,5 +1,6 @@
 using AiProxy;
 using AiProxy.Selection;
+using AiProxy.Usage;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -16,6 +17,19 @@ public static class OpenAiProxyBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<ISelectionStrategy, TStrategy>();
+        return builder;
+    }
+
+    /// <summary>Registers an observer that receives a <see cref="ProxyUsageRecord"/> for every forwarded request
+    /// (token name, provider, models, status, timings, token usage), for billing or audit.</summary>
+    /// <typeparam name="TObserver">The observer type, created once as a singleton.</typeparam>
+    /// <param name="builder">The gateway builder.</param>
+    /// <returns>The same builder.</returns>
+    public static IOpenAiProxyBuilder AddUsageObserver<TObserver>(this IOpenAiProxyBuilder builder)
+        where TObserver : class, IProxyUsageObserver
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<IProxyUsageObserver, TObserver>();
         return builder;
     }
 }

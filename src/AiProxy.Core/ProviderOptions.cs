@@ -26,6 +26,11 @@ public sealed class ProviderOptions
     /// <summary>Models this provider serves; entries may be globs such as <c>gpt-4o*</c>. Empty means every model.</summary>
     public IList<string> Models { get; } = new List<string>();
 
+    /// <summary>When a client streams without asking for usage, ask this provider for it anyway
+    /// (<c>stream_options.include_usage</c>) and keep the usage chunk from the client, so every stream's tokens are
+    /// counted. Default <see langword="true"/>; turn off for upstreams that reject <c>stream_options</c>.</summary>
+    public bool IncludeStreamUsage { get; set; } = true;
+
     /// <summary>Extra headers sent upstream with every request to this provider.</summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 }

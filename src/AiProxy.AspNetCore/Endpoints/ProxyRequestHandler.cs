@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
 using AiProxy.Errors;
 using AiProxy.Forwarding;
 using AiProxy.Providers;
 using AiProxy.Selection;
 using AiProxy.Tokens;
+using AiProxy.Usage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,6 +23,7 @@ internal sealed partial class ProxyRequestHandler(
     ClientSelector selector,
     ProviderRegistry registry,
     ProxyTokenValidator tokens,
+    UsageReporter usageReporter,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
     ILogger<ProxyRequestHandler> logger)
@@ -42,6 +43,8 @@ internal sealed partial class ProxyRequestHandler(
 
         return HandleAsync(context, path, requireModel: true);
     }
+
+    private static bool IsGeneration(string path) => path is "chat/completions" or "completions";
 
     /// <summary>Any other <c>GET</c>/<c>POST</c> under <c>/v1/</c>, forwarded as it is.</summary>
     public Task HandlePassthroughAsync(HttpContext context)
@@ -67,7 +70,7 @@ internal sealed partial class ProxyRequestHandler(
 
     private async Task HandleAsync(HttpContext context, string path, bool requireModel)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = time.GetTimestamp();
         var current = options.CurrentValue;
         var caller = Authenticate(context, current);
         if (caller is null)
@@ -132,41 +135,98 @@ internal sealed partial class ProxyRequestHandler(
                 ContentType = requireModel ? "application/json" : contentType,
                 Inspection = inspection,
                 Selection = selection,
+                IsGeneration = IsGeneration(path),
+                StartTimestamp = started,
                 Timeout = timeout,
                 ForwardedHeaders = CollectForwardedHeaders(context.Request),
             };
 
             using var result = await dispatcher.ForwardAsync(request, context.RequestAborted).ConfigureAwait(false);
-            await RespondAsync(context, result, current).ConfigureAwait(false);
+            var outcome = await RespondAsync(context, result, current).ConfigureAwait(false);
+            var elapsed = time.GetElapsedTime(started);
             LogRequest(logger, context.Request.Method, path, request.Model, caller.Name, context.Response.StatusCode,
-                result.Provider?.Name ?? "-", result.Attempts, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                result.Provider?.Name ?? "-", result.Attempts, elapsed.TotalMilliseconds);
+            if (usageReporter.HasObservers)
+            {
+                await usageReporter.ReportAsync(BuildUsageRecord(context, request, caller, result, outcome, elapsed), CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
-    private async Task RespondAsync(HttpContext context, ForwardResult result, OpenAiProxyOptions current)
+    private async Task<ProxyRequestOutcome> RespondAsync(HttpContext context, ForwardResult result, OpenAiProxyOptions current)
     {
         if (result.ClientAborted)
         {
-            return;
+            return ProxyRequestOutcome.ClientDisconnected;
         }
 
         if (result.Error is { } error)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, error, result).ConfigureAwait(false);
-            return;
+            return ProxyRequestOutcome.Failed;
         }
 
         ProxyHttpResponses.StartRelay(context, result);
         var outcome = await ResponseRelay.CopyAsync(result, context.Response.BodyWriter, current.StreamIdleTimeout, time, context.RequestAborted).ConfigureAwait(false);
-        if (outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle)
+        switch (outcome)
         {
-            LogRelayBroken(logger, result.Provider?.Name ?? "-", outcome);
-            if (!result.IsEventStream)
-            {
-                // A truncated JSON body cannot be marked as such: end the connection so the client sees the failure.
-                context.Abort();
-            }
+            case RelayOutcome.Completed:
+                // Finish the response now, so nothing after it (observers) delays the client's end of stream.
+                await context.Response.CompleteAsync().ConfigureAwait(false);
+                return ProxyRequestOutcome.Completed;
+            case RelayOutcome.ClientAborted:
+                return ProxyRequestOutcome.ClientDisconnected;
+            default:
+                LogRelayBroken(logger, result.Provider?.Name ?? "-", outcome);
+                if (result.IsEventStream)
+                {
+                    await context.Response.CompleteAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    // A truncated JSON body cannot be marked as such: end the connection so the client sees the failure.
+                    context.Abort();
+                }
+
+                return ProxyRequestOutcome.UpstreamBroken;
         }
+    }
+
+    private static ProxyUsageRecord BuildUsageRecord(
+        HttpContext context, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed)
+    {
+        var usage = result.Usage;
+        TokenUsage? tokens = null;
+        if (usage.HasUsage)
+        {
+            tokens = new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false);
+        }
+        else if (result.IsEventStream)
+        {
+            // A stream that ended without a usage chunk: about one token per content event, four bytes per prompt token.
+            long prompt = (request.Body.Length + 3) / 4;
+            long completion = usage.DataEvents;
+            tokens = new TokenUsage(prompt, completion, prompt + completion, IsEstimate: true);
+        }
+
+        return new ProxyUsageRecord
+        {
+            RequestId = context.TraceIdentifier,
+            Caller = caller.Name,
+            Endpoint = request.Path,
+            Provider = result.Provider?.Name,
+            RequestedModel = request.Inspection.Model,
+            ProviderModel = result.ProviderModel,
+            ResponseModel = usage.ResponseModel,
+            StatusCode = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : context.Response.StatusCode,
+            Stream = request.Inspection.Stream,
+            Attempts = result.Attempts,
+            Outcome = outcome,
+            Duration = elapsed,
+            TimeToFirstByte = result.TimeToFirstByte,
+            TimeToFirstEvent = result.TimeToFirstEvent,
+            Usage = tokens,
+        };
     }
 
     private ProxyCaller? Authenticate(HttpContext context, OpenAiProxyOptions current)

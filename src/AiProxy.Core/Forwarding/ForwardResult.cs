@@ -1,4 +1,3 @@
-using System.Buffers;
 using AiProxy.Errors;
 using AiProxy.Providers;
 
@@ -6,19 +5,26 @@ namespace AiProxy.Forwarding;
 
 /// <summary>
 /// The outcome of forwarding: either an error the proxy writes itself, or an upstream response to relay
-/// (with the first bytes of a stream already read, so that a dead stream could still fall back).
+/// (for a stream, with its first event already read, so that a stream that never started could still fall back).
 /// </summary>
 internal sealed class ForwardResult : IDisposable
 {
-    private byte[]? _prefetched;
-
     public ProxyError? Error { get; private init; }
 
     public HttpResponseMessage? Response { get; private init; }
 
     public Stream? Body { get; private init; }
 
+    /// <summary>Set for server-sent event streams: relays them event by event.</summary>
+    public EventStreamRelay? EventStream { get; private init; }
+
     public IProviderClient? Provider { get; init; }
+
+    /// <summary>The model name the answering provider was sent.</summary>
+    public string? ProviderModel { get; init; }
+
+    /// <summary>Usage, model and events seen in the response as it passed.</summary>
+    public UsageData Usage { get; private init; } = new();
 
     /// <summary>Attempts made, including the one that produced this result.</summary>
     public int Attempts { get; set; }
@@ -26,15 +32,17 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>Every attempt as <c>provider:outcome</c>, comma-separated (<c>groq:503,openai:200</c>).</summary>
     public string Route { get; set; } = string.Empty;
 
-    /// <summary>The response is a server-sent event stream: flush per read, end with an error event on failure.</summary>
-    public bool IsEventStream { get; init; }
+    /// <summary>From the request's start until the answering provider's response headers.</summary>
+    public TimeSpan? TimeToFirstByte { get; set; }
+
+    /// <summary>From the request's start until a stream's first event was ready.</summary>
+    public TimeSpan? TimeToFirstEvent { get; set; }
+
+    /// <summary>The response is a server-sent event stream: flush per event, end with an error event on failure.</summary>
+    public bool IsEventStream => EventStream is not null;
 
     /// <summary>The client went away before a response was chosen.</summary>
     public bool ClientAborted { get; private init; }
-
-    public ReadOnlyMemory<byte> Prefetched => _prefetched is null ? default : _prefetched.AsMemory(0, PrefetchedCount);
-
-    private int PrefetchedCount { get; init; }
 
     public static ForwardResult Failed(ProxyError error, int attempts, string route, IProviderClient? provider = null)
         => new() { Error = error, Attempts = attempts, Route = route, Provider = provider };
@@ -42,25 +50,16 @@ internal sealed class ForwardResult : IDisposable
     public static ForwardResult Aborted(int attempts, string route)
         => new() { ClientAborted = true, Attempts = attempts, Route = route };
 
-    public static ForwardResult Relay(HttpResponseMessage response, Stream body, byte[]? prefetched, int prefetchedCount, bool isEventStream, IProviderClient provider)
-        => new()
-        {
-            Response = response,
-            Body = body,
-            _prefetched = prefetched,
-            PrefetchedCount = prefetchedCount,
-            IsEventStream = isEventStream,
-            Provider = provider,
-        };
+    public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel)
+        => new() { Response = response, Body = body, Provider = provider, ProviderModel = providerModel };
+
+    public static ForwardResult RelayEvents(HttpResponseMessage response, Stream body, EventStreamRelay events, IProviderClient provider, string? providerModel)
+        => new() { Response = response, Body = body, EventStream = events, Usage = events.Usage, Provider = provider, ProviderModel = providerModel };
 
     public void Dispose()
     {
+        EventStream?.Dispose();
         Body?.Dispose();
         Response?.Dispose();
-        var prefetched = Interlocked.Exchange(ref _prefetched, null);
-        if (prefetched is not null)
-        {
-            ArrayPool<byte>.Shared.Return(prefetched);
-        }
     }
 }

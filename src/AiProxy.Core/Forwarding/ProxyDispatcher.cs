@@ -18,8 +18,6 @@ namespace AiProxy.Forwarding;
 /// </summary>
 internal sealed partial class ProxyDispatcher
 {
-    private const int PrefetchSize = 16 * 1024;
-
     private readonly ClientSelector _selector;
     private readonly ModelMappingService _mappings;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
@@ -129,23 +127,28 @@ internal sealed partial class ProxyDispatcher
     {
         using var attemptCts = new CancellationTokenSource(timeout, _time);
         using var abortRegistration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
-        var message = BuildUpstreamRequest(request, provider);
+        var (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider);
         HttpResponseMessage? response = null;
         try
         {
             response = await provider.SendCoreAsync(message, attemptCts.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
+            var timeToFirstByte = _time.GetElapsedTime(request.StartTimestamp);
             if (UpstreamStatus.IsSuccess(status))
             {
-                var accepted = await AcceptAsync(request, provider, response, attemptCts.Token).ConfigureAwait(false);
+                var (accepted, failure) = await AcceptAsync(request, provider, providerModel, usageInjected, response, attemptCts.Token).ConfigureAwait(false);
                 if (accepted is null)
                 {
-                    return AttemptOutcome.Failed(
-                        new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_empty_stream", $"Provider '{provider.Name}' ended the stream before sending any data."),
-                        "empty");
+                    return AttemptOutcome.Failed(failure!, failure!.Code == "upstream_empty_stream" ? "empty" : "stream_error");
                 }
 
                 response = null;
+                accepted.TimeToFirstByte = timeToFirstByte;
+                if (accepted.IsEventStream)
+                {
+                    accepted.TimeToFirstEvent = _time.GetElapsedTime(request.StartTimestamp);
+                }
+
                 return AttemptOutcome.Success(accepted, status);
             }
 
@@ -153,7 +156,8 @@ internal sealed partial class ProxyDispatcher
             {
                 // The caller's problem (400, 413, 422...): relay it unchanged.
                 var body = await response.Content.ReadAsStreamAsync(attemptCts.Token).ConfigureAwait(false);
-                var result = ForwardResult.Relay(response, body, null, 0, isEventStream: false, provider);
+                var result = ForwardResult.Relay(response, body, provider, providerModel);
+                result.TimeToFirstByte = timeToFirstByte;
                 response = null;
                 return AttemptOutcome.Success(result, status);
             }
@@ -184,41 +188,53 @@ internal sealed partial class ProxyDispatcher
     }
 
     /// <summary>
-    /// Takes a successful response. A stream is only accepted once its first bytes arrived within the attempt
-    /// timeout, so that a stream that never starts still falls back. Returns <see langword="null"/> for an empty stream.
+    /// Takes a successful response. A stream is only accepted once its first data event arrived within the
+    /// attempt timeout, and is not an error event, so that a stream that never really starts still falls back.
     /// </summary>
-    private static async ValueTask<ForwardResult?> AcceptAsync(ProxyRequest request, ProviderClient provider, HttpResponseMessage response, CancellationToken attemptToken)
+    private static async ValueTask<(ForwardResult? Result, ProxyError? Failure)> AcceptAsync(
+        ProxyRequest request, ProviderClient provider, string? providerModel, bool usageInjected, HttpResponseMessage response, CancellationToken attemptToken)
     {
-        var isEventStream = request.Inspection.Stream
-            || string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        var isEventStream = string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase)
+            || (mediaType is null && request.Inspection.Stream);
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
         if (!isEventStream)
         {
-            return ForwardResult.Relay(response, body, null, 0, isEventStream: false, provider);
+            return (ForwardResult.Relay(response, body, provider, providerModel), null);
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(PrefetchSize);
+        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData());
         try
         {
-            var read = await body.ReadAsync(buffer, attemptToken).ConfigureAwait(false);
-            if (read == 0)
+            var (first, errorPayload) = await events.ReadFirstEventAsync(attemptToken).ConfigureAwait(false);
+            switch (first)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
-                await body.DisposeAsync().ConfigureAwait(false);
-                return null;
+                case EventStreamRelay.FirstEvent.Ready:
+                    return (ForwardResult.RelayEvents(response, body, events, provider, providerModel), null);
+                case EventStreamRelay.FirstEvent.Ended:
+                    events.Dispose();
+                    return (null, new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_empty_stream", $"Provider '{provider.Name}' ended the stream before sending any data."));
+                default:
+                    events.Dispose();
+                    return (null, UpstreamErrorReader.FromStreamError(errorPayload, provider));
             }
-
-            return ForwardResult.Relay(response, body, buffer, read, isEventStream: true, provider);
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            events.Dispose();
             await body.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
-    private HttpRequestMessage BuildUpstreamRequest(ProxyRequest request, ProviderClient provider)
+    private static ReadOnlySpan<byte> IncludeUsageMember => "\"stream_options\":{\"include_usage\":true}"u8;
+
+    private static readonly byte[] AppendStreamOptions = [(byte)',', .. IncludeUsageMember];
+    private static readonly byte[] TrueToken = "true"u8.ToArray();
+    private static readonly byte[] IncludeUsageOnly = "\"include_usage\":true"u8.ToArray();
+    private static readonly byte[] IncludeUsageFirst = "\"include_usage\":true,"u8.ToArray();
+
+    private (HttpRequestMessage Message, string? ProviderModel, bool UsageInjected) BuildUpstreamRequest(ProxyRequest request, ProviderClient provider)
     {
         var uri = new Uri(provider.BaseUrl, request.QueryString.Length == 0 ? request.Path : request.Path + request.QueryString);
         var message = new HttpRequestMessage(ToMethod(request.Method), uri)
@@ -233,17 +249,47 @@ internal sealed partial class ProxyDispatcher
         }
 
         provider.ApplyUpstreamHeaders(message);
-
+        var providerModel = request.Inspection.Model;
+        var usageInjected = false;
         if (request.HasBody)
         {
             var inspection = request.Inspection;
-            message.Content = inspection.ModelTokenStart >= 0 && inspection.Model is not null
-                && _mappings.TryGetEntry(provider.Name, inspection.Model, out var mapping)
-                ? new SplicedContent(request.Body, inspection.ModelTokenStart, inspection.ModelTokenLength, mapping.EncodedProviderModel, request.ContentType)
-                : new SplicedContent(request.Body, -1, 0, default, request.ContentType);
+            var modelEdit = BodyEdit.None;
+            if (inspection.ModelTokenStart >= 0 && inspection.Model is not null && _mappings.TryGetEntry(provider.Name, inspection.Model, out var mapping))
+            {
+                modelEdit = new BodyEdit(inspection.ModelTokenStart, inspection.ModelTokenLength, mapping.EncodedProviderModel);
+                providerModel = mapping.ProviderModel;
+            }
+
+            var usageEdit = BodyEdit.None;
+            if (inspection.Stream && !inspection.IncludeUsage && request.IsGeneration && provider.Options.IncludeStreamUsage)
+            {
+                usageEdit = StreamUsageEdit(inspection);
+                usageInjected = !usageEdit.IsNone;
+            }
+
+            message.Content = new SplicedContent(request.Body, modelEdit, usageEdit, request.ContentType);
         }
 
-        return message;
+        return (message, providerModel, usageInjected);
+    }
+
+    /// <summary>The splice that turns on <c>stream_options.include_usage</c>, wherever the body stands on it.</summary>
+    private static BodyEdit StreamUsageEdit(in RequestInspection inspection)
+    {
+        if (inspection.StreamOptionsStart < 0)
+        {
+            return new BodyEdit(inspection.ObjectEnd, 0, AppendStreamOptions);
+        }
+
+        if (inspection.IncludeUsageValueStart >= 0)
+        {
+            return inspection.IncludeUsageValueLength > 0
+                ? new BodyEdit(inspection.IncludeUsageValueStart, inspection.IncludeUsageValueLength, TrueToken)
+                : BodyEdit.None;
+        }
+
+        return new BodyEdit(inspection.StreamOptionsStart + 1, 0, inspection.StreamOptionsEmpty ? IncludeUsageOnly : IncludeUsageFirst);
     }
 
     private static HttpMethod ToMethod(string method) => method switch

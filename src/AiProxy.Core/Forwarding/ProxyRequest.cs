@@ -29,6 +29,13 @@ internal sealed class ProxyRequest
 
     public SelectionContext Selection { get; init; }
 
+    /// <summary>A text generation endpoint (<c>chat/completions</c>, <c>completions</c>): its streams end with
+    /// <c>[DONE]</c> and accept <c>stream_options</c>.</summary>
+    public bool IsGeneration { get; init; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when the request arrived; timings are measured from it.</summary>
+    public long StartTimestamp { get; init; }
+
     /// <summary>The client's budget for the whole request (<c>X-Proxy-Timeout</c>), or <see langword="null"/> for <c>RequestTimeout</c>.</summary>
     public TimeSpan? Timeout { get; init; }
 

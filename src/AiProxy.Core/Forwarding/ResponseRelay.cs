@@ -1,50 +1,69 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using AiProxy.Errors;
 
 namespace AiProxy.Forwarding;
 
 /// <summary>
-/// Copies an upstream body to the client: each read from the upstream goes straight into the output pipe's
-/// memory and is flushed at once, so every SSE event leaves as soon as it arrived. No whole-body buffering.
+/// Copies an upstream body to the client as it arrives. Event streams go event by event through
+/// <see cref="EventStreamRelay"/>; other bodies are read straight into the output pipe's memory and flushed per
+/// read, while a small window of their head and tail yields the model and usage. No whole-body buffering.
 /// A stream that breaks after the first byte ends with one error event instead of a silent clean end.
 /// </summary>
 internal static class ResponseRelay
 {
     private const int MinReadSize = 4096;
+    private const int TailSize = 8 * 1024;
 
     public static async ValueTask<RelayOutcome> CopyAsync(
         ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
     {
-        var body = result.Body ?? throw new InvalidOperationException("Nothing to relay.");
-        var outcome = await CopyBodyAsync(result, body, output, idleTimeout, time, clientAborted).ConfigureAwait(false);
-        if (result.IsEventStream && outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle && !clientAborted.IsCancellationRequested)
+        if (result.EventStream is { } events)
         {
-            var provider = result.Provider?.Name ?? "upstream";
-            var error = outcome == RelayOutcome.UpstreamIdle
-                ? new ProxyError(504, ProxyError.UpstreamErrorType, "stream_idle_timeout", $"Provider '{provider}' sent nothing for {idleTimeout.TotalSeconds:0.###} s; the stream was ended.")
-                : new ProxyError(502, ProxyError.UpstreamErrorType, "stream_interrupted", $"The stream from provider '{provider}' broke before it was complete.");
-            ProxyErrorWriter.WriteSseEvent(output, error);
-            await output.FlushAsync(clientAborted).ConfigureAwait(false);
+            var outcome = await events.CopyToAsync(output, idleTimeout, time, clientAborted).ConfigureAwait(false);
+            if (outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle && !clientAborted.IsCancellationRequested)
+            {
+                var provider = result.Provider?.Name ?? "upstream";
+                var error = outcome == RelayOutcome.UpstreamIdle
+                    ? new ProxyError(504, ProxyError.UpstreamErrorType, "stream_idle_timeout", $"Provider '{provider}' sent nothing for {idleTimeout.TotalSeconds:0.###} s; the stream was ended.")
+                    : new ProxyError(502, ProxyError.UpstreamErrorType, "stream_interrupted", $"The stream from provider '{provider}' broke before it was complete.");
+                ProxyErrorWriter.WriteSseEvent(output, error);
+                await output.FlushAsync(clientAborted).ConfigureAwait(false);
+            }
+
+            return outcome;
         }
 
-        return outcome;
-    }
-
-    private static async ValueTask<RelayOutcome> CopyBodyAsync(
-        ForwardResult result, Stream body, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
-    {
-        if (!result.Prefetched.IsEmpty)
+        var body = result.Body ?? throw new InvalidOperationException("Nothing to relay.");
+        var isJson = result.Response?.Content.Headers.ContentType?.MediaType?.EndsWith("json", StringComparison.OrdinalIgnoreCase) == true;
+        var tail = isJson ? ArrayPool<byte>.Shared.Rent(TailSize * 2) : null;
+        try
         {
-            await output.WriteAsync(result.Prefetched, clientAborted).ConfigureAwait(false);
-            if (clientAborted.IsCancellationRequested)
+            var (outcome, tailLength) = await CopyRawAsync(body, output, idleTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
+            if (outcome == RelayOutcome.Completed && tail is not null)
             {
-                return RelayOutcome.ClientAborted;
+                UsageParser.ReadUsageFromTail(tail.AsSpan(0, tailLength), result.Usage);
+            }
+
+            return outcome;
+        }
+        finally
+        {
+            if (tail is not null)
+            {
+                ArrayPool<byte>.Shared.Return(tail);
             }
         }
+    }
 
+    private static async ValueTask<(RelayOutcome Outcome, int TailLength)> CopyRawAsync(
+        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
+    {
         // One timer for the whole copy, re-armed before each read: a body may take as long as it keeps sending.
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
+        var tailLength = 0;
+        var first = true;
         while (true)
         {
             var memory = output.GetMemory(MinReadSize);
@@ -56,28 +75,60 @@ internal static class ResponseRelay
             }
             catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
             {
-                return RelayOutcome.ClientAborted;
+                return (RelayOutcome.ClientAborted, tailLength);
             }
             catch (OperationCanceledException)
             {
-                return RelayOutcome.UpstreamIdle;
+                return (RelayOutcome.UpstreamIdle, tailLength);
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
-                return clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed;
+                return (clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed, tailLength);
             }
 
             if (read == 0)
             {
-                return RelayOutcome.Completed;
+                return (RelayOutcome.Completed, tailLength);
+            }
+
+            if (tail is not null)
+            {
+                var chunk = memory.Span[..read];
+                if (first)
+                {
+                    usage.ResponseModel ??= UsageParser.ReadModelFromHead(chunk);
+                    first = false;
+                }
+
+                tailLength = AppendToTail(tail, tailLength, chunk);
             }
 
             output.Advance(read);
             var flush = await output.FlushAsync(clientAborted).ConfigureAwait(false);
             if (flush.IsCompleted || flush.IsCanceled || clientAborted.IsCancellationRequested)
             {
-                return RelayOutcome.ClientAborted;
+                return (RelayOutcome.ClientAborted, tailLength);
             }
         }
+    }
+
+    /// <summary>Keeps the last <see cref="TailSize"/> bytes (at least) of the body in <paramref name="tail"/>.</summary>
+    private static int AppendToTail(byte[] tail, int length, ReadOnlySpan<byte> chunk)
+    {
+        if (chunk.Length >= TailSize)
+        {
+            chunk[^TailSize..].CopyTo(tail);
+            return TailSize;
+        }
+
+        if (length + chunk.Length > tail.Length)
+        {
+            var keep = TailSize - chunk.Length;
+            tail.AsSpan(length - keep, keep).CopyTo(tail);
+            length = keep;
+        }
+
+        chunk.CopyTo(tail.AsSpan(length));
+        return length + chunk.Length;
     }
 }

@@ -1,31 +1,43 @@
 using System.Net;
-using System.Net.Http.Headers;
 
 namespace AiProxy.Forwarding;
 
 /// <summary>
-/// A request body sent as three slices: the bytes before the model token, the replacement token, and the
-/// bytes after it. The body is never copied or re-serialized to rename the model.
+/// A request body sent as slices around at most two splices (the model name, the stream-usage option).
+/// The body is never copied or re-serialized to change it.
 /// </summary>
 internal sealed class SplicedContent : HttpContent
 {
     private readonly ReadOnlyMemory<byte> _body;
-    private readonly int _spliceStart;
-    private readonly int _spliceLength;
-    private readonly ReadOnlyMemory<byte> _replacement;
+    private readonly BodyEdit _first;
+    private readonly BodyEdit _second;
 
-    /// <summary>Sends <paramref name="body"/> with <paramref name="spliceLength"/> bytes at <paramref name="spliceStart"/>
-    /// replaced by <paramref name="replacement"/>; a negative start sends the body unchanged.</summary>
-    public SplicedContent(ReadOnlyMemory<byte> body, int spliceStart, int spliceLength, ReadOnlyMemory<byte> replacement, string? contentType)
+    /// <summary>Sends <paramref name="body"/> with the given edits applied; the edits must not overlap.</summary>
+    public SplicedContent(ReadOnlyMemory<byte> body, BodyEdit first, BodyEdit second, string? contentType)
     {
         _body = body;
-        _spliceStart = spliceStart;
-        _spliceLength = spliceLength;
-        _replacement = replacement;
+        (_first, _second) = second.IsNone || (!first.IsNone && first.Offset <= second.Offset) ? (first, second) : (second, first);
+        if (_first.IsNone && !_second.IsNone)
+        {
+            (_first, _second) = (_second, BodyEdit.None);
+        }
+
         if (contentType is not null)
         {
             Headers.TryAddWithoutValidation("Content-Type", contentType);
         }
+    }
+
+    /// <summary>Sends <paramref name="body"/> with one splice; a negative <paramref name="spliceStart"/> sends it unchanged.</summary>
+    public SplicedContent(ReadOnlyMemory<byte> body, int spliceStart, int spliceLength, ReadOnlyMemory<byte> replacement, string? contentType)
+        : this(body, spliceStart < 0 ? BodyEdit.None : new BodyEdit(spliceStart, spliceLength, replacement), BodyEdit.None, contentType)
+    {
+    }
+
+    /// <summary>Sends <paramref name="body"/> unchanged.</summary>
+    public SplicedContent(ReadOnlyMemory<byte> body, string? contentType)
+        : this(body, BodyEdit.None, BodyEdit.None, contentType)
+    {
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
@@ -33,33 +45,58 @@ internal sealed class SplicedContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        if (_spliceStart < 0)
+        if (_first.IsNone)
         {
             await stream.WriteAsync(_body, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await stream.WriteAsync(_body[.._spliceStart], cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(_replacement, cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(_body[(_spliceStart + _spliceLength)..], cancellationToken).ConfigureAwait(false);
+        var position = 0;
+        for (var i = 0; i < 2; i++)
+        {
+            var edit = i == 0 ? _first : _second;
+            if (edit.IsNone)
+            {
+                break;
+            }
+
+            await stream.WriteAsync(_body[position..edit.Offset], cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(edit.Insert, cancellationToken).ConfigureAwait(false);
+            position = edit.Offset + edit.RemoveLength;
+        }
+
+        await stream.WriteAsync(_body[position..], cancellationToken).ConfigureAwait(false);
     }
 
     protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        if (_spliceStart < 0)
+        var position = 0;
+        foreach (var edit in (ReadOnlySpan<BodyEdit>)[_first, _second])
         {
-            stream.Write(_body.Span);
-            return;
+            if (edit.IsNone)
+            {
+                break;
+            }
+
+            stream.Write(_body.Span[position..edit.Offset]);
+            stream.Write(edit.Insert.Span);
+            position = edit.Offset + edit.RemoveLength;
         }
 
-        stream.Write(_body.Span[.._spliceStart]);
-        stream.Write(_replacement.Span);
-        stream.Write(_body.Span[(_spliceStart + _spliceLength)..]);
+        stream.Write(_body.Span[position..]);
     }
 
     protected override bool TryComputeLength(out long length)
     {
-        length = _spliceStart < 0 ? _body.Length : _body.Length - _spliceLength + _replacement.Length;
+        length = _body.Length;
+        foreach (var edit in (ReadOnlySpan<BodyEdit>)[_first, _second])
+        {
+            if (!edit.IsNone)
+            {
+                length += edit.Insert.Length - edit.RemoveLength;
+            }
+        }
+
         return true;
     }
 

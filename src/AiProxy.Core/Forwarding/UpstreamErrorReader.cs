@@ -49,6 +49,16 @@ internal static class UpstreamErrorReader
         };
     }
 
+    /// <summary>The error for a stream whose first event was an error event (<paramref name="payload"/> is its JSON).</summary>
+    public static ProxyError FromStreamError(string? payload, ProviderClient provider)
+    {
+        var (message, code) = payload is null ? (null, null) : Parse(Encoding.UTF8.GetBytes(payload));
+        message = string.IsNullOrWhiteSpace(message)
+            ? $"Provider '{provider.Name}' failed the stream before it started."
+            : Scrub(message, provider);
+        return new ProxyError(502, ProxyError.UpstreamErrorType, code ?? "upstream_stream_error", message);
+    }
+
     private static async ValueTask<byte[]> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);

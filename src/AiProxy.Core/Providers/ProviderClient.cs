@@ -16,6 +16,8 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     private readonly string[] _globModels;
     private readonly KeyValuePair<string, string>[] _upstreamHeaders;
     private int _inFlight;
+    private long _requests;
+    private long _failures;
     private int _retired;
     private int _disposed;
 
@@ -43,6 +45,12 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     public bool Enabled { get; }
     public IReadOnlyList<string> Models { get; }
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Attempts sent to this instance whose outcome was recorded (<see cref="RecordOutcome"/>), since it was created.</summary>
+    internal long RequestCount => Interlocked.Read(ref _requests);
+
+    /// <summary>Recorded attempts that failed (retryable status, timeout, unreachable).</summary>
+    internal long FailureCount => Interlocked.Read(ref _failures);
 
     /// <summary>The provider's key header and configured headers, in the form they are sent upstream.</summary>
     internal ReadOnlySpan<KeyValuePair<string, string>> UpstreamHeaders => _upstreamHeaders;
@@ -100,6 +108,17 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         finally
         {
             Release();
+        }
+    }
+
+    /// <summary>Counts one attempt for <c>/status</c>. Counters live on the instance, so a reload that changes
+    /// the provider's options starts them again at zero.</summary>
+    internal void RecordOutcome(bool success)
+    {
+        Interlocked.Increment(ref _requests);
+        if (!success)
+        {
+            Interlocked.Increment(ref _failures);
         }
     }
 
@@ -196,6 +215,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         => a.BaseUrl == b.BaseUrl && a.ApiKey == b.ApiKey
            && string.Equals(a.ApiKeyHeader, b.ApiKeyHeader, StringComparison.OrdinalIgnoreCase)
            && a.Enabled == b.Enabled && a.Weight.Equals(b.Weight) && a.Priority == b.Priority
+           && a.IncludeStreamUsage == b.IncludeStreamUsage
            && a.Models.SequenceEqual(b.Models, StringComparer.Ordinal)
            && a.Headers.Count == b.Headers.Count
            && a.Headers.All(h => b.Headers.TryGetValue(h.Key, out var v) && v == h.Value);

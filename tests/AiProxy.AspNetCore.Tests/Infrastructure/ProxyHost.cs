@@ -94,6 +94,9 @@ internal sealed class ProxyHost : IAsyncDisposable
         return settings;
     }
 
+    /// <summary>Stops the host the way a shutdown does (open requests get the shutdown timeout to finish).</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();

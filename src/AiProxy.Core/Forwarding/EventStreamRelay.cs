@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace AiProxy.Forwarding;
+
+/// <summary>
+/// Relays a server-sent event stream event by event. Each complete event is written and flushed as soon as
+/// it has arrived; only the bytes of an event not yet complete are held. On the way it reads token usage,
+/// drops the usage-only chunk the proxy asked for on the client's behalf, stops right after <c>[DONE]</c>,
+/// and tells a broken or malformed stream from a finished one.
+/// </summary>
+internal sealed class EventStreamRelay : IDisposable
+{
+    private const int InitialBufferSize = 16 * 1024;
+    private const int MaxEventSize = 4 * 1024 * 1024;
+
+    private readonly Stream _body;
+    private readonly bool _dropUsageChunk;
+    private readonly bool _expectDone;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+
+    public EventStreamRelay(Stream body, bool dropUsageChunk, bool expectDone, UsageData usage)
+    {
+        _body = body;
+        _dropUsageChunk = dropUsageChunk;
+        _expectDone = expectDone;
+        Usage = usage;
+        _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+    }
+
+    public UsageData Usage { get; }
+
+    /// <summary>How the stream's beginning looked, before anything was committed to the client.</summary>
+    public enum FirstEvent
+    {
+        /// <summary>A data event arrived: the stream can be committed.</summary>
+        Ready,
+
+        /// <summary>The upstream ended before sending any data event.</summary>
+        Ended,
+
+        /// <summary>The first data event is an error: worth falling back.</summary>
+        Error,
+    }
+
+    /// <summary>Reads until the first data event is buffered (comments before it are kept for the client).</summary>
+    public async ValueTask<(FirstEvent Status, string? ErrorPayload)> ReadFirstEventAsync(CancellationToken cancellationToken)
+    {
+        var scanned = _start;
+        while (true)
+        {
+            while (TryFindEvent(scanned, out var eventEnd))
+            {
+                var payload = DataPayload(_buffer.AsSpan(scanned, eventEnd - scanned));
+                if (!payload.IsEmpty)
+                {
+                    var info = UsageParser.ReadChunk(payload, Usage, readModel: true);
+                    return info.IsError
+                        ? (FirstEvent.Error, System.Text.Encoding.UTF8.GetString(payload))
+                        : (FirstEvent.Ready, null);
+                }
+
+                scanned = eventEnd;
+            }
+
+            if (!EnsureSpace())
+            {
+                return (FirstEvent.Error, null);
+            }
+
+            var read = await _body.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return (FirstEvent.Ended, null);
+            }
+
+            _end += read;
+        }
+    }
+
+    /// <summary>Relays the buffered and remaining events to <paramref name="output"/>.</summary>
+    public async ValueTask<RelayOutcome> CopyToAsync(PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
+    {
+        using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
+        while (true)
+        {
+            var (wrote, done) = WriteCompleteEvents(output);
+            if (wrote)
+            {
+                var flush = await output.FlushAsync(clientAborted).ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled || clientAborted.IsCancellationRequested)
+                {
+                    return RelayOutcome.ClientAborted;
+                }
+            }
+
+            if (done)
+            {
+                return RelayOutcome.Completed;
+            }
+
+            if (!EnsureSpace())
+            {
+                return RelayOutcome.UpstreamFailed; // one event larger than anything sane: malformed framing
+            }
+
+            int read;
+            try
+            {
+                idle.CancelAfter(idleTimeout);
+                read = await _body.ReadAsync(_buffer.AsMemory(_end), idle.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+            {
+                return RelayOutcome.ClientAborted;
+            }
+            catch (OperationCanceledException)
+            {
+                return RelayOutcome.UpstreamIdle;
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException)
+            {
+                return clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed;
+            }
+
+            if (read == 0)
+            {
+                // The upstream closed. A partial event, or no [DONE] where the API always sends one, is a broken stream.
+                var leftover = _buffer.AsSpan(_start, _end - _start).Trim("\r\n "u8);
+                if (!leftover.IsEmpty || (_expectDone && !Usage.SawDone && !Usage.SawErrorEvent))
+                {
+                    return RelayOutcome.UpstreamFailed;
+                }
+
+                return RelayOutcome.Completed;
+            }
+
+            _end += read;
+        }
+    }
+
+    private (bool Wrote, bool Done) WriteCompleteEvents(PipeWriter output)
+    {
+        var wrote = false;
+        while (TryFindEvent(_start, out var eventEnd))
+        {
+            var evt = _buffer.AsSpan(_start, eventEnd - _start);
+            _start = eventEnd;
+            var payload = DataPayload(evt);
+            if (!payload.IsEmpty)
+            {
+                if (payload.SequenceEqual("[DONE]"u8))
+                {
+                    Usage.SawDone = true;
+                    output.Write(evt);
+                    return (true, true);
+                }
+
+                // Only chunks that can carry usage, model or an error are parsed; the rest pass untouched.
+                var inspect = Usage.ResponseModel is null || payload.IndexOf("\"usage\""u8) >= 0 || payload.IndexOf("\"error\""u8) >= 0;
+                if (inspect)
+                {
+                    var info = UsageParser.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
+                    Usage.SawErrorEvent |= info.IsError;
+                    if (_dropUsageChunk && info.HasUsage && info.ChoicesEmpty)
+                    {
+                        continue; // the usage chunk the client did not ask for
+                    }
+                }
+
+                Usage.DataEvents++;
+            }
+
+            output.Write(evt);
+            wrote = true;
+        }
+
+        return (wrote, false);
+    }
+
+    /// <summary>Finds the end (after the blank line) of the event starting at <paramref name="from"/>.</summary>
+    private bool TryFindEvent(int from, out int eventEnd)
+    {
+        var pending = _buffer.AsSpan(from, _end - from);
+        var lf = pending.IndexOf("\n\n"u8);
+        var crlf = pending.IndexOf("\n\r\n"u8);
+        if (lf < 0 && crlf < 0)
+        {
+            eventEnd = 0;
+            return false;
+        }
+
+        eventEnd = from + (crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 3 : lf + 2);
+        return true;
+    }
+
+    /// <summary>The value of the event's first <c>data:</c> line, or empty.</summary>
+    private static ReadOnlySpan<byte> DataPayload(ReadOnlySpan<byte> evt)
+    {
+        while (!evt.IsEmpty)
+        {
+            var lineEnd = evt.IndexOf((byte)'\n');
+            var line = lineEnd < 0 ? evt : evt[..lineEnd];
+            evt = lineEnd < 0 ? default : evt[(lineEnd + 1)..];
+            line = line.TrimEnd((byte)'\r');
+            if (line.StartsWith("data:"u8))
+            {
+                line = line[5..];
+                return !line.IsEmpty && line[0] == (byte)' ' ? line[1..] : line;
+            }
+        }
+
+        return default;
+    }
+
+    /// <summary>Makes room to read: compacts, then grows up to the event size limit.</summary>
+    private bool EnsureSpace()
+    {
+        if (_end < _buffer.Length)
+        {
+            return true;
+        }
+
+        if (_start > 0)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+            return true;
+        }
+
+        if (_buffer.Length >= MaxEventSize)
+        {
+            return false;
+        }
+
+        var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+        _buffer.AsSpan(0, _end).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+        return true;
+    }
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, null!);
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+namespace AiProxy.Forwarding;
+
+/// <summary>What the relay learned from the response bytes as they passed: token usage, response model, events.</summary>
+internal sealed class UsageData
+{
+    public long? PromptTokens { get; set; }
+
+    public long? CompletionTokens { get; set; }
+
+    public long? TotalTokens { get; set; }
+
+    public string? ResponseModel { get; set; }
+
+    /// <summary>SSE events with data relayed to the client (the usage-only chunk not counted when it was dropped).</summary>
+    public int DataEvents { get; set; }
+
+    public bool SawDone { get; set; }
+
+    public bool SawErrorEvent { get; set; }
+
+    public bool HasUsage => PromptTokens is not null || CompletionTokens is not null || TotalTokens is not null;
+}

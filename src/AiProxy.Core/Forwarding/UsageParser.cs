@@ -1,0 +1,210 @@
+using System.Text.Json;
+
+namespace AiProxy.Forwarding;
+
+/// <summary>
+/// Reads token usage from response JSON without deserializing it: the top level of a chunk or body
+/// (<c>usage</c>, <c>model</c>, <c>choices</c>, <c>error</c>), or just a <c>usage</c> object found in a body's tail.
+/// Understands OpenAI's (<c>prompt_tokens</c>, <c>completion_tokens</c>) and the Responses API's
+/// (<c>input_tokens</c>, <c>output_tokens</c>) names.
+/// </summary>
+internal static class UsageParser
+{
+    private static ReadOnlySpan<byte> UsageName => "usage"u8;
+    private static ReadOnlySpan<byte> ModelName => "model"u8;
+    private static ReadOnlySpan<byte> ChoicesName => "choices"u8;
+    private static ReadOnlySpan<byte> ErrorName => "error"u8;
+    private static ReadOnlySpan<byte> QuotedUsage => "\"usage\""u8;
+
+    /// <summary>What a chunk's top level holds.</summary>
+    public readonly record struct ChunkInfo(bool HasUsage, bool ChoicesEmpty, bool IsError, string? Model);
+
+    /// <summary>Reads one SSE data payload (a JSON object); records usage and model into <paramref name="usage"/>.</summary>
+    public static ChunkInfo ReadChunk(ReadOnlySpan<byte> json, UsageData usage, bool readModel)
+    {
+        bool hasUsage = false, choicesEmpty = false, isError = false;
+        string? model = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return default;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals(UsageName))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        hasUsage = ReadUsageObject(ref reader, usage);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals(ChoicesName))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        reader.Read();
+                        choicesEmpty = reader.TokenType == JsonTokenType.EndArray;
+                        if (!choicesEmpty)
+                        {
+                            SkipToArrayEnd(ref reader);
+                        }
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (readModel && reader.ValueTextEquals(ModelName))
+                {
+                    reader.Read();
+                    model = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals(ErrorName))
+                {
+                    reader.Read();
+                    isError = reader.TokenType is not JsonTokenType.Null;
+                    reader.Skip();
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: nothing to learn from it; it is relayed as it is.
+        }
+
+        if (model is not null)
+        {
+            usage.ResponseModel ??= model;
+        }
+
+        return new ChunkInfo(hasUsage, choicesEmpty, isError, model);
+    }
+
+    /// <summary>Finds the last <c>"usage":{...}</c> in the tail of a JSON body and reads it.</summary>
+    public static bool ReadUsageFromTail(ReadOnlySpan<byte> tail, UsageData usage)
+    {
+        var at = tail.LastIndexOf(QuotedUsage);
+        if (at < 0)
+        {
+            return false;
+        }
+
+        var rest = tail[(at + QuotedUsage.Length)..].TrimStart(" \t\r\n"u8);
+        if (rest.IsEmpty || rest[0] != (byte)':')
+        {
+            return false;
+        }
+
+        rest = rest[1..].TrimStart(" \t\r\n"u8);
+        if (rest.IsEmpty || rest[0] != (byte)'{')
+        {
+            return false;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(rest, isFinalBlock: false, state: default);
+            return reader.Read() && ReadUsageObject(ref reader, usage);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Finds the first <c>"model":"..."</c> in the head of a JSON body (the top-level one in OpenAI's responses).</summary>
+    public static string? ReadModelFromHead(ReadOnlySpan<byte> head)
+    {
+        var at = head.IndexOf("\"model\""u8);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var rest = head[(at + 7)..].TrimStart(" \t\r\n"u8);
+        if (rest.IsEmpty || rest[0] != (byte)':')
+        {
+            return null;
+        }
+
+        rest = rest[1..].TrimStart(" \t\r\n"u8);
+        try
+        {
+            var reader = new Utf8JsonReader(rest, isFinalBlock: false, state: default);
+            return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static bool ReadUsageObject(ref Utf8JsonReader reader, UsageData usage)
+    {
+        long? prompt = null, completion = null, total = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8);
+            var isCompletion = reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8);
+            var isTotal = reader.ValueTextEquals("total_tokens"u8);
+            if (!reader.Read())
+            {
+                return false;
+            }
+
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            {
+                if (isPrompt)
+                {
+                    prompt = value;
+                }
+                else if (isCompletion)
+                {
+                    completion = value;
+                }
+                else if (isTotal)
+                {
+                    total = value;
+                }
+            }
+            else if (!reader.TrySkip())
+            {
+                return false;
+            }
+        }
+
+        if (reader.TokenType != JsonTokenType.EndObject || (prompt is null && completion is null && total is null))
+        {
+            return false;
+        }
+
+        usage.PromptTokens = prompt;
+        usage.CompletionTokens = completion;
+        usage.TotalTokens = total ?? (prompt ?? 0) + (completion ?? 0);
+        return true;
+    }
+
+    private static void SkipToArrayEnd(ref Utf8JsonReader reader)
+    {
+        // Positioned on the first element of a non-empty array.
+        while (reader.TokenType != JsonTokenType.EndArray)
+        {
+            reader.Skip();
+            reader.Read();
+        }
+    }
+}

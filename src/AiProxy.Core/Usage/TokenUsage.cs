@@ -1,0 +1,9 @@
+namespace AiProxy.Usage;
+
+/// <summary>Tokens a request used.</summary>
+/// <param name="InputTokens">Prompt (input) tokens.</param>
+/// <param name="OutputTokens">Completion (output) tokens.</param>
+/// <param name="TotalTokens">All tokens.</param>
+/// <param name="IsEstimate"><see langword="true"/> when the provider did not report usage (a stream that ended early)
+/// and the numbers were estimated from the bytes relayed.</param>
+public sealed record TokenUsage(long? InputTokens, long? OutputTokens, long? TotalTokens, bool IsEstimate);
