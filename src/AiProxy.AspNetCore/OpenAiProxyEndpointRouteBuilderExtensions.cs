@@ -10,8 +10,10 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the OpenAI-compatible endpoints under <paramref name="prefix"/>: <c>POST /v1/chat/completions</c>,
-    /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, and any other <c>GET</c>/<c>POST</c> under
-    /// <c>/v1/</c> passed through to a provider. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors.
+    /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> (the models the caller's
+    /// token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret), and any other
+    /// <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider. Every endpoint needs a proxy token
+    /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors.
     /// </summary>
     /// <param name="endpoints">The app's endpoint route builder.</param>
     /// <param name="prefix">The path the gateway is mounted at, for example <c>/proxy</c>; empty for the root.</param>
@@ -28,7 +30,11 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
         }
 
         var handler = endpoints.ServiceProvider.GetRequiredService<ProxyRequestHandler>();
+        var models = endpoints.ServiceProvider.GetRequiredService<ModelsEndpoint>();
+        var status = endpoints.ServiceProvider.GetRequiredService<StatusEndpoint>();
         var group = endpoints.MapGroup(prefix);
+        group.Map("/v1/models", models.HandleAsync);
+        group.Map("/status", status.HandleAsync);
         group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
         group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));
         group.Map("/v1/embeddings", context => handler.HandleModelEndpointAsync(context, "embeddings"));

@@ -50,6 +50,9 @@ public static class OpenAiProxyServiceCollectionExtensions
     {
         var builder = CoreServiceRegistration.AddCore(services);
         services.TryAddSingleton<ProxyRequestHandler>();
+        services.TryAddSingleton<CallerAuthentication>();
+        services.TryAddSingleton<ModelsEndpoint>();
+        services.TryAddSingleton<StatusEndpoint>();
         services.TryAddSingleton<OpenAiProxyMarker>();
         return builder;
     }

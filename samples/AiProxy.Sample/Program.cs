@@ -1,0 +1,66 @@
+using AiProxy.FakeUpstream;
+using AiProxy.Mapping;
+using AiProxy.Sample;
+
+var builder = WebApplication.CreateBuilder(args);
+var configuration = builder.Configuration;
+
+// Settings computed here go in last, so they must not overwrite what the user configured.
+var computed = new Dictionary<string, string?>();
+
+// The default provider "local" is a fake OpenAI-compatible upstream on a free loopback port, so the sample
+// runs with no API key. It starts before the app is built because its address is part of the configuration.
+var localEnabled = configuration.GetValue("OpenAiProxy:Providers:local:Enabled", defaultValue: true);
+var localConfigured = !string.IsNullOrEmpty(configuration["OpenAiProxy:Providers:local:BaseUrl"]);
+await using var fakeUpstream = localEnabled && !localConfigured ? await FakeUpstream.StartAsync("local") : null;
+if (fakeUpstream is not null)
+{
+    computed["OpenAiProxy:Providers:local:BaseUrl"] = fakeUpstream.BaseUrl.ToString();
+}
+else if (!localConfigured)
+{
+    // Turned off: the options still need a valid URL, though nothing is ever sent to a disabled provider.
+    computed["OpenAiProxy:Providers:local:BaseUrl"] = "http://127.0.0.1:9/v1";
+}
+
+// OPENAI_API_KEY adds the real OpenAI as provider "openai", tried before the fake (which has Priority 10).
+var openAiKey = configuration["OPENAI_API_KEY"];
+if (!string.IsNullOrWhiteSpace(openAiKey))
+{
+    SetDefault("OpenAiProxy:Providers:openai:BaseUrl", "https://api.openai.com/v1");
+    SetDefault("OpenAiProxy:Providers:openai:ApiKey", openAiKey);
+}
+
+configuration.AddInMemoryCollection(computed);
+
+builder.Services.AddOpenAiProxy(configuration.GetSection("OpenAiProxy"));
+
+var app = builder.Build();
+
+// Host code may change mappings at any time: requests for "gpt-4o" go to the fake as "gpt-4o-mini".
+app.Services.GetRequiredService<IModelMappingService>().SetProviderMapping("local", "gpt-4o", "gpt-4o-mini");
+
+app.MapGet("/", () => "AiProxy sample: an OpenAI-compatible gateway at /proxy/v1 (GET /proxy/v1/models, POST /proxy/v1/chat/completions, GET /proxy/status).");
+app.MapOpenAiProxy("/proxy");
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    var providers = configuration.GetSection("OpenAiProxy:Providers").GetChildren()
+        .Where(p => p.GetValue("Enabled", defaultValue: true))
+        .Select(p => p.Key);
+    SampleLog.Started(app.Logger, string.Join(", ", app.Urls), string.Join(", ", providers));
+    if (fakeUpstream is not null)
+    {
+        SampleLog.FakeUpstream(app.Logger, fakeUpstream.BaseUrl);
+    }
+});
+
+await app.RunAsync();
+
+void SetDefault(string key, string value)
+{
+    if (string.IsNullOrEmpty(configuration[key]))
+    {
+        computed[key] = value;
+    }
+}
