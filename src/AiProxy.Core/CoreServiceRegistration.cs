@@ -7,6 +7,7 @@ using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy;
@@ -28,11 +29,18 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProviderRegistry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, FailoverStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RoundRobinStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RandomStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LeastUsedStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, BestPerformanceStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, WeightedScoreStrategy>());
+        services.TryAddSingleton(new SelectionRandom());
         services.TryAddSingleton<ClientSelector>();
         services.TryAddSingleton<IClientSelector>(sp => sp.GetRequiredService<ClientSelector>());
         services.TryAddSingleton<ProxyTokenValidator>();
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<UsageReporter>();
+        services.TryAddSingleton<ModelCatalog>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelDiscoveryService>());
         return new OpenAiProxyBuilder(services);
     }
 }

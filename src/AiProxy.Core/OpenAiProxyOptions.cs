@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AiProxy.Health;
 using AiProxy.Selection;
 
 namespace AiProxy;
@@ -13,8 +14,8 @@ public sealed class OpenAiProxyOptions
     public const string SectionName = "OpenAiProxy";
 
     /// <summary>Name of the selection strategy used when a request does not name one
-    /// (<c>X-Proxy-Strategy</c>). Default <c>failover</c>; overridden by <c>OPENAI_PROXY_DEFAULT_STRATEGY</c>.</summary>
-    public string DefaultStrategy { get; set; } = SelectionStrategyNames.Failover;
+    /// (<c>X-Proxy-Strategy</c>). Default <c>weighted_score</c>; overridden by <c>OPENAI_PROXY_DEFAULT_STRATEGY</c>.</summary>
+    public string DefaultStrategy { get; set; } = SelectionStrategyNames.WeightedScore;
 
     /// <summary>Time one attempt may take until the upstream's response headers (streams: its first event).
     /// Default 30 seconds; overridden by <c>OPENAI_PROXY_DEFAULT_TIMEOUT</c> (seconds).</summary>
@@ -48,6 +49,9 @@ public sealed class OpenAiProxyOptions
     /// in <c>Authorization: Bearer ...</c>. Set it to <see langword="false"/> only when the host app authenticates
     /// callers itself (for example with <c>.RequireAuthorization()</c> on the route group).</summary>
     public bool RequireToken { get; set; } = true;
+
+    /// <summary>Passive health: when a failing provider is put in cooldown.</summary>
+    public HealthOptions Health { get; } = new();
 
     /// <summary>Upstream providers by name (case-insensitive).</summary>
     public IDictionary<string, ProviderOptions> Providers { get; } = new Dictionary<string, ProviderOptions>(StringComparer.OrdinalIgnoreCase);

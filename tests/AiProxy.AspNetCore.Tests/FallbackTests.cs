@@ -117,7 +117,8 @@ public sealed class FallbackTests
 
         var message = await OpenAiErrorAssert.IsErrorAsync(response, (HttpStatusCode)529, "upstream_error", "fake_529");
         Assert.That(message, Is.EqualTo("Overloaded"));
-        Assert.That(response.Headers.GetValues("x-aiproxy-route").Single(), Is.EqualTo("first:503,second:529"));
+        // Both are tried again after a back-off (MaxRetries 3), taking turns: the last word is the second's.
+        Assert.That(response.Headers.GetValues("x-aiproxy-route").Single(), Is.EqualTo("first:503,second:529,first:503,second:529"));
     }
 
     [Test]

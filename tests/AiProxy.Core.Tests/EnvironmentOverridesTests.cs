@@ -51,7 +51,7 @@ public sealed class EnvironmentOverridesTests
         var options = PostConfigure((EnvironmentOverrides.DefaultTimeout, "  "), (EnvironmentOverrides.DefaultStrategy, ""));
 
         Assert.That(options.DefaultTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
-        Assert.That(options.DefaultStrategy, Is.EqualTo("failover"));
+        Assert.That(options.DefaultStrategy, Is.EqualTo("weighted_score"));
         Assert.That(options.RefreshInterval, Is.EqualTo(TimeSpan.FromMinutes(5)));
         Assert.That(options.EnvironmentErrors, Is.Null);
     }

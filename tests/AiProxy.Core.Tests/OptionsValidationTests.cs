@@ -116,10 +116,10 @@ public sealed class OptionsValidationTests
     [Test]
     public void The_design_example_binds_with_its_values_and_the_documented_defaults()
     {
-        // DESIGN §1's example, with a strategy that exists today (weighted_score is not implemented yet).
+        // DESIGN §1's example.
         var values = new Dictionary<string, string?>
         {
-            ["OpenAiProxy:DefaultStrategy"] = "round_robin",
+            ["OpenAiProxy:DefaultStrategy"] = "weighted_score",
             ["OpenAiProxy:DefaultTimeout"] = "00:00:30",
             ["OpenAiProxy:MaxRetries"] = "3",
             ["OpenAiProxy:Providers:openai:BaseUrl"] = "https://api.openai.com/v1",
@@ -148,7 +148,7 @@ public sealed class OptionsValidationTests
 
         var options = services.GetRequiredService<IOptions<OpenAiProxyOptions>>().Value;
 
-        Assert.That(options.DefaultStrategy, Is.EqualTo("round_robin"));
+        Assert.That(options.DefaultStrategy, Is.EqualTo("weighted_score"));
         Assert.That(options.DefaultTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
         Assert.That(options.MaxRetries, Is.EqualTo(3));
         Assert.That(options.RequestTimeout, Is.EqualTo(TimeSpan.FromMinutes(2)));
@@ -198,7 +198,7 @@ public sealed class OptionsValidationTests
 
         var options = services.GetRequiredService<IOptions<OpenAiProxyOptions>>().Value;
 
-        Assert.That(options.DefaultStrategy, Is.EqualTo(SelectionStrategyNames.Failover));
+        Assert.That(options.DefaultStrategy, Is.EqualTo(SelectionStrategyNames.WeightedScore));
         Assert.That(options.DefaultTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
         Assert.That(options.MaxRetries, Is.EqualTo(3));
         Assert.That(options.Providers, Is.Empty);

@@ -3,11 +3,14 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using AiProxy.Errors;
+using AiProxy.Health;
 using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace AiProxy.Forwarding;
 
@@ -45,9 +48,10 @@ internal sealed partial class ProxyDispatcher
         try
         {
             int count;
+            bool panic;
             try
             {
-                count = _selector.Select(request.Model, request.Selection, candidates);
+                count = _selector.Select(request.Model, request.Selection, candidates, out panic);
             }
             catch (ArgumentException ex)
             {
@@ -64,7 +68,13 @@ internal sealed partial class ProxyDispatcher
                     string.Empty);
             }
 
-            return await ForwardToCandidatesAsync(request, candidates.AsMemory(0, count), options, clientAborted).ConfigureAwait(false);
+            if (panic)
+            {
+                LogPanic(_logger, request.Model);
+            }
+
+            var plan = new AttemptPlan(this, request, candidates, count, panic, options, _time.GetTimestamp(), clientAborted);
+            return await RunAsync(plan, options, clientAborted).ConfigureAwait(false);
         }
         finally
         {
@@ -72,77 +82,126 @@ internal sealed partial class ProxyDispatcher
         }
     }
 
-    private async ValueTask<ForwardResult> ForwardToCandidatesAsync(
-        ProxyRequest request, ReadOnlyMemory<IProviderClient> candidates, OpenAiProxyOptions options, CancellationToken clientAborted)
+    /// <summary>
+    /// Runs the attempts through a Polly retry pipeline: the pipeline counts retries (<c>MaxRetries</c>) and waits
+    /// the exponential, jittered back-off, but only before trying a provider again; the plan decides which
+    /// provider is next and returns no delay when it switches provider.
+    /// </summary>
+    private async ValueTask<ForwardResult> RunAsync(AttemptPlan plan, OpenAiProxyOptions options, CancellationToken clientAborted)
     {
-        var budget = Min(request.Timeout ?? options.RequestTimeout, options.MaxTimeout);
-        var started = _time.GetTimestamp();
-        var maxAttempts = Math.Min(candidates.Length, options.MaxRetries + 1);
-        StringBuilder? route = null;
-        var attempts = 0;
-        string lastRoute = string.Empty;
-        ProxyError? lastError = null;
-        IProviderClient? lastProvider = null;
-
-        for (var attempt = 0; attempt < maxAttempts; attempt++)
+        var context = ResilienceContextPool.Shared.Get(clientAborted);
+        context.Properties.Set(PlanKey, plan);
+        try
         {
-            var provider = (ProviderClient)candidates.Span[attempt];
-            var remaining = budget - _time.GetElapsedTime(started);
-            if (remaining <= TimeSpan.Zero)
+            if (!plan.MoveNext())
             {
-                lastError = ProxyError.Timeout($"The request did not complete within its time budget of {budget.TotalSeconds:0.###} s.");
-                break;
+                return plan.Finish();
             }
 
-            var attemptTimeout = Min(Min(options.DefaultTimeout, options.MaxTimeout), remaining);
-            var outcome = await SendAttemptAsync(request, provider, attemptTimeout, clientAborted).ConfigureAwait(false);
-            attempts++;
-            lastProvider = provider;
-            lastRoute = AppendRoute(ref route, lastRoute, provider.Name, outcome.Label);
-
-            if (outcome.ClientAborted)
+            var outcome = await GetPipeline(options).ExecuteOutcomeAsync(
+                static async (ctx, p) => Outcome.FromResult(await p.Dispatcher.SendPlannedAttemptAsync(p).ConfigureAwait(false)),
+                context,
+                plan).ConfigureAwait(false);
+            if (outcome.Exception is OperationCanceledException && clientAborted.IsCancellationRequested)
             {
-                return ForwardResult.Aborted(attempt + 1, lastRoute);
+                return ForwardResult.Aborted(plan.Attempts, plan.Route);
             }
 
-            if (outcome.Result is { } result)
-            {
-                result.Attempts = attempt + 1;
-                result.Route = lastRoute;
-                return result;
-            }
-
-            lastError = outcome.Error;
-            LogAttemptFailed(_logger, attempt + 1, provider.Name, request.Model, outcome.Label);
+            outcome.ThrowIfException();
+            return plan.Finish();
         }
-
-        return ForwardResult.Failed(
-            lastError ?? ProxyError.NoProviderAvailable("No provider could take the request."),
-            attempts,
-            lastRoute,
-            lastProvider);
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
-    private async ValueTask<AttemptOutcome> SendAttemptAsync(ProxyRequest request, ProviderClient provider, TimeSpan timeout, CancellationToken clientAborted)
+    private static readonly ResiliencePropertyKey<AttemptPlan> PlanKey = new("aiproxy.plan");
+
+    private ResiliencePipeline<AttemptOutcome> GetPipeline(OpenAiProxyOptions options)
+    {
+        var cached = _pipeline;
+        if (cached is not null && cached.MaxRetries == options.MaxRetries)
+        {
+            return cached.Pipeline;
+        }
+
+        var pipeline = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = _time }
+            .AddRetry(new RetryStrategyOptions<AttemptOutcome>
+            {
+                MaxRetryAttempts = Math.Max(1, options.MaxRetries),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = RetryBaseDelay,
+                MaxDelay = RetryMaxDelay,
+                ShouldHandle = static args => ValueTask.FromResult(
+                    args.Outcome.Result.IsRetryable && args.Context.Properties.GetValue(PlanKey, null!).MoveNext()),
+                DelayGenerator = static args =>
+                {
+                    var plan = args.Context.Properties.GetValue(PlanKey, null!);
+                    return ValueTask.FromResult(plan.NextDelay());
+                },
+            })
+            .Build();
+        _pipeline = new CachedPipeline(options.MaxRetries, pipeline);
+        return pipeline;
+    }
+
+    private static readonly TimeSpan RetryBaseDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan RetryMaxDelay = TimeSpan.FromSeconds(10);
+    private CachedPipeline? _pipeline;
+
+    private sealed record CachedPipeline(int MaxRetries, ResiliencePipeline<AttemptOutcome> Pipeline);
+
+    private async ValueTask<AttemptOutcome> SendPlannedAttemptAsync(AttemptPlan plan)
+    {
+        var provider = plan.Current!;
+        var remaining = plan.Remaining;
+        if (remaining <= TimeSpan.Zero)
+        {
+            plan.BudgetExhausted();
+            return AttemptOutcome.Stop;
+        }
+
+        var attemptTimeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), remaining);
+        var outcome = await SendAttemptAsync(plan.Request, provider, attemptTimeout, plan.Panic, plan.ClientAborted).ConfigureAwait(false);
+        plan.Record(outcome);
+        if (outcome.Error is not null)
+        {
+            LogAttemptFailed(_logger, plan.Attempts, provider.Name, plan.Request.Model, outcome.Label);
+        }
+
+        return outcome;
+    }
+
+    private async ValueTask<AttemptOutcome> SendAttemptAsync(ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, CancellationToken clientAborted)
     {
         using var attemptCts = new CancellationTokenSource(timeout, _time);
         using var abortRegistration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
         var (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider);
+        var health = provider.Health;
+        var sentAt = _time.GetTimestamp();
         HttpResponseMessage? response = null;
+        provider.EnterFlight();
+        var handedOff = false;
         try
         {
             response = await provider.SendCoreAsync(message, attemptCts.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
+            var latency = _time.GetElapsedTime(sentAt);
             var timeToFirstByte = _time.GetElapsedTime(request.StartTimestamp);
             if (UpstreamStatus.IsSuccess(status))
             {
                 var (accepted, failure) = await AcceptAsync(request, provider, providerModel, usageInjected, response, attemptCts.Token).ConfigureAwait(false);
                 if (accepted is null)
                 {
-                    return AttemptOutcome.Failed(failure!, failure!.Code == "upstream_empty_stream" ? "empty" : "stream_error");
+                    health.RecordFailure(FailureKind.Stream, failure!.Code);
+                    return AttemptOutcome.Failed(failure, failure.Code == "upstream_empty_stream" ? "empty" : "stream_error", repeatAllowed: true);
                 }
 
                 response = null;
+                handedOff = true;
+                health.RecordSuccess(latency);
                 accepted.TimeToFirstByte = timeToFirstByte;
                 if (accepted.IsEventStream)
                 {
@@ -154,36 +213,63 @@ internal sealed partial class ProxyDispatcher
 
             if (!UpstreamStatus.IsRetryable(status))
             {
-                // The caller's problem (400, 413, 422...): relay it unchanged.
+                // The caller's problem (400, 413, 422...): relay it unchanged. The provider answered, so it is healthy.
                 var body = await response.Content.ReadAsStreamAsync(attemptCts.Token).ConfigureAwait(false);
                 var result = ForwardResult.Relay(response, body, provider, providerModel);
                 result.TimeToFirstByte = timeToFirstByte;
                 response = null;
+                handedOff = true;
+                health.RecordSuccess(latency);
                 return AttemptOutcome.Success(result, status);
             }
 
             var error = await UpstreamErrorReader.ReadAsync(response, provider, attemptCts.Token).ConfigureAwait(false);
-            return AttemptOutcome.Failed(error, status.ToString(CultureInfo.InvariantCulture));
+            var label = status.ToString(CultureInfo.InvariantCulture);
+            switch (status)
+            {
+                case 404:
+                    // A bogus model name must not cool the provider down for everyone: only this pair.
+                    health.RecordModelNotFound(request.Model);
+                    return AttemptOutcome.Failed(error, label, repeatAllowed: false);
+                case 401 or 403:
+                    health.RecordFailure(FailureKind.Credentials, label);
+                    return AttemptOutcome.Failed(error, label, repeatAllowed: false);
+                default:
+                    var retryAfter = status == 429 && error.RetryAfterSeconds is { } seconds && response.Headers.RetryAfter is not null
+                        ? TimeSpan.FromSeconds(seconds)
+                        : (TimeSpan?)null;
+                    health.RecordFailure(FailureKind.Status, label, retryAfter);
+                    return AttemptOutcome.Failed(error, label, repeatAllowed: true, retryAfter);
+            }
         }
         catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
         {
+            health.RecordNeutral();
             return AttemptOutcome.Aborted;
         }
         catch (OperationCanceledException) when (attemptCts.IsCancellationRequested)
         {
+            // Never retried on the same provider: it may still be working on (and billing) the request.
+            health.RecordFailure(FailureKind.Timeout, "timeout");
             return AttemptOutcome.Failed(
-                ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), "timeout");
+                ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), "timeout", repeatAllowed: false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
         {
+            health.RecordFailure(FailureKind.Connection, "connection");
             return AttemptOutcome.Failed(
                 new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_unreachable", $"Provider '{provider.Name}' could not be reached."),
-                "error");
+                "error",
+                repeatAllowed: true);
         }
         finally
         {
             response?.Dispose();
             message.Dispose();
+            if (!handedOff)
+            {
+                provider.LeaveFlight();
+            }
         }
     }
 
@@ -316,13 +402,24 @@ internal sealed partial class ProxyDispatcher
     [LoggerMessage(1, LogLevel.Warning, "Attempt {Attempt} to provider {Provider} for model {Model} failed: {Outcome}.")]
     private static partial void LogAttemptFailed(ILogger logger, int attempt, string provider, string model, string outcome);
 
-    private readonly record struct AttemptOutcome(ForwardResult? Result, ProxyError? Error, string Label, bool ClientAborted)
+    [LoggerMessage(2, LogLevel.Warning, "Every provider for model {Model} is cooling down: trying them all (panic).")]
+    private static partial void LogPanic(ILogger logger, string model);
+
+    private readonly record struct AttemptOutcome(
+        ForwardResult? Result, ProxyError? Error, string Label, bool ClientAborted, bool RepeatAllowed, TimeSpan? RetryAfter)
     {
-        public static AttemptOutcome Aborted => new(null, null, "cancelled", true);
+        public static AttemptOutcome Aborted => new(null, null, "cancelled", true, false, null);
+
+        /// <summary>Nothing was sent: the request's budget ran out.</summary>
+        public static AttemptOutcome Stop => new(null, null, "budget", false, false, null);
+
+        /// <summary>A failure worth another attempt (on another provider, or this one after a back-off).</summary>
+        public bool IsRetryable => Error is not null;
 
         public static AttemptOutcome Success(ForwardResult result, int status)
-            => new(result, null, status.ToString(CultureInfo.InvariantCulture), false);
+            => new(result, null, status.ToString(CultureInfo.InvariantCulture), false, false, null);
 
-        public static AttemptOutcome Failed(ProxyError error, string label) => new(null, error, label, false);
+        public static AttemptOutcome Failed(ProxyError error, string label, bool repeatAllowed, TimeSpan? retryAfter = null)
+            => new(null, error, label, false, repeatAllowed, retryAfter);
     }
 }

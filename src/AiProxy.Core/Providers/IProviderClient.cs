@@ -1,3 +1,5 @@
+using AiProxy.Health;
+
 namespace AiProxy.Providers;
 
 /// <summary>
@@ -24,8 +26,11 @@ public interface IProviderClient
     /// <summary>The configured model list (may hold globs); empty means every model.</summary>
     IReadOnlyList<string> Models { get; }
 
-    /// <summary>Requests currently in flight to this provider.</summary>
+    /// <summary>Requests currently in flight to this provider (until their responses are fully relayed).</summary>
     int InFlight { get; }
+
+    /// <summary>The provider's current numbers and health: what the strategies and <c>/status</c> read.</summary>
+    ProviderSnapshot GetSnapshot();
 
     /// <summary>Whether the provider serves <paramref name="model"/>: its model list names it (globs allowed),
     /// a mapping for it names it, or its model list is empty.</summary>

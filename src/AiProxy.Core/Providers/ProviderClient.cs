@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using AiProxy.Health;
 using AiProxy.Mapping;
 
 namespace AiProxy.Providers;
@@ -15,14 +16,12 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     private readonly string[] _exactModels;
     private readonly string[] _globModels;
     private readonly KeyValuePair<string, string>[] _upstreamHeaders;
-    private int _inFlight;
-    private long _requests;
-    private long _failures;
     private int _retired;
     private int _disposed;
 
-    public ProviderClient(string name, ProviderOptions options, ModelMappingService mappings, HttpMessageHandler? handler = null)
+    public ProviderClient(string name, ProviderOptions options, ModelMappingService mappings, HttpMessageHandler? handler = null, ProviderHealth? health = null)
     {
+        Health = health ?? new ProviderHealth(TimeProvider.System, static () => new HealthOptions());
         Name = name;
         Options = options;
         _mappings = mappings;
@@ -44,13 +43,12 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     public double Weight { get; }
     public bool Enabled { get; }
     public IReadOnlyList<string> Models { get; }
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public int InFlight => Health.InFlight;
 
-    /// <summary>Attempts sent to this instance whose outcome was recorded (<see cref="RecordOutcome"/>), since it was created.</summary>
-    internal long RequestCount => Interlocked.Read(ref _requests);
+    /// <summary>The provider's runtime state: counters, latency, circuit breaker.</summary>
+    internal ProviderHealth Health { get; }
 
-    /// <summary>Recorded attempts that failed (retryable status, timeout, unreachable).</summary>
-    internal long FailureCount => Interlocked.Read(ref _failures);
+    public ProviderSnapshot GetSnapshot() => Health.Snapshot();
 
     /// <summary>The provider's key header and configured headers, in the form they are sent upstream.</summary>
     internal ReadOnlySpan<KeyValuePair<string, string>> UpstreamHeaders => _upstreamHeaders;
@@ -94,31 +92,34 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         }
 
         ApplyUpstreamHeaders(request);
-        return SendCoreAsync(request, cancellationToken);
+        return SendCountedAsync(request, cancellationToken);
     }
 
-    /// <summary>Sends a request already built for this provider (headers applied); counts it in flight.</summary>
-    internal async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>Sends a request already built for this provider (headers applied). The caller counts it in flight.</summary>
+    internal Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        => _invoker.SendAsync(request, cancellationToken);
+
+    private async Task<HttpResponseMessage> SendCountedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _inFlight);
+        EnterFlight();
         try
         {
             return await _invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            Release();
+            LeaveFlight();
         }
     }
 
-    /// <summary>Counts one attempt for <c>/status</c>. Counters live on the instance, so a reload that changes
-    /// the provider's options starts them again at zero.</summary>
-    internal void RecordOutcome(bool success)
+    /// <summary>Counts a request in flight from its first byte sent until its response was relayed whole.</summary>
+    internal void EnterFlight() => Health.EnterFlight();
+
+    internal void LeaveFlight()
     {
-        Interlocked.Increment(ref _requests);
-        if (!success)
+        if (Health.LeaveFlight() == 0 && Volatile.Read(ref _retired) == 1)
         {
-            Interlocked.Increment(ref _failures);
+            Dispose();
         }
     }
 
@@ -135,15 +136,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     internal void Retire()
     {
         Volatile.Write(ref _retired, 1);
-        if (Volatile.Read(ref _inFlight) == 0)
-        {
-            Dispose();
-        }
-    }
-
-    private void Release()
-    {
-        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _retired) == 1)
+        if (Health.InFlight == 0)
         {
             Dispose();
         }

@@ -1,3 +1,4 @@
+using AiProxy.Health;
 using AiProxy.Mapping;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,14 +14,18 @@ internal sealed partial class ProviderRegistry : IDisposable
 {
     private readonly ModelMappingService _mappings;
     private readonly ILogger<ProviderRegistry> _logger;
+    private readonly TimeProvider _time;
+    private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly IDisposable? _subscription;
     private readonly object _lock = new();
     private volatile ProviderClient[] _providers = [];
 
-    public ProviderRegistry(IOptionsMonitor<OpenAiProxyOptions> options, ModelMappingService mappings, ILogger<ProviderRegistry> logger)
+    public ProviderRegistry(IOptionsMonitor<OpenAiProxyOptions> options, ModelMappingService mappings, ILogger<ProviderRegistry> logger, TimeProvider? time = null)
     {
         _mappings = mappings;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _options = options;
         Update(options.CurrentValue);
         _subscription = options.OnChange(o => Update(o));
     }
@@ -52,7 +57,7 @@ internal sealed partial class ProviderRegistry : IDisposable
                 var existing = Array.Find(old, p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
                 next.Add(existing is not null && ProviderClient.SameOptions(existing.Options, providerOptions)
                     ? existing
-                    : new ProviderClient(name, providerOptions, _mappings));
+                    : new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health)));
             }
 
             next.Sort(static (a, b) => string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase));

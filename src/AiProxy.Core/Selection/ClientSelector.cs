@@ -6,7 +6,7 @@ namespace AiProxy.Selection;
 
 /// <summary>
 /// Filters the registry to the candidates of a model and lets the strategy order them. The request path
-/// uses <see cref="Select"/>, which fills a caller-owned span and allocates nothing.
+/// uses <see cref="Select(string, SelectionContext, Span{IProviderClient}, out bool)"/>, which fills a caller-owned span and allocates nothing.
 /// </summary>
 internal sealed class ClientSelector : IClientSelector
 {
@@ -36,6 +36,24 @@ internal sealed class ClientSelector : IClientSelector
     public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
         => _strategies.TryGetValue(name, out strategy!);
 
+    private static int Filter(ProviderClient[] providers, string model, Span<IProviderClient> destination, bool healthyOnly)
+    {
+        var count = 0;
+        foreach (var provider in providers)
+        {
+            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)) && (!healthyOnly || provider.Health.IsSelectable(model)))
+            {
+                destination[count++] = provider;
+                if (count == destination.Length)
+                {
+                    break; // a reload grew the set after the caller sized its buffer
+                }
+            }
+        }
+
+        return count;
+    }
+
     public ClientSelection? SelectClientWithFallback(string model, SelectionContext context = default)
     {
         var candidates = GetCandidates(model, context);
@@ -57,7 +75,13 @@ internal sealed class ClientSelector : IClientSelector
     /// <param name="context">Strategy and pin.</param>
     /// <param name="destination">At least <see cref="MaxCandidates"/> long.</param>
     public int Select(string model, SelectionContext context, Span<IProviderClient> destination)
+        => Select(model, context, destination, out _);
+
+    /// <summary>As <see cref="Select(string, SelectionContext, Span{IProviderClient})"/>; <paramref name="panic"/> tells that every
+    /// candidate was cooling down, so all were returned rather than none.</summary>
+    public int Select(string model, SelectionContext context, Span<IProviderClient> destination, out bool panic)
     {
+        panic = false;
         var strategyName = context.Strategy ?? _options.CurrentValue.DefaultStrategy;
         if (!_strategies.TryGetValue(strategyName, out var strategy))
         {
@@ -78,17 +102,12 @@ internal sealed class ClientSelector : IClientSelector
             return 1;
         }
 
-        var count = 0;
-        foreach (var provider in providers)
+        var count = Filter(providers, model, destination, healthyOnly: true);
+        if (count == 0)
         {
-            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)))
-            {
-                destination[count++] = provider;
-                if (count == destination.Length)
-                {
-                    break; // a reload grew the set after the caller sized its buffer
-                }
-            }
+            // Panic: when every candidate is cooling down, trying them all beats refusing.
+            count = Filter(providers, model, destination, healthyOnly: false);
+            panic = count > 0;
         }
 
         strategy.Order(model, destination[..count]);

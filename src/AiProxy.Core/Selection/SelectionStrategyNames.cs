@@ -8,4 +8,17 @@ public static class SelectionStrategyNames
 
     /// <summary>Deterministic rotation over the candidates, per model.</summary>
     public const string RoundRobin = "round_robin";
+
+    /// <summary>Uniform shuffle.</summary>
+    public const string Random = "random";
+
+    /// <summary>Fewest requests in flight, then fewest requests in the last 60 seconds.</summary>
+    public const string LeastUsed = "least_used";
+
+    /// <summary>Lowest latency (time to first byte), success rate breaking ties; unmeasured providers first, to explore.</summary>
+    public const string BestPerformance = "best_performance";
+
+    /// <summary>Weight x success-rate^2 / (1 + latency/median) / (1 + in-flight): the first pick weighted-random by score,
+    /// the fallbacks by score descending. The default.</summary>
+    public const string WeightedScore = "weighted_score";
 }

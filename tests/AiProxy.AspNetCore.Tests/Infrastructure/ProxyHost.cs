@@ -80,10 +80,11 @@ internal sealed class ProxyHost : IAsyncDisposable
         return new ProxyHost(app, new Uri(address), logs);
     }
 
-    /// <summary>Settings for providers pointing at the given fake upstreams, in order, with increasing priority.</summary>
+    /// <summary>Settings for providers pointing at the given fake upstreams, in order, with increasing priority, under <c>failover</c>.</summary>
     public static Dictionary<string, string?> ProvidersFor(params FakeServer[] upstreams)
     {
-        var settings = new Dictionary<string, string?>();
+        // Failover keeps the order of the arguments, so tests can tell who is tried first.
+        var settings = new Dictionary<string, string?> { ["DefaultStrategy"] = "failover" };
         for (var i = 0; i < upstreams.Length; i++)
         {
             settings[$"Providers:{upstreams[i].Name}:BaseUrl"] = upstreams[i].BaseUrl.ToString();

@@ -1,0 +1,215 @@
+using System.Text;
+using AiProxy.Errors;
+using AiProxy.Providers;
+
+namespace AiProxy.Forwarding;
+
+internal sealed partial class ProxyDispatcher
+{
+    /// <summary>
+    /// The order of attempts for one request: every candidate once, in the strategy's order, then (while retries
+    /// and budget remain) the ones whose failure may pass, again in order. Never a provider that timed out, rejected
+    /// the gateway's key, or lacks the model; never one cooling down unless in panic.
+    /// </summary>
+    private sealed class AttemptPlan
+    {
+        private const int MaxTracked = 64;
+        private readonly IProviderClient[] _candidates;
+        private readonly int _count;
+        private readonly TimeSpan _budget;
+        private readonly long _started;
+        private ulong _tried;
+        private ulong _noRepeat;
+        private TimeSpan?[]? _retryAfter;
+        private int _currentIndex = -1;
+        private int _lastRepeat = -1;
+        private bool _currentSent = true;
+        private bool _currentIsRepeat;
+        private StringBuilder? _route;
+        private string _routeText = string.Empty;
+        private ForwardResult? _result;
+        private ProxyError? _lastError;
+        private ProviderClient? _lastProvider;
+        private bool _aborted;
+        private bool _budgetExhausted;
+
+        public AttemptPlan(
+            ProxyDispatcher dispatcher, ProxyRequest request, IProviderClient[] candidates, int count, bool panic,
+            OpenAiProxyOptions options, long started, CancellationToken clientAborted)
+        {
+            Dispatcher = dispatcher;
+            Request = request;
+            _candidates = candidates;
+            _count = Math.Min(count, MaxTracked);
+            Panic = panic;
+            Options = options;
+            _started = started;
+            ClientAborted = clientAborted;
+            _budget = Min(request.Timeout ?? options.RequestTimeout, options.MaxTimeout);
+        }
+
+        public ProxyDispatcher Dispatcher { get; }
+
+        public ProxyRequest Request { get; }
+
+        public bool Panic { get; }
+
+        public OpenAiProxyOptions Options { get; }
+
+        public CancellationToken ClientAborted { get; }
+
+        public ProviderClient? Current => _currentIndex < 0 ? null : (ProviderClient)_candidates[_currentIndex];
+
+        public int Attempts { get; private set; }
+
+        public string Route => _routeText;
+
+        public TimeSpan Remaining => _budget - Dispatcher._time.GetElapsedTime(_started);
+
+        /// <summary>Chooses the provider for the next attempt; false when there is none worth trying.</summary>
+        public bool MoveNext()
+        {
+            ReleaseUnsent();
+            if (_result is not null || _aborted || Attempts >= Options.MaxRetries + 1 || Remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < _count; i++)
+            {
+                if ((_tried & Bit(i)) == 0)
+                {
+                    _tried |= Bit(i);
+                    if (((ProviderClient)_candidates[i]).Health.TryBeginAttempt(Panic))
+                    {
+                        return Choose(i, repeat: false);
+                    }
+                }
+            }
+
+            // Repeats take turns, starting after the provider repeated last.
+            for (var step = 1; step <= _count; step++)
+            {
+                var i = (_lastRepeat + step) % _count;
+                var provider = (ProviderClient)_candidates[i];
+                if ((_noRepeat & Bit(i)) == 0 && (Panic || provider.Health.IsSelectable(Request.Model)) && provider.Health.TryBeginAttempt(Panic))
+                {
+                    _lastRepeat = i;
+                    return Choose(i, repeat: true);
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>No wait when switching provider; before trying one again, at least its <c>Retry-After</c>, else
+        /// the pipeline's exponential back-off with jitter (<see langword="null"/>).</summary>
+        public TimeSpan? NextDelay()
+        {
+            if (!_currentIsRepeat)
+            {
+                return TimeSpan.Zero;
+            }
+
+            var retryAfter = _retryAfter?[_currentIndex];
+            return retryAfter is { } wait ? Min(wait, Max(Remaining, TimeSpan.Zero)) : null;
+        }
+
+        public void Record(AttemptOutcome outcome)
+        {
+            _currentSent = true;
+            Attempts++;
+            var provider = Current!;
+            _lastProvider = provider;
+            if (_routeText.Length == 0)
+            {
+                _routeText = string.Concat(provider.Name, ":", outcome.Label);
+            }
+            else
+            {
+                _route ??= new StringBuilder(_routeText);
+                _route.Append(',').Append(provider.Name).Append(':').Append(outcome.Label);
+                _routeText = _route.ToString();
+            }
+
+            if (outcome.ClientAborted)
+            {
+                _aborted = true;
+                return;
+            }
+
+            if (outcome.Result is { } result)
+            {
+                _result = result;
+                return;
+            }
+
+            _lastError = outcome.Error;
+            if (!outcome.RepeatAllowed)
+            {
+                _noRepeat |= Bit(_currentIndex);
+            }
+
+            if (outcome.RetryAfter is { } retryAfter)
+            {
+                (_retryAfter ??= new TimeSpan?[_count])[_currentIndex] = retryAfter;
+            }
+        }
+
+        public void BudgetExhausted()
+        {
+            _budgetExhausted = true;
+            ReleaseUnsent();
+        }
+
+        public ForwardResult Finish()
+        {
+            ReleaseUnsent();
+            if (_result is { } result)
+            {
+                result.Attempts = Attempts;
+                result.Route = _routeText;
+                return result;
+            }
+
+            if (_aborted)
+            {
+                return ForwardResult.Aborted(Attempts, _routeText);
+            }
+
+            var error = _lastError;
+            if (_budgetExhausted || (error is null && Remaining <= TimeSpan.Zero))
+            {
+                error = ProxyError.Timeout($"The request did not complete within its time budget of {_budget.TotalSeconds:0.###} s.");
+            }
+
+            return ForwardResult.Failed(
+                error ?? ProxyError.NoProviderAvailable("No provider could take the request: every candidate is busy with a health trial."),
+                Attempts,
+                _routeText,
+                _lastProvider);
+        }
+
+        private bool Choose(int index, bool repeat)
+        {
+            _currentIndex = index;
+            _currentIsRepeat = repeat;
+            _currentSent = false;
+            return true;
+        }
+
+        /// <summary>A provider chosen (and its half-open trial claimed) but never sent to gives the trial back.</summary>
+        private void ReleaseUnsent()
+        {
+            if (!_currentSent && Current is { } provider)
+            {
+                provider.Health.RecordNeutral();
+                _currentSent = true;
+            }
+        }
+
+        private static ulong Bit(int index) => 1UL << index;
+
+        private static TimeSpan Max(TimeSpan a, TimeSpan b) => a >= b ? a : b;
+    }
+}

@@ -1,0 +1,260 @@
+using System.Collections.Concurrent;
+
+namespace AiProxy.Health;
+
+/// <summary>
+/// One provider's runtime state: in-flight count, a 60-second window of outcomes, latency EWMA and the circuit
+/// breaker (healthy, cooldown, half-open with a single trial). The only source the strategies, <c>/status</c> and
+/// metrics read. Updates take a short lock; reads for selection are cheap and allocation-free.
+/// </summary>
+internal sealed class ProviderHealth
+{
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(60);
+    private const int BucketCount = 12;
+    private static readonly long BucketTicks = Window.Ticks / BucketCount;
+    private const double EwmaWeight = 0.3;
+
+    private readonly TimeProvider _time;
+    private readonly Func<HealthOptions> _options;
+    private readonly object _lock = new();
+    private readonly long[] _bucketEpoch = new long[BucketCount];
+    private readonly int[] _bucketRequests = new int[BucketCount];
+    private readonly int[] _bucketFailures = new int[BucketCount];
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _missingModels = new(StringComparer.OrdinalIgnoreCase);
+    private int _inFlight;
+    private long _totalRequests;
+    private long _totalFailures;
+    private double _latencyEwmaTicks = -1;
+    private int _consecutiveFailures;
+    private volatile ProviderHealthState _state = ProviderHealthState.Healthy;
+    private long _cooldownUntilTicks;
+    private int _trialInProgress;
+    private string? _lastFailure;
+    private DateTimeOffset? _lastFailureAt;
+
+    public ProviderHealth(TimeProvider time, Func<HealthOptions> options)
+    {
+        _time = time;
+        _options = options;
+    }
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void EnterFlight() => Interlocked.Increment(ref _inFlight);
+
+    /// <returns>The in-flight count after leaving.</returns>
+    public int LeaveFlight() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>May the provider be chosen now (not in cooldown, and no trial already running when half-open)?</summary>
+    public bool IsSelectable(string model)
+    {
+        var state = _state;
+        if (state == ProviderHealthState.Cooldown)
+        {
+            if (_time.GetUtcNow().UtcTicks < Interlocked.Read(ref _cooldownUntilTicks))
+            {
+                return false;
+            }
+
+            lock (_lock)
+            {
+                if (_state == ProviderHealthState.Cooldown && _time.GetUtcNow().UtcTicks >= _cooldownUntilTicks)
+                {
+                    _state = ProviderHealthState.HalfOpen;
+                }
+            }
+
+            state = _state;
+        }
+
+        if (state == ProviderHealthState.HalfOpen && Volatile.Read(ref _trialInProgress) != 0)
+        {
+            return false;
+        }
+
+        return _missingModels.IsEmpty || model.Length == 0 || !IsModelMissing(model);
+    }
+
+    /// <summary>Called just before an attempt is sent. In half-open, only the first caller gets the trial.</summary>
+    public bool TryBeginAttempt(bool panic)
+    {
+        if (_state != ProviderHealthState.HalfOpen || panic)
+        {
+            return true;
+        }
+
+        return Interlocked.CompareExchange(ref _trialInProgress, 1, 0) == 0;
+    }
+
+    public void RecordSuccess(TimeSpan latency)
+    {
+        lock (_lock)
+        {
+            Count(failed: false);
+            _latencyEwmaTicks = _latencyEwmaTicks < 0 ? latency.Ticks : (EwmaWeight * latency.Ticks) + ((1 - EwmaWeight) * _latencyEwmaTicks);
+            _consecutiveFailures = 0;
+            if (_state != ProviderHealthState.Healthy)
+            {
+                _state = ProviderHealthState.Healthy;
+            }
+
+            Volatile.Write(ref _trialInProgress, 0);
+        }
+    }
+
+    public void RecordFailure(FailureKind kind, string label, TimeSpan? retryAfter = null)
+    {
+        var options = _options();
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            if (kind != FailureKind.Probe)
+            {
+                Count(failed: true);
+            }
+
+            _consecutiveFailures++;
+            _lastFailure = label;
+            _lastFailureAt = now;
+            var (recent, failures) = WindowCounts(now);
+            var coolFor = TimeSpan.Zero;
+            if (retryAfter is { } wait && wait > TimeSpan.Zero)
+            {
+                coolFor = wait <= options.MaxRetryAfter ? wait : options.MaxRetryAfter;
+            }
+            else if (_state == ProviderHealthState.HalfOpen
+                     || kind == FailureKind.Probe
+                     || _consecutiveFailures >= options.ConsecutiveFailures
+                     || (recent >= options.MinimumRequests && (double)failures / recent >= options.FailureRateThreshold))
+            {
+                coolFor = options.CooldownPeriod;
+            }
+
+            if (coolFor > TimeSpan.Zero)
+            {
+                var until = (now + coolFor).UtcTicks;
+                if (_state != ProviderHealthState.Cooldown || until > _cooldownUntilTicks)
+                {
+                    Interlocked.Exchange(ref _cooldownUntilTicks, until);
+                }
+
+                _state = ProviderHealthState.Cooldown;
+            }
+
+            Volatile.Write(ref _trialInProgress, 0);
+        }
+    }
+
+    /// <summary>An attempt that ended for a reason that is not the provider's (the client left, a 400): frees a trial.</summary>
+    public void RecordNeutral() => Volatile.Write(ref _trialInProgress, 0);
+
+    /// <summary>The active probe reached the provider: a cooling provider gets its trial at once.</summary>
+    public void RecordProbeSuccess()
+    {
+        lock (_lock)
+        {
+            if (_state == ProviderHealthState.Cooldown)
+            {
+                _state = ProviderHealthState.HalfOpen;
+            }
+        }
+    }
+
+    /// <summary>An upstream 404 for a model: only this provider-model pair cools down.</summary>
+    public void RecordModelNotFound(string model)
+    {
+        if (model.Length > 0 && _missingModels.Count < 1024)
+        {
+            _missingModels[model] = _time.GetUtcNow() + _options().CooldownPeriod;
+        }
+
+        Volatile.Write(ref _trialInProgress, 0);
+    }
+
+    public bool IsModelMissing(string model)
+    {
+        if (!_missingModels.TryGetValue(model, out var until))
+        {
+            return false;
+        }
+
+        if (_time.GetUtcNow() < until)
+        {
+            return true;
+        }
+
+        _missingModels.TryRemove(new KeyValuePair<string, DateTimeOffset>(model, until));
+        return false;
+    }
+
+    public ProviderSnapshot Snapshot()
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var (recent, failures) = WindowCounts(now);
+            var cooldownUntil = new DateTimeOffset(_cooldownUntilTicks, TimeSpan.Zero);
+            var state = _state == ProviderHealthState.Cooldown && now >= cooldownUntil ? ProviderHealthState.HalfOpen : _state;
+            return new ProviderSnapshot(
+                InFlight,
+                recent,
+                failures,
+                _totalRequests,
+                _totalFailures,
+                _latencyEwmaTicks < 0 ? null : TimeSpan.FromTicks((long)_latencyEwmaTicks),
+                state,
+                state == ProviderHealthState.Cooldown ? cooldownUntil : null,
+                _lastFailure,
+                _lastFailureAt);
+        }
+    }
+
+    /// <summary>Latency EWMA in ticks, or -1 when unmeasured; a lock-free read for the strategies.</summary>
+    public double LatencyTicks => Volatile.Read(ref _latencyEwmaTicks);
+
+    /// <summary>Recent requests and failures, for the strategies.</summary>
+    public (long Requests, long Failures) Recent()
+    {
+        lock (_lock)
+        {
+            return WindowCounts(_time.GetUtcNow());
+        }
+    }
+
+    private void Count(bool failed)
+    {
+        var now = _time.GetUtcNow();
+        var epoch = now.UtcTicks / BucketTicks;
+        var index = (int)(epoch % BucketCount);
+        if (_bucketEpoch[index] != epoch)
+        {
+            _bucketEpoch[index] = epoch;
+            _bucketRequests[index] = 0;
+            _bucketFailures[index] = 0;
+        }
+
+        _bucketRequests[index]++;
+        _totalRequests++;
+        if (failed)
+        {
+            _bucketFailures[index]++;
+            _totalFailures++;
+        }
+    }
+
+    private (long Requests, long Failures) WindowCounts(DateTimeOffset now)
+    {
+        var epoch = now.UtcTicks / BucketTicks;
+        long requests = 0, failures = 0;
+        for (var i = 0; i < BucketCount; i++)
+        {
+            if (epoch - _bucketEpoch[i] < BucketCount)
+            {
+                requests += _bucketRequests[i];
+                failures += _bucketFailures[i];
+            }
+        }
+
+        return (requests, failures);
+    }
+}

@@ -1,0 +1,137 @@
+using System.Buffers;
+using AiProxy.Providers;
+
+namespace AiProxy.Selection;
+
+/// <summary>
+/// <c>weighted_score</c>: score = Weight x success-rate^2 / (1 + latency / median latency) / (1 + in-flight).
+/// A provider with no measurement counts as success rate 1 and the median latency. The first pick is
+/// weighted-random by score (uniform when every score is 0); the fallbacks follow by score, highest first.
+/// </summary>
+internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelectionStrategy
+{
+    private const int StackLimit = 32;
+
+    public string Name => SelectionStrategyNames.WeightedScore;
+
+    public void Order(string model, Span<IProviderClient> candidates)
+    {
+        var n = candidates.Length;
+        if (n <= 1)
+        {
+            return;
+        }
+
+        FailoverStrategy.SortByPriority(candidates);
+        double[]? rented = null;
+        var buffer = n <= StackLimit ? stackalloc double[n * 3] : (rented = ArrayPool<double>.Shared.Rent(n * 3));
+        try
+        {
+            var scores = buffer[..n];
+            var latencies = buffer.Slice(n, n);
+            var sorted = buffer.Slice(2 * n, n);
+            ComputeScores(candidates, scores, latencies, sorted);
+
+            var first = PickWeighted(scores);
+            (candidates[0], candidates[first]) = (candidates[first], candidates[0]);
+            (scores[0], scores[first]) = (scores[first], scores[0]);
+
+            // Fallbacks by score descending; a stable insertion sort keeps failover order among equals.
+            for (var i = 2; i < n; i++)
+            {
+                var provider = candidates[i];
+                var score = scores[i];
+                var j = i - 1;
+                while (j >= 1 && scores[j] < score)
+                {
+                    candidates[j + 1] = candidates[j];
+                    scores[j + 1] = scores[j];
+                    j--;
+                }
+
+                candidates[j + 1] = provider;
+                scores[j + 1] = score;
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<double>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Scores per DESIGN §4, written into <paramref name="scores"/>.</summary>
+    internal static void ComputeScores(ReadOnlySpan<IProviderClient> candidates, Span<double> scores, Span<double> latencies, Span<double> scratch)
+    {
+        var measured = 0;
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            var snapshot = candidates[i].GetSnapshot();
+            latencies[i] = snapshot.LatencyEwma is { } latency ? latency.Ticks : -1;
+            scores[i] = snapshot.SuccessRate; // kept here until the median is known
+            if (latencies[i] >= 0)
+            {
+                scratch[measured++] = latencies[i];
+            }
+        }
+
+        var median = Median(scratch[..measured]);
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            var provider = candidates[i];
+            var successRate = scores[i];
+            var latencyRatio = latencies[i] < 0 || median <= 0 ? 1.0 : latencies[i] / median;
+            var score = provider.Weight * successRate * successRate / (1 + latencyRatio) / (1 + provider.InFlight);
+            scores[i] = double.IsFinite(score) && score > 0 ? score : 0;
+        }
+    }
+
+    private int PickWeighted(ReadOnlySpan<double> scores)
+    {
+        var total = 0.0;
+        foreach (var score in scores)
+        {
+            total += score;
+        }
+
+        if (total <= 0)
+        {
+            return random.Random.Next(scores.Length);
+        }
+
+        var target = random.Random.NextDouble() * total;
+        for (var i = 0; i < scores.Length; i++)
+        {
+            target -= scores[i];
+            if (target < 0)
+            {
+                return i;
+            }
+        }
+
+        // Rounding left a sliver: the last provider with a score.
+        for (var i = scores.Length - 1; i >= 0; i--)
+        {
+            if (scores[i] > 0)
+            {
+                return i;
+            }
+        }
+
+        return 0;
+    }
+
+    private static double Median(Span<double> values)
+    {
+        if (values.IsEmpty)
+        {
+            return 0;
+        }
+
+        values.Sort();
+        var middle = values.Length / 2;
+        return values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    }
+}
