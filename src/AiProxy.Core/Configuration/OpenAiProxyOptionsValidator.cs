@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using AiProxy.Health;
 using AiProxy.Selection;
 using Microsoft.Extensions.Options;
 
@@ -47,6 +48,8 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
             errors.Add($"{Section}:RequestTimeout ({options.RequestTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
         }
 
+        ValidateHealth(errors, options.Health);
+
         foreach (var (providerName, provider) in options.Providers)
         {
             ValidateProvider(errors, providerName, provider);
@@ -71,6 +74,28 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateHealth(List<string> errors, HealthOptions health)
+    {
+        const string key = Section + ":Health";
+        if (health.ConsecutiveFailures < 1)
+        {
+            errors.Add($"{key}:ConsecutiveFailures must be at least 1 (was {health.ConsecutiveFailures}).");
+        }
+
+        if (!(health.FailureRateThreshold is > 0 and <= 1))
+        {
+            errors.Add($"{key}:FailureRateThreshold must be greater than 0 and at most 1 (was {health.FailureRateThreshold}).");
+        }
+
+        if (health.MinimumRequests < 1)
+        {
+            errors.Add($"{key}:MinimumRequests must be at least 1 (was {health.MinimumRequests}).");
+        }
+
+        Positive(errors, key + ":CooldownPeriod", health.CooldownPeriod);
+        Positive(errors, key + ":MaxRetryAfter", health.MaxRetryAfter);
     }
 
     private static void ValidateProvider(List<string> errors, string name, ProviderOptions provider)

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using AiProxy.Health;
 using AiProxy.Mapping;
 using AiProxy.Tokens;
 using Microsoft.Extensions.Logging;
@@ -104,22 +106,26 @@ internal sealed partial class ModelCatalog
     }
 
     /// <summary>
-    /// Fetches the model list of every enabled provider whose <c>Models</c> is empty, all at once, each within
-    /// <c>HealthCheckTimeout</c>. Never throws for a provider's failure: that provider keeps its last list.
+    /// Probes every enabled provider's <c>{BaseUrl}models</c>, all at once, each within <c>HealthCheckTimeout</c>:
+    /// the answer feeds the provider's health (the active half of health checking), and for providers whose
+    /// <c>Models</c> is empty it is also their model list. Never throws for a provider's failure: that provider
+    /// keeps its last list.
     /// </summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var timeout = _options.CurrentValue.HealthCheckTimeout;
+            var options = _options.CurrentValue;
+            var timeout = options.HealthCheckTimeout;
             var providers = _registry.All;
             var fetches = new List<Task>();
             foreach (var provider in providers)
             {
-                if (provider.Enabled && provider.Models.Count == 0)
+                var discover = provider.Models.Count == 0;
+                if (provider.Enabled && (discover || options.Health.ActiveProbes))
                 {
-                    fetches.Add(RefreshProviderAsync(provider, timeout, cancellationToken));
+                    fetches.Add(RefreshProviderAsync(provider, timeout, discover, options.Health.ActiveProbes, cancellationToken));
                 }
             }
 
@@ -141,7 +147,7 @@ internal sealed partial class ModelCatalog
         }
     }
 
-    private async Task RefreshProviderAsync(ProviderClient provider, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task RefreshProviderAsync(ProviderClient provider, TimeSpan timeout, bool discover, bool probe, CancellationToken cancellationToken)
     {
         using var timeoutCts = new CancellationTokenSource(timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
@@ -150,6 +156,25 @@ internal sealed partial class ModelCatalog
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("models", UriKind.Relative));
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             using var response = await provider.SendAsync(request, linked.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            if (probe)
+            {
+                // Reachable and accepting our key is healthy, even where /models itself is not implemented (404, 405).
+                if (status is >= 500 or 401 or 403)
+                {
+                    provider.Health.RecordFailure(FailureKind.Probe, "probe_" + status.ToString(CultureInfo.InvariantCulture));
+                }
+                else
+                {
+                    provider.Health.RecordProbeSuccess();
+                }
+            }
+
+            if (!discover)
+            {
+                return;
+            }
+
             if (!response.IsSuccessStatusCode)
             {
                 LogRefreshFailed(_logger, provider.Name, $"status {(int)response.StatusCode}", GetDiscovered(provider.Name).Count);
@@ -183,6 +208,16 @@ internal sealed partial class ModelCatalog
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException
                                        or ObjectDisposedException or InvalidOperationException)
         {
+            if (probe && ex is not JsonException)
+            {
+                provider.Health.RecordFailure(FailureKind.Probe, ex is OperationCanceledException ? "probe_timeout" : "probe_connection");
+            }
+
+            if (!discover)
+            {
+                return;
+            }
+
             // The exception's message may carry the URL; its type says enough and never holds a key.
             var reason = ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0.###} s" : ex.GetType().Name;
             LogRefreshFailed(_logger, provider.Name, reason, GetDiscovered(provider.Name).Count);
