@@ -23,6 +23,7 @@ internal sealed partial class ProxyDispatcher
         private TimeSpan?[]? _retryAfter;
         private int _currentIndex = -1;
         private int _lastRepeat = -1;
+        private int _repeats;
         private bool _currentSent = true;
         private bool _currentIsRepeat;
         private StringBuilder? _route;
@@ -61,6 +62,11 @@ internal sealed partial class ProxyDispatcher
         public ProviderClient? Current => _currentIndex < 0 ? null : (ProviderClient)_candidates[_currentIndex];
 
         public int Attempts { get; private set; }
+
+        /// <summary>The provider of the last attempt sent, and how that attempt ended (<see cref="LastOutcome"/>).</summary>
+        public ProviderClient? LastProvider => _lastProvider;
+
+        public string LastOutcome { get; private set; } = string.Empty;
 
         public string Route => _routeText;
 
@@ -102,17 +108,25 @@ internal sealed partial class ProxyDispatcher
             return false;
         }
 
-        /// <summary>No wait when switching provider; before trying one again, at least its <c>Retry-After</c>, else
-        /// the pipeline's exponential back-off with jitter (<see langword="null"/>).</summary>
-        public TimeSpan? NextDelay()
+        /// <summary>No wait when switching provider. Before trying one again: exponential back-off (base x 2^n, n the
+        /// number of earlier repeats) with jitter in [50%, 100%], and at least the provider's <c>Retry-After</c>;
+        /// never past the request's budget.</summary>
+        public TimeSpan NextDelay()
         {
             if (!_currentIsRepeat)
             {
                 return TimeSpan.Zero;
             }
 
-            var retryAfter = _retryAfter?[_currentIndex];
-            return retryAfter is { } wait ? Min(wait, Max(Remaining, TimeSpan.Zero)) : null;
+            var exponent = Math.Min(_repeats++, 10);
+            var backoff = TimeSpan.FromTicks((long)(RetryBaseDelay.Ticks * (1L << exponent) * (0.5 + (Random.Shared.NextDouble() * 0.5))));
+            backoff = Min(backoff, RetryMaxDelay);
+            if (_retryAfter?[_currentIndex] is { } retryAfter && retryAfter > backoff)
+            {
+                backoff = retryAfter;
+            }
+
+            return Min(backoff, Max(Remaining, TimeSpan.Zero));
         }
 
         public void Record(AttemptOutcome outcome)
@@ -121,6 +135,7 @@ internal sealed partial class ProxyDispatcher
             Attempts++;
             var provider = Current!;
             _lastProvider = provider;
+            LastOutcome = outcome.Label;
             if (_routeText.Length == 0)
             {
                 _routeText = string.Concat(provider.Name, ":", outcome.Label);

@@ -84,8 +84,8 @@ internal sealed partial class ProxyDispatcher
 
     /// <summary>
     /// Runs the attempts through a Polly retry pipeline: the pipeline counts retries (<c>MaxRetries</c>) and waits
-    /// the exponential, jittered back-off, but only before trying a provider again; the plan decides which
-    /// provider is next and returns no delay when it switches provider.
+    /// (on the injected <see cref="TimeProvider"/>); the plan decides which provider is next and how long to wait:
+    /// nothing when it switches provider, an exponential, jittered back-off before trying the same one again.
     /// </summary>
     private async ValueTask<ForwardResult> RunAsync(AttemptPlan plan, OpenAiProxyOptions options, CancellationToken clientAborted)
     {
@@ -130,16 +130,12 @@ internal sealed partial class ProxyDispatcher
             .AddRetry(new RetryStrategyOptions<AttemptOutcome>
             {
                 MaxRetryAttempts = Math.Max(1, options.MaxRetries),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = RetryBaseDelay,
-                MaxDelay = RetryMaxDelay,
                 ShouldHandle = static args => ValueTask.FromResult(
                     args.Outcome.Result.IsRetryable && args.Context.Properties.GetValue(PlanKey, null!).MoveNext()),
                 DelayGenerator = static args =>
                 {
                     var plan = args.Context.Properties.GetValue(PlanKey, null!);
-                    return ValueTask.FromResult(plan.NextDelay());
+                    return ValueTask.FromResult<TimeSpan?>(plan.NextDelay());
                 },
             })
             .Build();

@@ -18,9 +18,12 @@ internal sealed class ProxyHost : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private ProxyHost(WebApplication app, Uri root, LogCollector logs)
+    private readonly ReloadableConfiguration _configuration;
+
+    private ProxyHost(WebApplication app, Uri root, LogCollector logs, ReloadableConfiguration configuration)
     {
         _app = app;
+        _configuration = configuration;
         Root = root;
         Logs = logs;
         Client = CreateClient();
@@ -59,13 +62,8 @@ internal sealed class ProxyHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var section = settings.ToDictionary(p => "OpenAiProxy:" + p.Key, p => p.Value);
-        if (!settings.Keys.Any(k => k.StartsWith("Tokens:", StringComparison.OrdinalIgnoreCase)))
-        {
-            section["OpenAiProxy:Tokens:tests:Key"] = Token;
-        }
-
-        builder.Configuration.AddInMemoryCollection(section);
+        var configuration = new ReloadableConfiguration(Section(settings));
+        ((IConfigurationBuilder)builder.Configuration).Add(configuration);
         var logs = new LogCollector();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
@@ -77,14 +75,29 @@ internal sealed class ProxyHost : IAsyncDisposable
         app.MapOpenAiProxy(Prefix);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new ProxyHost(app, new Uri(address), logs);
+        return new ProxyHost(app, new Uri(address), logs, configuration);
     }
 
-    /// <summary>Settings for providers pointing at the given fake upstreams, in order, with increasing priority, under <c>failover</c>.</summary>
+    /// <summary>Replaces the whole <c>OpenAiProxy</c> section, as an edited appsettings.json would, and fires the reload.</summary>
+    public void Reconfigure(IDictionary<string, string?> settings) => _configuration.Replace(Section(settings));
+
+    private static Dictionary<string, string?> Section(IDictionary<string, string?> settings)
+    {
+        var section = settings.ToDictionary(p => "OpenAiProxy:" + p.Key, p => p.Value);
+        if (!settings.Keys.Any(k => k.StartsWith("Tokens:", StringComparison.OrdinalIgnoreCase)))
+        {
+            section["OpenAiProxy:Tokens:tests:Key"] = Token;
+        }
+
+        return section;
+    }
+
+    /// <summary>Settings for providers pointing at the given fake upstreams, in order, with increasing priority, under <c>failover</c>, without active probes.</summary>
     public static Dictionary<string, string?> ProvidersFor(params FakeServer[] upstreams)
     {
-        // Failover keeps the order of the arguments, so tests can tell who is tried first.
-        var settings = new Dictionary<string, string?> { ["DefaultStrategy"] = "failover" };
+        // Failover keeps the order of the arguments, so tests can tell who is tried first; active probes would
+        // race the test's first request against an upstream told to fail, so tests about probes turn them on.
+        var settings = new Dictionary<string, string?> { ["DefaultStrategy"] = "failover", ["Health:ActiveProbes"] = "false" };
         for (var i = 0; i < upstreams.Length; i++)
         {
             settings[$"Providers:{upstreams[i].Name}:BaseUrl"] = upstreams[i].BaseUrl.ToString();
