@@ -10,25 +10,15 @@ internal sealed class LeastUsedStrategy : ISelectionStrategy
     public void Order(string model, Span<IProviderClient> candidates)
     {
         FailoverStrategy.SortByPriority(candidates);
-        // Stable insertion sort on (in-flight, recent): tiny spans, no allocation, ties keep failover order.
-        for (var i = 1; i < candidates.Length; i++)
+        var keys = candidates.Length <= CandidateSort.StackLimit
+            ? stackalloc (int InFlight, long Recent)[candidates.Length]
+            : new (int InFlight, long Recent)[candidates.Length];
+        for (var i = 0; i < candidates.Length; i++)
         {
-            var current = candidates[i];
-            var key = Key(current);
-            var j = i - 1;
-            while (j >= 0 && Compare(Key(candidates[j]), key) > 0)
-            {
-                candidates[j + 1] = candidates[j];
-                j--;
-            }
-
-            candidates[j + 1] = current;
+            var snapshot = candidates[i].GetSnapshot();
+            keys[i] = (snapshot.InFlight, snapshot.RecentRequests);
         }
+
+        CandidateSort.SortBy(candidates, keys, static (a, b) => a.InFlight != b.InFlight ? a.InFlight.CompareTo(b.InFlight) : a.Recent.CompareTo(b.Recent));
     }
-
-    private static (int InFlight, long Recent) Key(IProviderClient provider)
-        => provider is ProviderClient client ? (client.InFlight, client.Health.Recent().Requests) : (provider.InFlight, provider.GetSnapshot().RecentRequests);
-
-    private static int Compare((int InFlight, long Recent) a, (int InFlight, long Recent) b)
-        => a.InFlight != b.InFlight ? a.InFlight.CompareTo(b.InFlight) : a.Recent.CompareTo(b.Recent);
 }

@@ -10,8 +10,6 @@ namespace AiProxy.Selection;
 /// </summary>
 internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelectionStrategy
 {
-    private const int StackLimit = 32;
-
     public string Name => SelectionStrategyNames.WeightedScore;
 
     public void Order(string model, Span<IProviderClient> candidates)
@@ -24,7 +22,7 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelection
 
         FailoverStrategy.SortByPriority(candidates);
         double[]? rented = null;
-        var buffer = n <= StackLimit ? stackalloc double[n * 3] : (rented = ArrayPool<double>.Shared.Rent(n * 3));
+        var buffer = n <= CandidateSort.StackLimit ? stackalloc double[n * 3] : (rented = ArrayPool<double>.Shared.Rent(n * 3));
         try
         {
             var scores = buffer[..n];
@@ -36,22 +34,8 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelection
             (candidates[0], candidates[first]) = (candidates[first], candidates[0]);
             (scores[0], scores[first]) = (scores[first], scores[0]);
 
-            // Fallbacks by score descending; a stable insertion sort keeps failover order among equals.
-            for (var i = 2; i < n; i++)
-            {
-                var provider = candidates[i];
-                var score = scores[i];
-                var j = i - 1;
-                while (j >= 1 && scores[j] < score)
-                {
-                    candidates[j + 1] = candidates[j];
-                    scores[j + 1] = scores[j];
-                    j--;
-                }
-
-                candidates[j + 1] = provider;
-                scores[j + 1] = score;
-            }
+            // Fallbacks by score descending, failover order among equals.
+            CandidateSort.SortBy(candidates[1..], scores[1..], static (a, b) => b.CompareTo(a));
         }
         finally
         {
