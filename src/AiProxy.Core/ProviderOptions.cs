@@ -33,4 +33,15 @@ public sealed class ProviderOptions
 
     /// <summary>Extra headers sent upstream with every request to this provider.</summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Capacity: requests per minute the gateway sends this provider. A provider at capacity is skipped by selection;
+    /// when every candidate is at capacity the client gets 429. Unset means no limit.</summary>
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>Capacity: tokens per minute the gateway sends this provider (estimated when the request is chosen, settled
+    /// with the reported usage). Unset means no limit.</summary>
+    public int? TokensPerMinute { get; set; }
+
+    /// <summary>Capacity: requests the gateway has in flight to this provider at once. Unset means no limit.</summary>
+    public int? MaxConcurrentRequests { get; set; }
 }

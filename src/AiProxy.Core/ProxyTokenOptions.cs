@@ -17,4 +17,16 @@ public sealed class ProxyTokenOptions
 
     /// <summary>Models the token may use: exact names or <c>*</c> globs. Empty means every model.</summary>
     public IList<string> AllowedModels { get; } = new List<string>();
+
+    /// <summary>Requests the token may start per minute (a fixed one-minute window that opens with its first request).
+    /// Unset means no limit. When none of the three limits is set, <see cref="OpenAiProxyOptions.DefaultLimits"/> apply.</summary>
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>Tokens (prompt plus completion) the token may use per minute. Each request reserves an estimate before it is
+    /// forwarded (a quarter of its body's bytes plus <c>max_tokens</c> or <c>max_completion_tokens</c>, times <c>n</c>)
+    /// and settles with the usage the provider reports. Unset means no limit.</summary>
+    public int? TokensPerMinute { get; set; }
+
+    /// <summary>Requests of this token in flight at once, until their responses are complete. Unset means no limit.</summary>
+    public int? MaxConcurrentRequests { get; set; }
 }

@@ -1,15 +1,23 @@
+using System.Security.Claims;
 using AiProxy.Errors;
+using AiProxy.RateLimiting;
 using AiProxy.Tokens;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
-/// Finds the caller of a gateway request from <c>Authorization: Bearer &lt;proxy token&gt;</c>. With
-/// <c>RequireToken</c> off, a missing or unknown token is the anonymous caller (the host app authenticates).
+/// Finds the caller of a gateway request from <c>Authorization: Bearer &lt;proxy token&gt;</c>, through the
+/// <see cref="IProxyTokenStore"/>. With <c>RequireToken</c> off, a request without a valid token is the user the host
+/// app authenticated (limited per user with <c>DefaultLimits</c>), else the anonymous caller. The one implementation
+/// used by every gateway endpoint. Logs name the token, never its key.
 /// </summary>
-internal sealed class CallerAuthentication(ProxyTokenValidator tokens, IOptionsMonitor<OpenAiProxyOptions> options)
+internal sealed partial class CallerAuthentication(
+    ProxyTokenAuthenticator tokens,
+    IOptionsMonitor<OpenAiProxyOptions> options,
+    ILogger<CallerAuthentication> logger)
 {
     private const string Scheme = "Bearer ";
 
@@ -17,17 +25,64 @@ internal sealed class CallerAuthentication(ProxyTokenValidator tokens, IOptionsM
         "Incorrect or missing proxy token. Send it as 'Authorization: Bearer <token>'.");
 
     /// <summary>The caller, or <see langword="null"/> when the request must be refused with <see cref="Unauthorized"/>.</summary>
-    public ProxyCaller? Authenticate(HttpContext context) => Authenticate(context, options.CurrentValue);
+    public ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context) => AuthenticateAsync(context, options.CurrentValue);
 
-    /// <inheritdoc cref="Authenticate(HttpContext)"/>
-    public ProxyCaller? Authenticate(HttpContext context, OpenAiProxyOptions current)
+    /// <inheritdoc cref="AuthenticateAsync(HttpContext)"/>
+    public async ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context, OpenAiProxyOptions current)
     {
-        var authorization = context.Request.Headers.Authorization;
-        var presented = authorization.Count == 1 ? GetBearer(authorization.ToString()) : default;
-        var caller = presented.IsEmpty ? null : tokens.Authenticate(presented);
-        return caller ?? (current.RequireToken ? null : ProxyCaller.Anonymous);
+        var digest = HashPresentedKey(context.Request, out var presented);
+        var check = TokenCheck.Missing;
+        if (presented)
+        {
+            var (result, token) = await tokens.AuthenticateAsync(digest, context.RequestAborted).ConfigureAwait(false);
+            check = result;
+            if (result == TokenCheck.Valid)
+            {
+                return ProxyCaller.ForToken(token!, ProxyLimits.From(current.DefaultLimits));
+            }
+
+            if (token is not null)
+            {
+                LogTokenRefused(logger, token.Name, result);
+            }
+        }
+
+        if (current.RequireToken)
+        {
+            if (check is TokenCheck.Missing or TokenCheck.Unknown)
+            {
+                LogUnauthorized(logger, check, context.Request.Path);
+            }
+
+            return null;
+        }
+
+        var user = context.User;
+        if (user.Identity is { IsAuthenticated: true } identity)
+        {
+            var id = user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? identity.Name;
+            if (!string.IsNullOrEmpty(id))
+            {
+                return ProxyCaller.ForUser(id, ProxyLimits.From(current.DefaultLimits));
+            }
+        }
+
+        return ProxyCaller.ForAnonymous(ProxyLimits.From(current.DefaultLimits));
     }
 
-    private static ReadOnlySpan<char> GetBearer(string value)
-        => value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(Scheme.Length).Trim() : default;
+    /// <summary>The SHA-256 of the bearer key, computed at once so the key itself goes no further than this method.</summary>
+    private static byte[]? HashPresentedKey(HttpRequest request, out bool presented)
+    {
+        var authorization = request.Headers.Authorization;
+        var value = authorization.Count == 1 ? authorization.ToString() : null;
+        var key = value is not null && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(Scheme.Length).Trim() : default;
+        presented = !key.IsEmpty;
+        return presented ? ProxyTokenAuthenticator.Hash(key) : null;
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Refused token {Token}: {Check}.")]
+    private static partial void LogTokenRefused(ILogger logger, string token, TokenCheck check);
+
+    [LoggerMessage(2, LogLevel.Debug, "Refused a request to {Path}: proxy token {Check}.")]
+    private static partial void LogUnauthorized(ILogger logger, TokenCheck check, PathString path);
 }

@@ -23,7 +23,7 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         }
 
         var current = options.CurrentValue;
-        var caller = authentication.Authenticate(context, current);
+        var caller = await authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
         if (caller is null)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using AiProxy.Errors;
 using AiProxy.Forwarding;
+using AiProxy.RateLimiting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -16,6 +17,13 @@ internal static class ProxyHttpResponses
     public const string RouteHeader = "x-aiproxy-route";
     public const string RequestIdHeader = "x-request-id";
     public const string UpstreamRequestIdHeader = "x-upstream-request-id";
+    public const string LimitRequestsHeader = "x-ratelimit-limit-requests";
+    public const string RemainingRequestsHeader = "x-ratelimit-remaining-requests";
+    public const string ResetRequestsHeader = "x-ratelimit-reset-requests";
+    public const string LimitTokensHeader = "x-ratelimit-limit-tokens";
+    public const string RemainingTokensHeader = "x-ratelimit-remaining-tokens";
+    public const string ResetTokensHeader = "x-ratelimit-reset-tokens";
+    private const string RateLimitHeaderPrefix = "x-ratelimit-";
 
     // Connection-level headers are the proxy's own business on each leg; cookies from a provider are not the client's.
     private static readonly HashSet<string> NotRelayed = new(StringComparer.OrdinalIgnoreCase)
@@ -47,6 +55,62 @@ internal static class ProxyHttpResponses
 
         ProxyErrorWriter.WriteJson(response.BodyWriter, error);
         return response.BodyWriter.FlushAsync(context.RequestAborted).AsTask();
+    }
+
+    /// <summary>
+    /// Writes the caller's limits as OpenAI's <c>x-ratelimit-*</c> headers, before anything else: a relayed response then
+    /// keeps them over the upstream's (see <see cref="CopyHeaders"/>), whose numbers describe the gateway's own provider
+    /// account rather than the caller. A kind the caller has no limit for is left to the upstream.
+    /// </summary>
+    public static void AddRateLimitHeaders(HttpResponse response, ProxyRateLimitLease lease)
+    {
+        var headers = response.Headers;
+        if (lease.Requests is { } requests)
+        {
+            headers[LimitRequestsHeader] = requests.Limit.ToString(CultureInfo.InvariantCulture);
+            headers[RemainingRequestsHeader] = requests.Remaining.ToString(CultureInfo.InvariantCulture);
+            headers[ResetRequestsHeader] = FormatReset(requests.Reset);
+        }
+
+        if (lease.Tokens is { } tokens)
+        {
+            headers[LimitTokensHeader] = tokens.Limit.ToString(CultureInfo.InvariantCulture);
+            headers[RemainingTokensHeader] = tokens.Remaining.ToString(CultureInfo.InvariantCulture);
+            headers[ResetTokensHeader] = FormatReset(tokens.Reset);
+        }
+    }
+
+    /// <summary>Whole seconds for <c>Retry-After</c>, rounded up, at least 1.</summary>
+    public static int RetryAfterSeconds(TimeSpan retryAfter)
+        => (int)Math.Clamp(Math.Ceiling(retryAfter.TotalSeconds), 1, int.MaxValue);
+
+    /// <summary>A duration as OpenAI writes <c>x-ratelimit-reset-*</c> (Go's format): <c>0s</c>, <c>250ms</c>, <c>1s</c>,
+    /// <c>59.5s</c>, <c>6m0s</c>, <c>1h2m3s</c>; millisecond precision, rounded up so a client never retries too early.</summary>
+    public static string FormatReset(TimeSpan reset)
+    {
+        var totalMs = (long)Math.Ceiling(Math.Max(0, reset.TotalMilliseconds));
+        if (totalMs == 0)
+        {
+            return "0s";
+        }
+
+        if (totalMs < 1000)
+        {
+            return totalMs.ToString(CultureInfo.InvariantCulture) + "ms";
+        }
+
+        var hours = totalMs / 3_600_000;
+        var minutes = totalMs / 60_000 % 60;
+        var ms = totalMs % 60_000;
+        var seconds = (ms / 1000).ToString(CultureInfo.InvariantCulture);
+        if (ms % 1000 != 0)
+        {
+            seconds += "." + (ms % 1000).ToString("000", CultureInfo.InvariantCulture).TrimEnd('0');
+        }
+
+        return hours > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{hours}h{minutes}m{seconds}s")
+            : minutes > 0 ? string.Create(CultureInfo.InvariantCulture, $"{minutes}m{seconds}s") : seconds + "s";
     }
 
     public static void StartRelay(HttpContext context, ForwardResult result)
@@ -98,6 +162,11 @@ internal static class ProxyHttpResponses
             if (NotRelayed.Contains(header.Key))
             {
                 continue;
+            }
+
+            if (header.Key.StartsWith(RateLimitHeaderPrefix, StringComparison.OrdinalIgnoreCase) && destination.ContainsKey(header.Key))
+            {
+                continue; // the caller's own limit, written by the gateway, wins
             }
 
             var values = header.Value;

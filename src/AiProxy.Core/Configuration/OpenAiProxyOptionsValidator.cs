@@ -73,6 +73,9 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
             ValidateToken(errors, tokenName, token);
         }
 
+        var defaults = options.DefaultLimits;
+        ValidateLimits(errors, $"{Section}:DefaultLimits", defaults.RequestsPerMinute, defaults.TokensPerMinute, defaults.MaxConcurrentRequests);
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -124,6 +127,8 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         {
             Required(errors, $"{key}:Models:{i}", provider.Models[i]);
         }
+
+        ValidateLimits(errors, key, provider.RequestsPerMinute, provider.TokensPerMinute, provider.MaxConcurrentRequests);
     }
 
     private static void ValidateToken(List<string> errors, string name, ProxyTokenOptions token)
@@ -144,6 +149,23 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         for (var i = 0; i < token.AllowedModels.Count; i++)
         {
             Required(errors, $"{key}:AllowedModels:{i}", token.AllowedModels[i]);
+        }
+
+        ValidateLimits(errors, key, token.RequestsPerMinute, token.TokensPerMinute, token.MaxConcurrentRequests);
+    }
+
+    private static void ValidateLimits(List<string> errors, string key, int? requestsPerMinute, int? tokensPerMinute, int? maxConcurrentRequests)
+    {
+        PositiveLimit(errors, $"{key}:RequestsPerMinute", requestsPerMinute);
+        PositiveLimit(errors, $"{key}:TokensPerMinute", tokensPerMinute);
+        PositiveLimit(errors, $"{key}:MaxConcurrentRequests", maxConcurrentRequests);
+    }
+
+    private static void PositiveLimit(List<string> errors, string key, int? value)
+    {
+        if (value is <= 0)
+        {
+            errors.Add($"{key} must be a positive number when set (was {value}).");
         }
     }
 

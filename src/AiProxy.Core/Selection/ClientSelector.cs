@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using AiProxy.Providers;
+using AiProxy.RateLimiting;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy.Selection;
@@ -36,12 +37,14 @@ internal sealed class ClientSelector : IClientSelector
     public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
         => _strategies.TryGetValue(name, out strategy!);
 
-    private static int Filter(ProviderClient[] providers, string model, Span<IProviderClient> destination, bool healthyOnly)
+    private static int Filter(ProviderClient[] providers, string model, Span<IProviderClient> destination, bool healthyOnly, ProxyRateLimitLease? capacity)
     {
         var count = 0;
         foreach (var provider in providers)
         {
-            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)) && (!healthyOnly || provider.Health.IsSelectable(model)))
+            // Capacity applies in panic too: a provider at its configured limit is full, not merely unhealthy.
+            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)) && (!healthyOnly || provider.Health.IsSelectable(model))
+                && (capacity is null || capacity.HasProviderCapacity(provider.Name)))
             {
                 destination[count++] = provider;
                 if (count == destination.Length)
@@ -99,18 +102,24 @@ internal sealed class ClientSelector : IClientSelector
             }
 
             destination[0] = pinned;
+            context.Capacity?.OnProviderSelected(pinned.Name);
             return 1;
         }
 
-        var count = Filter(providers, model, destination, healthyOnly: true);
+        var count = Filter(providers, model, destination, healthyOnly: true, context.Capacity);
         if (count == 0)
         {
             // Panic: when every candidate is cooling down, trying them all beats refusing.
-            count = Filter(providers, model, destination, healthyOnly: false);
+            count = Filter(providers, model, destination, healthyOnly: false, context.Capacity);
             panic = count > 0;
         }
 
         strategy.Order(model, destination[..count]);
+        if (count > 0)
+        {
+            context.Capacity?.OnProviderSelected(destination[0].Name);
+        }
+
         return count;
     }
 }

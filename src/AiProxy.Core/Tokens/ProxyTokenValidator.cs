@@ -1,62 +1,66 @@
 using System.Security.Cryptography;
-using System.Text;
+using AiProxy.RateLimiting;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy.Tokens;
 
 /// <summary>
-/// Checks presented keys against the configured tokens. Keys are held only as SHA-256 digests and compared
-/// with <see cref="CryptographicOperations.FixedTimeEquals"/> against every token, so neither timing nor an
-/// early exit tells how close a guess was. Rebuilt when configuration changes.
+/// The default <see cref="IProxyTokenStore"/>: the tokens of the <c>Tokens</c> configuration section. Keys are held only
+/// as SHA-256 digests and compared with <see cref="CryptographicOperations.FixedTimeEquals"/> against every token, so
+/// neither timing nor an early exit tells how close a guess was. Rebuilt when configuration changes.
 /// </summary>
-internal sealed class ProxyTokenValidator : IDisposable
+internal sealed class ProxyTokenValidator : IProxyTokenStore, IDisposable
 {
     private readonly TimeProvider _time;
+    private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly IDisposable? _subscription;
     private volatile Entry[] _entries = [];
 
     public ProxyTokenValidator(IOptionsMonitor<OpenAiProxyOptions> options, TimeProvider time)
     {
         _time = time;
+        _options = options;
         Load(options.CurrentValue);
         _subscription = options.OnChange(Load);
     }
 
+    public ValueTask<ProxyTokenDescriptor?> FindByKeyHashAsync(ReadOnlyMemory<byte> keySha256, CancellationToken cancellationToken)
+        => ValueTask.FromResult(Find(keySha256.Span));
+
     /// <summary>The caller for <paramref name="presentedKey"/>, or <see langword="null"/> when it is unknown, disabled or expired.</summary>
     public ProxyCaller? Authenticate(ReadOnlySpan<char> presentedKey)
     {
-        if (presentedKey.IsEmpty || presentedKey.Length > 4096)
+        if (presentedKey.IsEmpty || presentedKey.Length > ProxyTokenAuthenticator.MaxKeyLength)
         {
             return null;
         }
 
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        HashKey(presentedKey, digest);
-        Entry? match = null;
+        Span<byte> digest = stackalloc byte[ProxyTokenHash.Length];
+        ProxyTokenHash.Compute(presentedKey, digest);
+        var token = Find(digest);
+        return ProxyTokenAuthenticator.Check(token, _time.GetUtcNow()) == TokenCheck.Valid
+            ? ProxyCaller.ForToken(token!, ProxyLimits.From(_options.CurrentValue.DefaultLimits))
+            : null;
+    }
+
+    private ProxyTokenDescriptor? Find(ReadOnlySpan<byte> digest)
+    {
+        if (digest.Length != ProxyTokenHash.Length)
+        {
+            return null;
+        }
+
+        ProxyTokenDescriptor? match = null;
         foreach (var entry in _entries)
         {
             // No early exit: every entry is compared.
             if (CryptographicOperations.FixedTimeEquals(entry.Digest, digest))
             {
-                match = entry;
+                match = entry.Token;
             }
         }
 
-        if (match is null || !match.Enabled || (match.ExpiresAt is { } expires && _time.GetUtcNow() >= expires))
-        {
-            return null;
-        }
-
-        return match.Caller;
-    }
-
-    internal static void HashKey(ReadOnlySpan<char> key, Span<byte> digest)
-    {
-        var maxBytes = Encoding.UTF8.GetMaxByteCount(key.Length);
-        Span<byte> bytes = maxBytes <= 1024 ? stackalloc byte[maxBytes] : new byte[maxBytes];
-        var length = Encoding.UTF8.GetBytes(key, bytes);
-        SHA256.HashData(bytes[..length], digest);
-        CryptographicOperations.ZeroMemory(bytes[..length]);
+        return match;
     }
 
     private void Load(OpenAiProxyOptions options)
@@ -64,12 +68,12 @@ internal sealed class ProxyTokenValidator : IDisposable
         var entries = new List<Entry>(options.Tokens.Count);
         foreach (var (name, token) in options.Tokens)
         {
-            var digest = new byte[SHA256.HashSizeInBytes];
+            var digest = new byte[ProxyTokenHash.Length];
             if (!string.IsNullOrEmpty(token.Key))
             {
-                HashKey(token.Key, digest);
+                ProxyTokenHash.Compute(token.Key, digest);
             }
-            else if (token.KeySha256 is { Length: SHA256.HashSizeInBytes * 2 } hex)
+            else if (token.KeySha256 is { Length: ProxyTokenHash.Length * 2 } hex)
             {
                 try
                 {
@@ -85,7 +89,15 @@ internal sealed class ProxyTokenValidator : IDisposable
                 continue;
             }
 
-            entries.Add(new Entry(digest, token.Enabled, token.ExpiresAt, new ProxyCaller(name, token.AllowedModels.ToArray())));
+            var limits = new ProxyLimits(token.RequestsPerMinute, token.TokensPerMinute, token.MaxConcurrentRequests);
+            entries.Add(new Entry(digest, new ProxyTokenDescriptor
+            {
+                Name = name,
+                Enabled = token.Enabled,
+                ExpiresAt = token.ExpiresAt,
+                AllowedModels = token.AllowedModels.ToArray(),
+                Limits = limits.IsUnlimited ? null : limits,
+            }));
         }
 
         _entries = entries.ToArray();
@@ -93,5 +105,5 @@ internal sealed class ProxyTokenValidator : IDisposable
 
     public void Dispose() => _subscription?.Dispose();
 
-    private sealed record Entry(byte[] Digest, bool Enabled, DateTimeOffset? ExpiresAt, ProxyCaller Caller);
+    private sealed record Entry(byte[] Digest, ProxyTokenDescriptor Token);
 }
