@@ -1,6 +1,8 @@
 using AiProxy.FakeUpstream;
 using AiProxy.Mapping;
 using AiProxy.Sample;
+using AiProxy.Telemetry;
+using OpenTelemetry.Metrics;
 
 var builder = WebApplication.CreateBuilder(args);
 var configuration = builder.Configuration;
@@ -35,13 +37,24 @@ configuration.AddInMemoryCollection(computed);
 
 builder.Services.AddOpenAiProxy(configuration.GetSection("OpenAiProxy"));
 
+// The gateway's metrics (meter "AiProxy"), exported by OpenTelemetry as Prometheus text at GET /metrics. Traces
+// work the same way: .WithTracing(t => t.AddSource(OpenAiProxyTelemetry.ActivitySourceName)) plus an exporter.
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter(OpenAiProxyTelemetry.MeterName)
+    .AddPrometheusExporter());
+
+// Healthy, Degraded (some providers cooling down) or Unhealthy (all of them), at GET /healthz.
+builder.Services.AddHealthChecks().AddOpenAiProxy();
+
 var app = builder.Build();
 
 // Host code may change mappings at any time: requests for "gpt-4o" go to the fake as "gpt-4o-mini".
 app.Services.GetRequiredService<IModelMappingService>().SetProviderMapping("local", "gpt-4o", "gpt-4o-mini");
 
-app.MapGet("/", () => "AiProxy sample: an OpenAI-compatible gateway at /proxy/v1 (GET /proxy/v1/models, POST /proxy/v1/chat/completions, GET /proxy/status).");
+app.MapGet("/", () => "AiProxy sample: an OpenAI-compatible gateway at /proxy/v1 (GET /proxy/v1/models, POST /proxy/v1/chat/completions, GET /proxy/status), metrics at /metrics, health at /healthz.");
 app.MapOpenAiProxy("/proxy");
+app.MapPrometheusScrapingEndpoint(); // GET /metrics
+app.MapHealthChecks("/healthz");
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

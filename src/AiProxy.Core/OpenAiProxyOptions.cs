@@ -50,8 +50,16 @@ public sealed class OpenAiProxyOptions
     /// callers itself (for example with <c>.RequireAuthorization()</c> on the route group).</summary>
     public bool RequireToken { get; set; } = true;
 
+    /// <summary>Limits for callers that set none of their own: tokens with no <c>RequestsPerMinute</c>,
+    /// <c>TokensPerMinute</c> or <c>MaxConcurrentRequests</c>, callers the host app authenticated (one partition per
+    /// user) and anonymous callers (one shared partition). Unset limits mean no limit.</summary>
+    public RateLimitOptions DefaultLimits { get; } = new();
+
     /// <summary>Passive health: when a failing provider is put in cooldown.</summary>
     public HealthOptions Health { get; } = new();
+
+    /// <summary>The <c>GET {prefix}/status</c> endpoint.</summary>
+    public StatusOptions Status { get; } = new();
 
     /// <summary>Upstream providers by name (case-insensitive).</summary>
     public IDictionary<string, ProviderOptions> Providers { get; } = new Dictionary<string, ProviderOptions>(StringComparer.OrdinalIgnoreCase);

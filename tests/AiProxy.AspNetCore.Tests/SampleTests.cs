@@ -149,6 +149,49 @@ public sealed class SampleTests
     }
 
     [Test]
+    public async Task Sample_exports_the_gateways_metrics_as_prometheus_text_at_metrics()
+    {
+        var client = new ChatClient("gpt-4o-mini", Credential, ClientOptions);
+        await client.CompleteChatAsync([new UserChatMessage("Say hello")]);
+        using var http = new HttpClient { BaseAddress = _sample.Root };
+
+        // The exporter caches a scrape briefly, and the request is counted once its response completed: poll.
+        string text;
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        do
+        {
+            using var response = await http.GetAsync("/metrics");
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain").Or.EqualTo("application/openmetrics-text"));
+            text = await response.Content.ReadAsStringAsync();
+        }
+        while (!text.Contains("aiproxy_requests", StringComparison.Ordinal) && DateTime.UtcNow < deadline && await Delay());
+
+        Assert.That(text, Does.Contain("aiproxy_requests"));
+        Assert.That(text, Does.Match("""aiproxy_requests_total\{[^}]*aiproxy_caller="sample"[^}]*gen_ai_provider_name="local"""));
+        Assert.That(text, Does.Contain("gen_ai_client_operation_duration_seconds_bucket"));
+        Assert.That(text, Does.Contain("aiproxy_provider_state"));
+        Assert.That(text, Does.Not.Contain(SampleProcess.Token));
+
+        static async Task<bool> Delay()
+        {
+            await Task.Delay(250);
+            return true;
+        }
+    }
+
+    [Test]
+    public async Task Sample_reports_its_health_at_healthz()
+    {
+        using var http = new HttpClient { BaseAddress = _sample.Root };
+
+        using var response = await http.GetAsync("/healthz");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await response.Content.ReadAsStringAsync(), Is.EqualTo("Healthy"));
+    }
+
+    [Test]
     public async Task Neither_copy_logs_a_token_or_a_key()
     {
         using (var client = _sample.CreateClient())

@@ -2,7 +2,9 @@ using System.Globalization;
 using AiProxy.Errors;
 using AiProxy.Forwarding;
 using AiProxy.Providers;
+using AiProxy.RateLimiting;
 using AiProxy.Selection;
+using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.AspNetCore.Http;
@@ -22,11 +24,13 @@ internal sealed partial class ProxyRequestHandler(
     ProxyDispatcher dispatcher,
     ClientSelector selector,
     ProviderRegistry registry,
-    ProxyTokenValidator tokens,
+    CallerAuthentication authentication,
+    IProxyRateLimiter rateLimiter,
     UsageReporter usageReporter,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
-    ILogger<ProxyRequestHandler> logger)
+    ILogger<ProxyRequestHandler> logger,
+    ProxyMetrics metrics)
 {
     public const string StrategyHeader = "X-Proxy-Strategy";
     public const string TimeoutHeader = "X-Proxy-Timeout";
@@ -71,12 +75,12 @@ internal sealed partial class ProxyRequestHandler(
     private async Task HandleAsync(HttpContext context, string path, bool requireModel)
     {
         var started = time.GetTimestamp();
+        using var requestTelemetry = metrics.StartRequest(path); // the request's activity, and aiproxy.active_requests
         var current = options.CurrentValue;
-        var caller = Authenticate(context, current);
+        var caller = await authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
         if (caller is null)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.Unauthorized(
-                "Incorrect or missing proxy token. Send it as 'Authorization: Bearer <token>'.")).ConfigureAwait(false);
+            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
             return;
         }
 
@@ -125,6 +129,19 @@ internal sealed partial class ProxyRequestHandler(
                 return;
             }
 
+            // One limiter call per request: the caller's limits and the candidate providers' capacity.
+            var estimate = RequestTokenEstimate.Estimate(body.Length, inspection);
+            var lease = await AcquireAsync(caller, current, inspection.Model ?? string.Empty, selection, estimate, context.RequestAborted).ConfigureAwait(false);
+            await using var leaseScope = lease.ConfigureAwait(false);
+            ProxyHttpResponses.AddRateLimitHeaders(context.Response, lease);
+            if (!lease.IsAcquired)
+            {
+                LogRateLimited(logger, context.Request.Method, path, inspection.Model ?? string.Empty, caller.Name, lease.Reason, ProxyHttpResponses.RetryAfterSeconds(lease.RetryAfter));
+                metrics.RecordRateLimited(caller.Name, lease.Reason);
+                await ProxyHttpResponses.WriteErrorAsync(context, RateLimited(lease, estimate)).ConfigureAwait(false);
+                return;
+            }
+
             var request = new ProxyRequest
             {
                 Method = context.Request.Method,
@@ -134,7 +151,7 @@ internal sealed partial class ProxyRequestHandler(
                 HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
                 ContentType = requireModel ? "application/json" : contentType,
                 Inspection = inspection,
-                Selection = selection,
+                Selection = selection with { Capacity = lease },
                 IsGeneration = IsGeneration(path),
                 StartTimestamp = started,
                 Timeout = timeout,
@@ -146,9 +163,12 @@ internal sealed partial class ProxyRequestHandler(
             var elapsed = time.GetElapsedTime(started);
             LogRequest(logger, context.Request.Method, path, request.Model, caller.Name, context.Response.StatusCode,
                 result.Provider?.Name ?? "-", result.Attempts, elapsed.TotalMilliseconds);
+            var tokens = MeasureUsage(request, result);
+            await lease.SettleAsync(result.Provider?.Name, TokensToSettle(result, tokens), CancellationToken.None).ConfigureAwait(false);
+            await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
             if (usageReporter.HasObservers)
             {
-                await usageReporter.ReportAsync(BuildUsageRecord(context, request, caller, result, outcome, elapsed), CancellationToken.None).ConfigureAwait(false);
+                await usageReporter.ReportAsync(BuildUsageRecord(context, request, caller, result, outcome, elapsed, tokens), CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
@@ -192,24 +212,124 @@ internal sealed partial class ProxyRequestHandler(
         }
     }
 
-    private static ProxyUsageRecord BuildUsageRecord(
-        HttpContext context, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed)
+    /// <summary>The tokens a request used: as reported, or for a stream that ended without a usage chunk, estimated.</summary>
+    private static TokenUsage? MeasureUsage(ProxyRequest request, ForwardResult result)
     {
         var usage = result.Usage;
-        TokenUsage? tokens = null;
         if (usage.HasUsage)
         {
-            tokens = new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false);
+            return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false);
         }
-        else if (result.IsEventStream)
+
+        if (result.IsEventStream)
         {
             // A stream that ended without a usage chunk: about one token per content event, four bytes per prompt token.
             long prompt = (request.Body.Length + 3) / 4;
             long completion = usage.DataEvents;
-            tokens = new TokenUsage(prompt, completion, prompt + completion, IsEstimate: true);
+            return new TokenUsage(prompt, completion, prompt + completion, IsEstimate: true);
         }
 
-        return new ProxyUsageRecord
+        return null;
+    }
+
+    /// <summary>What settles the token reservation: nothing used when no provider answered or it refused the request
+    /// (a relayed 4xx), the usage when known, else <see langword="null"/> so the estimate stands.</summary>
+    private static long? TokensToSettle(ForwardResult result, TokenUsage? tokens)
+    {
+        if (result.Response is not { } response || !UpstreamStatus.IsSuccess((int)response.StatusCode))
+        {
+            return 0;
+        }
+
+        return tokens?.TotalTokens;
+    }
+
+    private async ValueTask<ProxyRateLimitLease> AcquireAsync(
+        ProxyCaller caller, OpenAiProxyOptions current, string model, SelectionContext selection, long estimate, CancellationToken cancellationToken)
+    {
+        var providers = ProviderCapacities(current, model, selection);
+        if (caller.Limits.IsUnlimited && providers.Length == 0)
+        {
+            return UnlimitedLease.Instance;
+        }
+
+        return await rateLimiter.AcquireAsync(
+            new ProxyRateLimitRequest { Partition = caller.Partition, Limits = caller.Limits, EstimatedTokens = estimate, Providers = providers },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a
+    /// capacity limit (the common case, which then allocates nothing).</summary>
+    private ProxyProviderCapacity[] ProviderCapacities(OpenAiProxyOptions current, string model, SelectionContext selection)
+    {
+        var all = registry.All;
+        var limited = 0;
+        var candidates = 0;
+        foreach (var provider in all)
+        {
+            if (IsCandidate(provider, model, selection))
+            {
+                candidates++;
+                if (!CapacityOf(current, provider.Name).IsUnlimited)
+                {
+                    limited++;
+                }
+            }
+        }
+
+        if (limited == 0)
+        {
+            return [];
+        }
+
+        var result = new ProxyProviderCapacity[candidates];
+        var i = 0;
+        foreach (var provider in all)
+        {
+            if (i < result.Length && IsCandidate(provider, model, selection))
+            {
+                result[i++] = new ProxyProviderCapacity(provider.Name, CapacityOf(current, provider.Name));
+            }
+        }
+
+        return i == result.Length ? result : result[..i];
+    }
+
+    private static bool IsCandidate(ProviderClient provider, string model, SelectionContext selection)
+        => selection.Provider is { } pinned
+            ? string.Equals(provider.Name, pinned, StringComparison.OrdinalIgnoreCase)
+            : provider.Enabled && (model.Length == 0 || provider.ServesModel(model));
+
+    private static ProxyLimits CapacityOf(OpenAiProxyOptions current, string provider)
+        => current.Providers.TryGetValue(provider, out var options)
+            ? new ProxyLimits(options.RequestsPerMinute, options.TokensPerMinute, options.MaxConcurrentRequests)
+            : ProxyLimits.None;
+
+    private static ProxyError RateLimited(ProxyRateLimitLease lease, long estimate)
+    {
+        var wait = ProxyHttpResponses.FormatReset(lease.RetryAfter);
+        var message = lease.Reason switch
+        {
+            ProxyRateLimitReason.Requests =>
+                $"Rate limit reached for requests per minute (limit {lease.Requests?.Limit}). Please try again in {wait}.",
+            ProxyRateLimitReason.Tokens =>
+                $"Rate limit reached for tokens per minute (limit {lease.Tokens?.Limit}, remaining {lease.Tokens?.Remaining}, this request needs about {estimate}). Please try again in {wait}.",
+            ProxyRateLimitReason.ConcurrentRequests =>
+                $"Too many concurrent requests for this caller. Please try again in {wait}.",
+            _ => $"Every provider that serves this model is at capacity. Please try again in {wait}.",
+        };
+
+        return new ProxyError(StatusCodes.Status429TooManyRequests, RateLimitExceeded, RateLimitExceeded, message)
+        {
+            RetryAfterSeconds = ProxyHttpResponses.RetryAfterSeconds(lease.RetryAfter),
+        };
+    }
+
+    private const string RateLimitExceeded = "rate_limit_exceeded";
+
+    private static ProxyUsageRecord BuildUsageRecord(
+        HttpContext context, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed, TokenUsage? tokens)
+        => new()
         {
             RequestId = context.TraceIdentifier,
             Caller = caller.Name,
@@ -217,7 +337,7 @@ internal sealed partial class ProxyRequestHandler(
             Provider = result.Provider?.Name,
             RequestedModel = request.Inspection.Model,
             ProviderModel = result.ProviderModel,
-            ResponseModel = usage.ResponseModel,
+            ResponseModel = result.Usage.ResponseModel,
             StatusCode = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : context.Response.StatusCode,
             Stream = request.Inspection.Stream,
             Attempts = result.Attempts,
@@ -227,26 +347,6 @@ internal sealed partial class ProxyRequestHandler(
             TimeToFirstEvent = result.TimeToFirstEvent,
             Usage = tokens,
         };
-    }
-
-    private ProxyCaller? Authenticate(HttpContext context, OpenAiProxyOptions current)
-    {
-        var authorization = context.Request.Headers.Authorization;
-        var presented = authorization.Count == 1 ? GetBearer(authorization.ToString()) : default;
-        if (presented.IsEmpty)
-        {
-            return current.RequireToken ? null : ProxyCaller.Anonymous;
-        }
-
-        var caller = tokens.Authenticate(presented);
-        return caller ?? (current.RequireToken ? null : ProxyCaller.Anonymous);
-    }
-
-    private static ReadOnlySpan<char> GetBearer(string value)
-    {
-        const string scheme = "Bearer ";
-        return value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(scheme.Length).Trim() : default;
-    }
 
     private bool TryReadProxyHeaders(HttpRequest request, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
     {
@@ -347,4 +447,7 @@ internal sealed partial class ProxyRequestHandler(
 
     [LoggerMessage(2, LogLevel.Warning, "The response from provider {Provider} broke after it had started: {Outcome}.")]
     private static partial void LogRelayBroken(ILogger logger, string provider, RelayOutcome outcome);
+
+    [LoggerMessage(10, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> 429: {Reason} limit reached, retry after {RetryAfterSeconds} s")]
+    private static partial void LogRateLimited(ILogger logger, string method, string path, string model, string token, ProxyRateLimitReason reason, int retryAfterSeconds);
 }

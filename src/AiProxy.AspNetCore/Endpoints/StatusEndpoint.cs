@@ -1,11 +1,10 @@
 using System.Buffers;
-using System.Reflection;
 using System.Text.Json;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
+using AiProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -13,11 +12,13 @@ namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
 /// <c>GET /status</c>: the gateway's version and uptime, and per provider its settings that are not secret
-/// (never a key, header value or base URL, which may carry credentials) and its counters. Needs a valid token.
+/// (never a key, header value or base URL, which may carry credentials) and the numbers the strategies read:
+/// circuit state, latency EWMA, success rate, in-flight, counters, cooldown end and last failure class.
+/// Needs a valid token unless <c>Status:AllowAnonymous</c>.
 /// </summary>
 internal sealed class StatusEndpoint
 {
-    private static readonly string Version = ReadVersion();
+    private static readonly string Version = ProxyTracing.Version;
 
     private readonly CallerAuthentication _authentication;
     private readonly ProviderRegistry _registry;
@@ -58,11 +59,22 @@ internal sealed class StatusEndpoint
         }
 
         var current = _options.CurrentValue;
-        if (_authentication.Authenticate(context, current) is null)
+        return current.Status.AllowAnonymous ? WriteStatusAsync(context, current) : AuthenticateAndWriteStatusAsync(context, current);
+    }
+
+    private async Task AuthenticateAndWriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
+    {
+        if (await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false) is null)
         {
-            return ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized);
+            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
+            return;
         }
 
+        await WriteStatusAsync(context, current).ConfigureAwait(false);
+    }
+
+    private Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
+    {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
@@ -99,6 +111,33 @@ internal sealed class StatusEndpoint
             json.WriteBoolean("enabled", provider.Enabled);
             json.WriteNumber("priority", provider.Priority);
             json.WriteNumber("weight", provider.Weight);
+            json.WriteString("state", provider.Enabled ? ProxyMetrics.StateName(snapshot.State) : "disabled");
+            if (snapshot.LatencyEwma is { } latency)
+            {
+                json.WriteNumber("latency_ewma_ms", Math.Round(latency.TotalMilliseconds, 3));
+            }
+            else
+            {
+                json.WriteNull("latency_ewma_ms");
+            }
+
+            json.WriteNumber("success_rate", Math.Round(snapshot.SuccessRate, 4));
+            json.WriteNumber("in_flight", snapshot.InFlight);
+            json.WriteNumber("requests", snapshot.TotalRequests);
+            json.WriteNumber("failures", snapshot.TotalFailures);
+            json.WriteNumber("recent_requests", snapshot.RecentRequests);
+            json.WriteNumber("recent_failures", snapshot.RecentFailures);
+            WriteTimeOrNull(json, "cooldown_until", snapshot.CooldownUntil);
+            if (snapshot.LastFailure is { } lastFailure)
+            {
+                json.WriteString("last_failure", lastFailure);
+            }
+            else
+            {
+                json.WriteNull("last_failure");
+            }
+
+            WriteTimeOrNull(json, "last_failure_at", snapshot.LastFailureAt);
             json.WriteString("models_source", discovered ? "discovered" : "configured");
             json.WriteStartArray("models");
             if (discovered)
@@ -130,9 +169,6 @@ internal sealed class StatusEndpoint
             }
 
             json.WriteEndArray();
-            json.WriteNumber("in_flight", snapshot.InFlight);
-            json.WriteNumber("requests", snapshot.TotalRequests);
-            json.WriteNumber("failures", snapshot.TotalFailures);
             json.WriteEndObject();
         }
 
@@ -140,13 +176,15 @@ internal sealed class StatusEndpoint
         json.WriteEndObject();
     }
 
-    private static string ReadVersion()
+    private static void WriteTimeOrNull(Utf8JsonWriter json, string name, DateTimeOffset? value)
     {
-        var assembly = typeof(ProxyDispatcher).Assembly;
-        var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-                      ?? assembly.GetName().Version?.ToString()
-                      ?? "0.0.0";
-        var plus = version.IndexOf('+', StringComparison.Ordinal);
-        return plus >= 0 ? version[..plus] : version; // drop the source revision
+        if (value is { } time)
+        {
+            json.WriteString(name, time);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 }

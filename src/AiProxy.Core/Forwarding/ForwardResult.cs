@@ -1,5 +1,6 @@
 using AiProxy.Errors;
 using AiProxy.Providers;
+using AiProxy.Telemetry;
 
 namespace AiProxy.Forwarding;
 
@@ -38,6 +39,9 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>From the request's start until a stream's first event was ready.</summary>
     public TimeSpan? TimeToFirstEvent { get; set; }
 
+    /// <summary>The answering attempt's telemetry, completed when the relay ends; <see langword="null"/> when nobody listens.</summary>
+    public AttemptTelemetry? Telemetry { get; set; }
+
     /// <summary>The response is a server-sent event stream: flush per event, end with an error event on failure.</summary>
     public bool IsEventStream => EventStream is not null;
 
@@ -50,16 +54,22 @@ internal sealed class ForwardResult : IDisposable
     public static ForwardResult Aborted(int attempts, string route)
         => new() { ClientAborted = true, Attempts = attempts, Route = route };
 
+    /// <summary>A response to relay. The provider stays counted in flight (the dispatcher entered it) until this is disposed.</summary>
     public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel)
-        => new() { Response = response, Body = body, Provider = provider, ProviderModel = providerModel };
+        => new() { Response = response, Body = body, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient };
 
+    /// <inheritdoc cref="Relay"/>
     public static ForwardResult RelayEvents(HttpResponseMessage response, Stream body, EventStreamRelay events, IProviderClient provider, string? providerModel)
-        => new() { Response = response, Body = body, EventStream = events, Usage = events.Usage, Provider = provider, ProviderModel = providerModel };
+        => new() { Response = response, Body = body, EventStream = events, Usage = events.Usage, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient };
+
+    private ProviderClient? _inFlight;
 
     public void Dispose()
     {
+        Telemetry?.Complete(this, null);
         EventStream?.Dispose();
         Body?.Dispose();
         Response?.Dispose();
+        Interlocked.Exchange(ref _inFlight, null)?.LeaveFlight();
     }
 }

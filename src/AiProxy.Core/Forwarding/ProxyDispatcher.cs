@@ -7,6 +7,7 @@ using AiProxy.Health;
 using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
+using AiProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -26,19 +27,22 @@ internal sealed partial class ProxyDispatcher
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyDispatcher> _logger;
+    private readonly ProxyMetrics _metrics;
 
     public ProxyDispatcher(
         ClientSelector selector,
         ModelMappingService mappings,
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
-        ILogger<ProxyDispatcher> logger)
+        ILogger<ProxyDispatcher> logger,
+        ProxyMetrics metrics)
     {
         _selector = selector;
         _mappings = mappings;
         _options = options;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
     }
 
     public async ValueTask<ForwardResult> ForwardAsync(ProxyRequest request, CancellationToken clientAborted)
@@ -74,7 +78,13 @@ internal sealed partial class ProxyDispatcher
             }
 
             var plan = new AttemptPlan(this, request, candidates, count, panic, options, _time.GetTimestamp(), clientAborted);
-            return await RunAsync(plan, options, clientAborted).ConfigureAwait(false);
+            var result = await RunAsync(plan, options, clientAborted).ConfigureAwait(false);
+            if (result.Error is { } error)
+            {
+                LogRequestFailed(_logger, request.Model, result.Attempts, result.Route, error.Status, error.Code);
+            }
+
+            return result;
         }
         finally
         {
@@ -160,7 +170,26 @@ internal sealed partial class ProxyDispatcher
         }
 
         var attemptTimeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), remaining);
-        var outcome = await SendAttemptAsync(plan.Request, provider, attemptTimeout, plan.Panic, plan.ClientAborted).ConfigureAwait(false);
+        if (plan.LastProvider is { } previous && !ReferenceEquals(previous, provider))
+        {
+            _metrics.RecordFallback(previous.Name, provider.Name, plan.LastOutcome);
+        }
+
+        // Current while the attempt is sent: its context is the trace context the provider gets.
+        var telemetry = AttemptTelemetry.Start(_metrics, _time, plan.Request.Path, provider.Name, plan.Attempts + 1);
+        var outcome = await SendAttemptAsync(plan.Request, provider, attemptTimeout, plan.Panic, plan.Attempts + 1, telemetry, plan.ClientAborted).ConfigureAwait(false);
+        if (telemetry is not null)
+        {
+            if (outcome.Result is { } accepted)
+            {
+                telemetry.Accepted(accepted, outcome.Label);
+            }
+            else
+            {
+                telemetry.Failed(outcome.Label);
+            }
+        }
+
         plan.Record(outcome);
         if (outcome.Error is not null)
         {
@@ -170,13 +199,20 @@ internal sealed partial class ProxyDispatcher
         return outcome;
     }
 
-    private async ValueTask<AttemptOutcome> SendAttemptAsync(ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, CancellationToken clientAborted)
+    private async ValueTask<AttemptOutcome> SendAttemptAsync(
+        ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, int attempt, AttemptTelemetry? telemetry, CancellationToken clientAborted)
     {
         using var attemptCts = new CancellationTokenSource(timeout, _time);
         using var abortRegistration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
-        var (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider);
+        var (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider, traceFromActivity: telemetry?.Activity is not null);
+        telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
+        if (attempt == 1)
+        {
+            _metrics.RecordOverhead(_time.GetElapsedTime(request.StartTimestamp, sentAt), ProxyTracing.OperationName(request.Path));
+        }
+
         HttpResponseMessage? response = null;
         provider.EnterFlight();
         var handedOff = false;
@@ -316,7 +352,8 @@ internal sealed partial class ProxyDispatcher
     private static readonly byte[] IncludeUsageOnly = "\"include_usage\":true"u8.ToArray();
     private static readonly byte[] IncludeUsageFirst = "\"include_usage\":true,"u8.ToArray();
 
-    private (HttpRequestMessage Message, string? ProviderModel, bool UsageInjected) BuildUpstreamRequest(ProxyRequest request, ProviderClient provider)
+    private (HttpRequestMessage Message, string? ProviderModel, bool UsageInjected) BuildUpstreamRequest(
+        ProxyRequest request, ProviderClient provider, bool traceFromActivity)
     {
         var uri = new Uri(provider.BaseUrl, request.QueryString.Length == 0 ? request.Path : request.Path + request.QueryString);
         var message = new HttpRequestMessage(ToMethod(request.Method), uri)
@@ -325,9 +362,14 @@ internal sealed partial class ProxyDispatcher
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
 
+        // The attempt's activity, when there is one, is the upstream's parent; otherwise the client's context passes through.
+        traceFromActivity = traceFromActivity && ProxyTracing.TryInjectTraceContext(message);
         foreach (var header in request.ForwardedHeaders)
         {
-            message.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            if (!traceFromActivity || !ProxyTracing.IsTraceContextHeader(header.Key))
+            {
+                message.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
         }
 
         provider.ApplyUpstreamHeaders(message);
@@ -400,6 +442,9 @@ internal sealed partial class ProxyDispatcher
 
     [LoggerMessage(2, LogLevel.Warning, "Every provider for model {Model} is cooling down: trying them all (panic).")]
     private static partial void LogPanic(ILogger logger, string model);
+
+    [LoggerMessage(3, LogLevel.Warning, "No provider answered model {Model} after {Attempts} attempts ({Route}): the client gets {Status} {Code}.")]
+    private static partial void LogRequestFailed(ILogger logger, string model, int attempts, string route, int status, string code);
 
     private readonly record struct AttemptOutcome(
         ForwardResult? Result, ProxyError? Error, string Label, bool ClientAborted, bool RepeatAllowed, TimeSpan? RetryAfter)

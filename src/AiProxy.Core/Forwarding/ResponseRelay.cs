@@ -18,6 +18,14 @@ internal static class ResponseRelay
     public static async ValueTask<RelayOutcome> CopyAsync(
         ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
     {
+        var outcome = await CopyBodyAsync(result, output, idleTimeout, time, clientAborted).ConfigureAwait(false);
+        result.Telemetry?.Complete(result, outcome); // the answering attempt ends with its relay
+        return outcome;
+    }
+
+    private static async ValueTask<RelayOutcome> CopyBodyAsync(
+        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
+    {
         if (result.EventStream is { } events)
         {
             var outcome = await events.CopyToAsync(output, idleTimeout, time, clientAborted).ConfigureAwait(false);

@@ -108,6 +108,35 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
     /// <summary>True when any mapping names <paramref name="requestedModel"/> for <paramref name="provider"/>.</summary>
     internal bool HasMapping(string provider, string requestedModel) => TryGetEntry(provider, requestedModel, out _);
 
+    /// <summary>True when any mapping, for any provider, has <paramref name="model"/> as its source or its target.</summary>
+    internal bool NamesModel(string model)
+    {
+        foreach (var entry in _configured.Values)
+        {
+            if (Names(entry, model))
+            {
+                return true;
+            }
+        }
+
+        if (!_overrides.IsEmpty)
+        {
+            foreach (var pair in _overrides)
+            {
+                if (pair.Value is { } entry && Names(entry, model))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+
+        static bool Names(MappingEntry entry, string model)
+            => string.Equals(entry.RequestedModel, model, StringComparison.OrdinalIgnoreCase)
+               || string.Equals(entry.ProviderModel, model, StringComparison.OrdinalIgnoreCase);
+    }
+
     private void Seed(OpenAiProxyOptions options)
     {
         var configured = new Dictionary<MappingKey, MappingEntry>(MappingKey.Comparer);

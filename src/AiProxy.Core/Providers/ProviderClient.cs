@@ -200,7 +200,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         EnableMultipleHttp2Connections = true,
-        // Trace context is added by the forwarder from the client's request, not invented by the handler.
+        // Trace context is set by the forwarder (the attempt's activity, else the client's headers), not by the handler.
         ActivityHeadersPropagator = null,
     };
 

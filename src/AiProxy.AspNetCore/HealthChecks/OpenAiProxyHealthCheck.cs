@@ -1,0 +1,52 @@
+using AiProxy.Health;
+using AiProxy.Providers;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace AiProxy.AspNetCore.HealthChecks;
+
+/// <summary>
+/// The gateway's health from its providers' circuit state: healthy when every enabled provider takes traffic,
+/// degraded when some are cooling down, unhealthy (the registration's failure status) when all are cooling down
+/// or none is enabled. Half-open providers count as up: their next request is their trial. Reads state only; it
+/// sends nothing to a provider.
+/// </summary>
+internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var data = new Dictionary<string, object>(StringComparer.Ordinal);
+        int enabled = 0, cooling = 0;
+        foreach (var provider in registry.All)
+        {
+            if (!provider.Enabled)
+            {
+                data[provider.Name] = "disabled";
+                continue;
+            }
+
+            enabled++;
+            var state = provider.GetSnapshot().State;
+            if (state == ProviderHealthState.Cooldown)
+            {
+                cooling++;
+            }
+
+            data[provider.Name] = state switch
+            {
+                ProviderHealthState.Cooldown => "cooldown",
+                ProviderHealthState.HalfOpen => "half_open",
+                _ => "healthy",
+            };
+        }
+
+        var result = enabled == 0
+            ? new HealthCheckResult(context.Registration.FailureStatus, "No provider is enabled.", data: data)
+            : cooling == enabled
+                ? new HealthCheckResult(context.Registration.FailureStatus, $"All {enabled} enabled providers are cooling down.", data: data)
+                : cooling > 0
+                    ? HealthCheckResult.Degraded($"{cooling} of {enabled} enabled providers are cooling down.", data: data)
+                    : HealthCheckResult.Healthy($"{enabled} enabled providers take traffic.", data);
+        return Task.FromResult(result);
+    }
+}
