@@ -1,0 +1,53 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace AiProxy.Benchmarks.Hosts;
+
+/// <summary>
+/// What every host process of the benchmark shares: a slim ASP.NET Core app on 127.0.0.1, logging at Warning,
+/// no configuration files, <c>GET /_bench/alloc</c> and a <c>READY url</c> line once it listens.
+/// </summary>
+internal static class BenchHost
+{
+    public const string AllocPath = "/_bench/alloc";
+
+    public static WebApplicationBuilder CreateBuilder(int port)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(BenchHost).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
+
+        // An appsettings.json or ASPNETCORE_URLS on the machine must not change what is measured.
+        builder.Configuration.Sources.Clear();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(2));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPAddress.Loopback, port);
+        });
+        return builder;
+    }
+
+    /// <summary>Bytes allocated by the whole process so far: read before and after a load run, divided by its requests.</summary>
+    public static void MapAllocationCounter(WebApplication app)
+        => app.MapGet(AllocPath, () => Results.Text(GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>Starts <paramref name="app"/>, prints <c>READY url</c> and runs until SIGTERM or Ctrl-C.</summary>
+    public static async Task<int> RunAsync(WebApplication app)
+    {
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        Console.WriteLine($"READY {address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal)}");
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+}

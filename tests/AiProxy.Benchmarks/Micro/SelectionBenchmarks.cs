@@ -1,0 +1,74 @@
+using AiProxy.Providers;
+using AiProxy.Selection;
+using BenchmarkDotNet.Attributes;
+
+namespace AiProxy.Benchmarks.Micro;
+
+/// <summary>
+/// Candidate selection on the request path (<c>ClientSelector.Select</c> into a caller-owned span) over ten
+/// providers, for every strategy the library registers. The design budgets it at 0 B allocated.
+/// </summary>
+[MemoryDiagnoser]
+public class SelectionBenchmarks
+{
+    private ServiceProvider? _services;
+    private ClientSelector _selector = null!;
+    private IProviderClient[] _destination = [];
+    private SelectionContext _context;
+
+    /// <summary>Every registered strategy, read from the library itself so that new ones are measured too.</summary>
+    public static IEnumerable<string> StrategyNames()
+    {
+        using var services = BuildServices();
+        return services.GetRequiredService<ClientSelector>().StrategyNames.ToArray();
+    }
+
+    [ParamsSource(nameof(StrategyNames))]
+    public string Strategy { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _services = BuildServices();
+        _selector = _services.GetRequiredService<ClientSelector>();
+        _destination = new IProviderClient[_selector.MaxCandidates];
+        _context = new SelectionContext(Strategy);
+        if (_selector.Select("gpt-4o-mini", _context, _destination) != 10)
+        {
+            throw new InvalidOperationException("Every one of the ten providers should be a candidate.");
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _services?.Dispose();
+
+    [Benchmark]
+    public int Select() => _selector.Select("gpt-4o-mini", _context, _destination);
+
+    private static ServiceProvider BuildServices()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddOpenAiProxy(options =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                var provider = new ProviderOptions { BaseUrl = $"http://127.0.0.1:{10000 + i}/v1", Priority = i % 3, Weight = 1 + i };
+
+                // A mix of what configurations hold: exact names, globs, and providers that serve every model.
+                if (i % 3 == 1)
+                {
+                    provider.Models.Add("gpt-4o*");
+                }
+                else if (i % 3 == 2)
+                {
+                    provider.Models.Add("text-embedding-3-small");
+                    provider.Models.Add("gpt-4o-mini");
+                }
+
+                options.Providers[$"provider-{i:D2}"] = provider;
+            }
+        });
+        return services.BuildServiceProvider();
+    }
+}

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark: AiProxy against direct calls to the upstream and a bare YARP forwarder, in one run.
+#
+#   tests/AiProxy.Benchmarks/run-load.sh            # defaults: DURATION=10s CONNECTIONS=32 RUNS=3
+#   SMOKE=1 tests/AiProxy.Benchmarks/run-load.sh    # CI smoke: a few seconds per phase, one run
+#
+# Knobs (environment): DURATION (wrk run length, 10s), CONNECTIONS (the loaded level, 32), RUNS (3),
+# STREAMS (streams per SSE measurement, 32), EVENTS (content events per stream, 64), CHUNK_DELAY_MS (20),
+# STALLED (held streams, 1000), HOLD_SECONDS (3), WARMUP (3s), OUT (folder for logs and raw results).
+#
+# Builds Release, starts on 127.0.0.1 (free ports) the fake upstream, YARP, AiProxy and AiProxy with
+# OpenTelemetry metrics, measures them interleaved, RUNS times, and prints one markdown table of medians.
+# Every process it starts runs with the same GC settings (workstation, concurrent) and is stopped at the
+# end, on failure and on Ctrl-C. Traffic goes to 127.0.0.1 only. Numbers are printed, never judged: the exit
+# code is non-zero only when something broke (a failed request, a broken stream, a held stream that did not
+# complete, a process that did not start).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SMOKE="${SMOKE:-0}"
+if [[ "$SMOKE" == "1" ]]; then
+  DURATION="${DURATION:-2s}"; RUNS="${RUNS:-1}"; STALLED="${STALLED:-100}"; EVENTS="${EVENTS:-16}"
+  STREAMS="${STREAMS:-8}"; HOLD_SECONDS="${HOLD_SECONDS:-1}"; WARMUP="${WARMUP:-1s}"
+fi
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+RUNS="${RUNS:-3}"
+STREAMS="${STREAMS:-32}"
+EVENTS="${EVENTS:-64}"
+CHUNK_DELAY_MS="${CHUNK_DELAY_MS:-20}"
+STALLED="${STALLED:-1000}"
+HOLD_SECONDS="${HOLD_SECONDS:-3}"
+WARMUP="${WARMUP:-3s}"
+SSE_CONCURRENCY="${SSE_CONCURRENCY:-8}"
+TOKEN="sk-bench-token"
+
+die() { echo "run-load.sh: $*" >&2; exit 1; }
+seconds_of() { # 10s, 2m, 500ms or a bare number of seconds -> whole seconds, at least 1
+  local v="$1"
+  case "$v" in
+    *ms) echo $(( (${v%ms} + 999) / 1000 )) ;;
+    *s) echo "${v%s}" ;;
+    *m) echo $(( ${v%m} * 60 )) ;;
+    *) echo "$v" ;;
+  esac
+}
+[[ "$(seconds_of "$DURATION")" =~ ^[0-9]+$ ]] || die "DURATION must look like 10s, 2m or 500ms, not '$DURATION'"
+for knob in CONNECTIONS RUNS STREAMS EVENTS CHUNK_DELAY_MS STALLED HOLD_SECONDS SSE_CONCURRENCY; do
+  [[ "${!knob}" =~ ^[1-9][0-9]*$ || ( "$knob" == CHUNK_DELAY_MS && "${!knob}" == 0 ) ]] || die "$knob must be a positive integer, not '${!knob}'"
+done
+DURATION_S="$(seconds_of "$DURATION")"
+
+OUT="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/aiproxy-bench.XXXXXX")}"
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: > "$RESULTS"
+
+# Same runtime settings for every process: the comparison is between forwarders, not GC modes.
+export DOTNET_gcServer=0 DOTNET_gcConcurrent=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export BENCH_TOKEN="$TOKEN"
+unset ASPNETCORE_URLS DOTNET_URLS || true
+
+# --- processes -------------------------------------------------------------------------------------------
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+trap cleanup EXIT
+trap 'echo "run-load.sh: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+DLL="$HERE/bin/Release/net10.0/AiProxy.Benchmarks.dll"
+
+# start NAME ARGS...: starts a host, waits for its READY line, sets URL_<NAME> and PID_<NAME>.
+start() {
+  local name="$1"; shift
+  local log="$OUT/$name${LOG_SUFFIX:-}.log"
+  dotnet "$DLL" "$@" > "$log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  local url=""
+  for _ in $(seq 1 300); do
+    url="$(awk '/^READY /{print $2; exit}' "$log")"
+    [[ -n "$url" ]] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited before it was ready"; }
+    sleep 0.1
+  done
+  [[ -n "$url" ]] || { cat "$log" >&2; die "$name was not ready within 30 s"; }
+  printf -v "URL_${name//-/_}" '%s' "$url"
+  printf -v "PID_${name//-/_}" '%s' "$pid"
+}
+
+stop_all() { cleanup; }
+
+# http_get URL: the body of a GET to a loopback URL (bash's /dev/tcp, so no curl is needed).
+http_get() {
+  local rest="${1#http://}"
+  local hostport="${rest%%/*}" path="/${rest#*/}"
+  local host="${hostport%:*}" port="${hostport##*:}"
+  if ! exec 3<>"/dev/tcp/$host/$port"; then return 0; fi
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
+  local body
+  body="$(timeout 10 cat <&3 | tr -d '\r' | sed '1,/^$/d')"
+  exec 3<&- 3>&-
+  printf '%s' "$body"
+}
+
+# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks (/proc/PID/stat fields 14 and 15).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+CLK_TCK="$(getconf CLK_TCK)"
+
+record_error() { printf '{"kind":"error","target":"%s","message":"%s"}\n' "$1" "$2" >> "$RESULTS"; }
+
+# --- prerequisites ---------------------------------------------------------------------------------------
+command -v dotnet >/dev/null || die "the .NET SDK is needed"
+if ! command -v wrk >/dev/null; then
+  echo "Installing wrk from Debian's packages..." >&2
+  if [[ $(id -u) == 0 ]]; then
+    (apt-get update -qq && apt-get install -y -qq wrk) >&2 || die "could not install wrk"
+  else
+    (sudo apt-get update -qq && sudo apt-get install -y -qq wrk) >&2 || die "could not install wrk (apt-get install wrk)"
+  fi
+fi
+# 1,000 held streams are 2,000+ sockets in one proxy process.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[[ $(ulimit -n) == unlimited || $(ulimit -n) -ge $(( STALLED * 2 + 200 )) ]] || die "open-file limit $(ulimit -n) is too low for $STALLED streams"
+
+LOAD_STEPS=$(( RUNS * 2 * 4 ))
+ESTIMATE=$(( 4 * 2 * $(seconds_of "$WARMUP") + LOAD_STEPS * (DURATION_S + 1) + RUNS * 4 * (3 + (STREAMS / SSE_CONCURRENCY + 1) * (EVENTS + 3) * CHUNK_DELAY_MS / 1000) + 2 * (HOLD_SECONDS + 12) + 30 ))
+echo "AiProxy benchmark: DURATION=$DURATION CONNECTIONS=$CONNECTIONS RUNS=$RUNS STREAMS=$STREAMS EVENTS=$EVENTS STALLED=$STALLED (about $(( ESTIMATE / 60 + 1 )) min after the build); logs in $OUT" >&2
+
+echo "Building Release..." >&2
+dotnet build "$HERE/AiProxy.Benchmarks.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly > "$OUT/build.log" 2>&1 \
+  || { cat "$OUT/build.log" >&2; die "build failed"; }
+
+# --- phase 1 and 2: non-streaming load and streaming timing ----------------------------------------------
+start upstream upstream --port 0 --chunks "$EVENTS" --chunk-delay-ms "$CHUNK_DELAY_MS"
+start yarp yarp --port 0 --upstream "$URL_upstream"
+start aiproxy aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
+start aiproxy-otel aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --otel
+
+TARGETS=(direct yarp aiproxy aiproxy-otel)
+target_url() {
+  case "$1" in
+    direct) echo "$URL_upstream/v1/chat/completions" ;;
+    yarp) echo "$URL_yarp/v1/chat/completions" ;;
+    aiproxy) echo "$URL_aiproxy/proxy/v1/chat/completions" ;;
+    aiproxy-otel) echo "$URL_aiproxy_otel/proxy/v1/chat/completions" ;;
+  esac
+}
+target_pid() { case "$1" in direct) echo "$PID_upstream" ;; yarp) echo "$PID_yarp" ;; aiproxy) echo "$PID_aiproxy" ;; aiproxy-otel) echo "$PID_aiproxy_otel" ;; esac; }
+target_base() { case "$1" in direct) echo "" ;; yarp) echo "$URL_yarp" ;; aiproxy) echo "$URL_aiproxy" ;; aiproxy-otel) echo "$URL_aiproxy_otel" ;; esac; }
+
+WRK="$HERE/wrk-chat.lua"
+echo "Warming up (JIT, connection pools)..." >&2
+for target in "${TARGETS[@]}"; do
+  timeout 60 wrk -t2 -c"$CONNECTIONS" -d"$WARMUP" -s "$WRK" "$(target_url "$target")" > "$OUT/warmup-$target.log" 2>&1 || true
+  timeout 60 dotnet "$DLL" sse-client --url "$(target_url "$target")" --n 4 --concurrency 4 --token "$TOKEN" --warmup 1 > /dev/null 2>&1 || true
+done
+
+measure_load() { # run conc target
+  local run="$1" conc="$2" target="$3"
+  local url pid base threads=2 alloc0="" alloc1="" cpu0 cpu1 out json alloc="null"
+  url="$(target_url "$target")"; pid="$(target_pid "$target")"; base="$(target_base "$target")"
+  (( conc < 2 )) && threads=1
+  [[ -n "$base" ]] && alloc0="$(http_get "$base/_bench/alloc")"
+  cpu0="$(cpu_ticks "$pid")"
+  out="$(timeout $(( DURATION_S + 30 )) wrk -t"$threads" -c"$conc" -d"$DURATION" --latency -s "$WRK" "$url" 2>&1)" || true
+  cpu1="$(cpu_ticks "$pid")"
+  [[ -n "$base" ]] && alloc1="$(http_get "$base/_bench/alloc")"
+  printf '%s\n' "$out" > "$OUT/wrk-$target-c$conc-run$run.log"
+  json="$(printf '%s\n' "$out" | sed -n 's/^BENCHJSON //p')"
+  if [[ -z "$json" ]]; then
+    record_error "$target" "wrk c=$conc run $run printed no result (see wrk-$target-c$conc-run$run.log)"
+    return
+  fi
+  [[ "$alloc0" =~ ^[0-9]+$ && "$alloc1" =~ ^[0-9]+$ ]] && alloc=$(( alloc1 - alloc0 ))
+  printf '{"kind":"load","run":%d,"target":"%s","conc":%d,"cpuTicks":%d,"clkTck":%d,"allocBytes":%s,"wrk":%s}\n' \
+    "$run" "$target" "$conc" $(( cpu1 - cpu0 )) "$CLK_TCK" "$alloc" "$json" >> "$RESULTS"
+  echo "  run $run c=$conc $target: $json" >&2
+}
+
+measure_stream() { # run target
+  local run="$1" target="$2" json
+  json="$(timeout 120 dotnet "$DLL" sse-client --url "$(target_url "$target")" --n "$STREAMS" --concurrency "$SSE_CONCURRENCY" \
+    --token "$TOKEN" --events "$EVENTS" 2> "$OUT/sse-$target-run$run.err")" || true
+  if [[ "$json" != \{* ]]; then
+    record_error "$target" "sse-client run $run printed no result (see sse-$target-run$run.err)"
+    return
+  fi
+  printf '{"kind":"stream","run":%d,"target":"%s","result":%s}\n' "$run" "$target" "$json" >> "$RESULTS"
+  echo "  run $run streaming $target: $json" >&2
+}
+
+for run in $(seq 1 "$RUNS"); do
+  echo "Run $run of $RUNS: non-streaming..." >&2
+  for conc in 1 "$CONNECTIONS"; do
+    for target in "${TARGETS[@]}"; do measure_load "$run" "$conc" "$target"; done
+  done
+  echo "Run $run of $RUNS: streaming ($EVENTS events ${CHUNK_DELAY_MS} ms apart)..." >&2
+  for target in "${TARGETS[@]}"; do measure_stream "$run" "$target"; done
+done
+stop_all
+
+# --- phase 3: held streams, in fresh processes so that the baseline is not the heap left by the load ------
+echo "Stalled streams: $STALLED held for ${HOLD_SECONDS}s per proxy..." >&2
+LOG_SUFFIX="-stalled"
+start stalled-upstream stalled-upstream --port 0
+start yarp yarp --port 0 --upstream "$URL_stalled_upstream"
+start aiproxy aiproxy --port 0 --upstream "$URL_stalled_upstream" --token "$TOKEN"
+for target in yarp aiproxy; do
+  url="$(target_url "$target")"; pid="$(target_pid "$target")"
+  json="$(timeout $(( HOLD_SECONDS + 150 )) dotnet "$DLL" stalled-streams --url "$url" --pid "$pid" --release "$URL_stalled_upstream" \
+    --count "$STALLED" --hold-seconds "$HOLD_SECONDS" --token "$TOKEN" 2> "$OUT/stalled-$target.err")" || true
+  if [[ "$json" != \{* ]]; then
+    record_error "$target" "stalled-streams printed no result (see stalled-$target.err)"
+    continue
+  fi
+  printf '{"kind":"stalled","target":"%s","result":%s}\n' "$target" "$json" >> "$RESULTS"
+  echo "  $target: $json" >&2
+done
+stop_all
+
+# --- the table -------------------------------------------------------------------------------------------
+echo
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), .NET SDK $(dotnet --version), wrk $(wrk -v 2>&1 | awk 'NR==1{print $2}')"
+echo "Settings: DURATION=$DURATION CONNECTIONS=$CONNECTIONS RUNS=$RUNS STREAMS=$STREAMS EVENTS=$EVENTS CHUNK_DELAY_MS=$CHUNK_DELAY_MS STALLED=$STALLED HOLD_SECONDS=$HOLD_SECONDS"
+echo
+set +e
+dotnet "$DLL" report "$RESULTS"
+status=$?
+set -e
+echo
+echo "Raw results and logs: $OUT" >&2
+exit "$status"
