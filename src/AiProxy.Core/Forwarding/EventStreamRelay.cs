@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 
 namespace AiProxy.Forwarding;
@@ -17,7 +18,7 @@ internal sealed class EventStreamRelay : IDisposable
     private readonly Stream _body;
     private readonly bool _dropUsageChunk;
     private readonly bool _expectDone;
-    private byte[] _buffer;
+    private byte[]? _buffer;
     private int _start;
     private int _end;
 
@@ -102,15 +103,23 @@ internal sealed class EventStreamRelay : IDisposable
                 return RelayOutcome.Completed;
             }
 
-            if (!EnsureSpace())
-            {
-                return RelayOutcome.UpstreamFailed; // one event larger than anything sane: malformed framing
-            }
-
             int read;
             try
             {
                 idle.CancelAfter(idleTimeout);
+                if (_start == _end)
+                {
+                    // Nothing pending: give the buffer back while the upstream is quiet and wait with a zero-byte
+                    // read, so a thousand idle streams hold no buffers (the socket layer can drop its own too).
+                    ReleaseBuffer();
+                    await _body.ReadAsync(Memory<byte>.Empty, idle.Token).ConfigureAwait(false);
+                }
+
+                if (!EnsureSpace())
+                {
+                    return RelayOutcome.UpstreamFailed; // one event larger than anything sane: malformed framing
+                }
+
                 read = await _body.ReadAsync(_buffer.AsMemory(_end), idle.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
@@ -217,8 +226,16 @@ internal sealed class EventStreamRelay : IDisposable
     }
 
     /// <summary>Makes room to read: compacts, then grows up to the event size limit.</summary>
+    [MemberNotNullWhen(true, nameof(_buffer))]
     private bool EnsureSpace()
     {
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            _start = _end = 0;
+            return true;
+        }
+
         if (_end < _buffer.Length)
         {
             return true;
@@ -244,12 +261,15 @@ internal sealed class EventStreamRelay : IDisposable
         return true;
     }
 
-    public void Dispose()
+    private void ReleaseBuffer()
     {
-        var buffer = Interlocked.Exchange(ref _buffer, null!);
+        var buffer = Interlocked.Exchange(ref _buffer, null);
+        _start = _end = 0;
         if (buffer is not null)
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    public void Dispose() => ReleaseBuffer();
 }
