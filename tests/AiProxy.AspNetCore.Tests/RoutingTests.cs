@@ -181,6 +181,7 @@ public sealed class RoutingTests
         settings["Health:ActiveProbes"] = "false";
         settings["Health:ConsecutiveFailures"] = "10";
         await using var proxy = await ProxyHost.StartAsync(settings);
+        only.Behavior.FailWhen = r => r.Path == "/v1/chat/completions"; // model discovery must not use up the failures
         only.Behavior.FailStatus = 503;
         only.Behavior.FailCount = 2;
 

@@ -16,6 +16,7 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
     private readonly ConcurrentDictionary<MappingKey, MappingEntry?> _overrides = new(MappingKey.Comparer);
     private readonly IDisposable? _subscription;
     private volatile Dictionary<MappingKey, MappingEntry> _configured = new(MappingKey.Comparer);
+    private int _version;
 
     public ModelMappingService(IOptionsMonitor<OpenAiProxyOptions> options)
     {
@@ -29,7 +30,11 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(requestedModel);
         ArgumentException.ThrowIfNullOrWhiteSpace(providerModel);
         _overrides[new MappingKey(provider, requestedModel)] = new MappingEntry(provider, requestedModel, providerModel, fromConfiguration: false);
+        Interlocked.Increment(ref _version);
     }
+
+    /// <summary>Changes with every change of the table, so callers can cache what they derived from it.</summary>
+    internal int Version => Volatile.Read(ref _version);
 
     public bool RemoveProviderMapping(string provider, string requestedModel)
     {
@@ -46,6 +51,7 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
             _overrides.TryRemove(key, out _);
         }
 
+        Interlocked.Increment(ref _version);
         return existed;
     }
 
@@ -160,6 +166,8 @@ internal sealed class ModelMappingService : IModelMappingService, IDisposable
                 _overrides.TryRemove(pair);
             }
         }
+
+        Interlocked.Increment(ref _version);
     }
 
     public void Dispose() => _subscription?.Dispose();

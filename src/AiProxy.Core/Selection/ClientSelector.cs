@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
@@ -8,12 +9,19 @@ namespace AiProxy.Selection;
 /// <summary>
 /// Filters the registry to the candidates of a model and lets the strategy order them. The request path
 /// uses <see cref="Select(string, SelectionContext, Span{IProviderClient}, out bool)"/>, which fills a caller-owned span and allocates nothing.
+/// Which providers serve a model (enabled, model list, globs, mappings) changes only with configuration or mappings,
+/// so it is worked out once per model, in failover order, and cached until either changes; each request then only
+/// checks health and capacity.
 /// </summary>
 internal sealed class ClientSelector : IClientSelector
 {
+    /// <summary>Distinct model names cached; beyond this, a flood of made-up names is served uncached.</summary>
+    private const int MaxCachedModels = 4096;
+
     private readonly ProviderRegistry _registry;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly FrozenDictionary<string, ISelectionStrategy> _strategies;
+    private volatile ServingCache? _serving;
 
     public ClientSelector(ProviderRegistry registry, IOptionsMonitor<OpenAiProxyOptions> options, IEnumerable<ISelectionStrategy> strategies)
     {
@@ -37,14 +45,13 @@ internal sealed class ClientSelector : IClientSelector
     public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
         => _strategies.TryGetValue(name, out strategy!);
 
-    private static int Filter(ProviderClient[] providers, string model, Span<IProviderClient> destination, bool healthyOnly, ProxyRateLimitLease? capacity)
+    private static int Filter(ProviderClient[] serving, string model, Span<IProviderClient> destination, bool healthyOnly, ProxyRateLimitLease? capacity)
     {
         var count = 0;
-        foreach (var provider in providers)
+        foreach (var provider in serving)
         {
             // Capacity applies in panic too: a provider at its configured limit is full, not merely unhealthy.
-            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)) && (!healthyOnly || provider.Health.IsSelectable(model))
-                && (capacity is null || capacity.HasProviderCapacity(provider.Name)))
+            if ((!healthyOnly || provider.Health.IsSelectable(model)) && (capacity is null || capacity.HasProviderCapacity(provider.Name)))
             {
                 destination[count++] = provider;
                 if (count == destination.Length)
@@ -106,11 +113,12 @@ internal sealed class ClientSelector : IClientSelector
             return 1;
         }
 
-        var count = Filter(providers, model, destination, healthyOnly: true, context.Capacity);
+        var serving = Serving(providers, model);
+        var count = Filter(serving, model, destination, healthyOnly: true, context.Capacity);
         if (count == 0)
         {
             // Panic: when every candidate is cooling down, trying them all beats refusing.
-            count = Filter(providers, model, destination, healthyOnly: false, context.Capacity);
+            count = Filter(serving, model, destination, healthyOnly: false, context.Capacity);
             panic = count > 0;
         }
 
@@ -121,5 +129,50 @@ internal sealed class ClientSelector : IClientSelector
         }
 
         return count;
+    }
+
+    /// <summary>The enabled providers that serve <paramref name="model"/>, in failover order (priority, then name).</summary>
+    private ProviderClient[] Serving(ProviderClient[] providers, string model)
+    {
+        var mappingVersion = _registry.Mappings.Version;
+        var cache = _serving;
+        if (cache is null || !ReferenceEquals(cache.Providers, providers) || cache.MappingVersion != mappingVersion)
+        {
+            cache = new ServingCache(providers, mappingVersion);
+            _serving = cache;
+        }
+
+        if (cache.ByModel.TryGetValue(model, out var serving))
+        {
+            return serving;
+        }
+
+        var list = new List<ProviderClient>(providers.Length);
+        foreach (var provider in providers)
+        {
+            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)))
+            {
+                list.Add(provider);
+            }
+        }
+
+        list.Sort(static (a, b) => FailoverStrategy.Compare(a, b));
+        serving = list.ToArray();
+        if (cache.ByModel.Count < MaxCachedModels)
+        {
+            cache.ByModel.TryAdd(model, serving);
+        }
+
+        return serving;
+    }
+
+    /// <summary>Per registry snapshot and mapping version: the providers serving each model seen so far.</summary>
+    private sealed class ServingCache(ProviderClient[] providers, int mappingVersion)
+    {
+        public ProviderClient[] Providers { get; } = providers;
+
+        public int MappingVersion { get; } = mappingVersion;
+
+        public ConcurrentDictionary<string, ProviderClient[]> ByModel { get; } = new(StringComparer.Ordinal);
     }
 }

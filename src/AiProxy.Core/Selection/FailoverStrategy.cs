@@ -10,9 +10,21 @@ internal sealed class FailoverStrategy : ISelectionStrategy
     public void Order(string model, Span<IProviderClient> candidates) => SortByPriority(candidates);
 
     internal static void SortByPriority(Span<IProviderClient> candidates)
-        => candidates.Sort(static (a, b) =>
+    {
+        // Candidates usually arrive in this order already (the selector keeps them so): then there is nothing to do.
+        for (var i = 1; i < candidates.Length; i++)
         {
-            var byPriority = a.Priority.CompareTo(b.Priority);
-            return byPriority != 0 ? byPriority : string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase);
-        });
+            if (Compare(candidates[i - 1], candidates[i]) > 0)
+            {
+                candidates.Sort(static (a, b) => Compare(a, b));
+                return;
+            }
+        }
+    }
+
+    internal static int Compare(IProviderClient a, IProviderClient b)
+    {
+        var byPriority = a.Priority.CompareTo(b.Priority);
+        return byPriority != 0 ? byPriority : string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase);
+    }
 }

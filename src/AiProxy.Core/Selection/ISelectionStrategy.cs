@@ -13,7 +13,7 @@ public interface ISelectionStrategy
     string Name { get; }
 
     /// <summary>Reorders <paramref name="candidates"/> in place. Called on every request: it should not allocate.
-    /// The candidates are the enabled providers that serve <paramref name="model"/>, in name order.</summary>
+    /// The candidates are the enabled providers that serve <paramref name="model"/> and can take the request now, in failover order (<c>Priority</c>, then name).</summary>
     /// <param name="model">The requested model, or an empty string when the request names none.</param>
     /// <param name="candidates">The providers to order.</param>
     void Order(string model, Span<IProviderClient> candidates);
