@@ -35,7 +35,15 @@ if (!string.IsNullOrWhiteSpace(openAiKey))
 
 configuration.AddInMemoryCollection(computed);
 
-builder.Services.AddOpenAiProxy(configuration.GetSection("OpenAiProxy"));
+var proxy = builder.Services.AddOpenAiProxy(configuration.GetSection("OpenAiProxy"));
+
+// Several instances share limits, provider cooldowns and usage through Redis when a connection string is set, for
+// example OpenAiProxy__Redis__ConnectionString=127.0.0.1:6379. The rest of OpenAiProxy:Redis binds to RedisOptions.
+var redisSection = configuration.GetSection("OpenAiProxy:Redis");
+if (redisSection["ConnectionString"] is { Length: > 0 } redisConnectionString)
+{
+    proxy.AddRedis(redisConnectionString, options => redisSection.Bind(options));
+}
 
 // The gateway's metrics (meter "AiProxy"), exported by OpenTelemetry as Prometheus text at GET /metrics. Traces
 // work the same way: .WithTracing(t => t.AddSource(OpenAiProxyTelemetry.ActivitySourceName)) plus an exporter.

@@ -48,6 +48,9 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProxyMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RequestTelemetryObserver>());
+        services.TryAddSingleton<InMemoryProxyUsageStore>();
+        services.TryAddSingleton<IProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, InMemoryProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>()));
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelDiscoveryService>());
         return new OpenAiProxyBuilder(services);

@@ -307,6 +307,16 @@ internal sealed partial class ProxyRequestHandler(
 
     private static ProxyError RateLimited(ProxyRateLimitLease lease, long estimate)
     {
+        if (lease.Reason == ProxyRateLimitReason.Unavailable)
+        {
+            // A limiter that fails closed (its shared store is down): the gateway's trouble, not the caller's, so 503.
+            return new ProxyError(StatusCodes.Status503ServiceUnavailable, "server_error", "rate_limiter_unavailable",
+                "The gateway cannot check rate limits right now. Please try again shortly.")
+            {
+                RetryAfterSeconds = ProxyHttpResponses.RetryAfterSeconds(lease.RetryAfter),
+            };
+        }
+
         var wait = ProxyHttpResponses.FormatReset(lease.RetryAfter);
         var message = lease.Reason switch
         {
@@ -448,6 +458,6 @@ internal sealed partial class ProxyRequestHandler(
     [LoggerMessage(2, LogLevel.Warning, "The response from provider {Provider} broke after it had started: {Outcome}.")]
     private static partial void LogRelayBroken(ILogger logger, string provider, RelayOutcome outcome);
 
-    [LoggerMessage(10, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> 429: {Reason} limit reached, retry after {RetryAfterSeconds} s")]
+    [LoggerMessage(10, LogLevel.Information, "{Method} {Path} model={Model} token={Token} refused by the rate limiter: {Reason}, retry after {RetryAfterSeconds} s")]
     private static partial void LogRateLimited(ILogger logger, string method, string path, string model, string token, ProxyRateLimitReason reason, int retryAfterSeconds);
 }

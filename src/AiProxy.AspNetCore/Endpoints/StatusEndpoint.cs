@@ -5,6 +5,7 @@ using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
+using AiProxy.Usage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -13,7 +14,9 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// <summary>
 /// <c>GET /status</c>: the gateway's version and uptime, and per provider its settings that are not secret
 /// (never a key, header value or base URL, which may carry credentials) and the numbers the strategies read:
-/// circuit state, latency EWMA, success rate, in-flight, counters, cooldown end and last failure class.
+/// circuit state, latency EWMA, success rate, in-flight, counters, cooldown end and last failure class; and today's
+/// usage per provider and model, over all callers and the requesting caller's own (<see cref="IProxyUsageStore"/>: this
+/// instance's, or every instance's with a shared store).
 /// Needs a valid token unless <c>Status:AllowAnonymous</c>.
 /// </summary>
 internal sealed class StatusEndpoint
@@ -27,6 +30,7 @@ internal sealed class StatusEndpoint
     private readonly ClientSelector _selector;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
+    private readonly IProxyUsageStore _usage;
     private readonly DateTimeOffset _startedAt;
     private readonly long _started;
 
@@ -37,8 +41,10 @@ internal sealed class StatusEndpoint
         IModelMappingService mappings,
         ClientSelector selector,
         IOptionsMonitor<OpenAiProxyOptions> options,
-        TimeProvider time)
+        TimeProvider time,
+        IProxyUsageStore usage)
     {
+        _usage = usage;
         _authentication = authentication;
         _registry = registry;
         _catalog = catalog;
@@ -59,32 +65,33 @@ internal sealed class StatusEndpoint
         }
 
         var current = _options.CurrentValue;
-        return current.Status.AllowAnonymous ? WriteStatusAsync(context, current) : AuthenticateAndWriteStatusAsync(context, current);
+        return current.Status.AllowAnonymous ? WriteStatusAsync(context, current, caller: null) : AuthenticateAndWriteStatusAsync(context, current);
     }
 
     private async Task AuthenticateAndWriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
     {
-        if (await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false) is null)
+        if (await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false) is not { } caller)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
             return;
         }
 
-        await WriteStatusAsync(context, current).ConfigureAwait(false);
+        await WriteStatusAsync(context, current, caller.Name).ConfigureAwait(false);
     }
 
-    private Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
+    private async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, string? caller)
     {
+        var usage = await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
         response.Headers.CacheControl = "no-store";
         response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        Write(response.BodyWriter, current);
-        return response.BodyWriter.FlushAsync(context.RequestAborted).AsTask();
+        Write(response.BodyWriter, current, usage, caller);
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
-    private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current)
+    private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage usage, string? caller)
     {
         var mappings = _mappings.GetMappings();
         using var json = new Utf8JsonWriter(output);
@@ -173,7 +180,44 @@ internal sealed class StatusEndpoint
         }
 
         json.WriteEndArray();
+        WriteUsage(json, usage, caller);
         json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Today's usage per provider and model over every caller, and the requesting caller's own share. Token names are never
+    /// listed (other callers' names are not this caller's business); <see cref="IProxyUsageStore"/> has the per-token counters.
+    /// </summary>
+    private static void WriteUsage(Utf8JsonWriter json, ProxyDailyUsage usage, string? caller)
+    {
+        json.WriteStartObject("usage");
+        json.WriteString("day", usage.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        json.WriteBoolean("shared", usage.IsShared);
+        WriteCounters(json, "counters", usage.Counters);
+        if (caller is not null)
+        {
+            WriteCounters(json, "caller", usage.Counters.Where(c => string.Equals(c.Caller, caller, StringComparison.Ordinal)));
+        }
+
+        json.WriteEndObject();
+    }
+
+    private static void WriteCounters(Utf8JsonWriter json, string name, IEnumerable<ProxyUsageCounter> counters)
+    {
+        json.WriteStartArray(name);
+        foreach (var group in counters.GroupBy(static c => (c.Provider, c.Model)).OrderBy(static g => g.Key.Provider, StringComparer.Ordinal).ThenBy(static g => g.Key.Model, StringComparer.Ordinal))
+        {
+            json.WriteStartObject();
+            json.WriteString("provider", group.Key.Provider);
+            json.WriteString("model", group.Key.Model);
+            json.WriteNumber("requests", group.Sum(static c => c.Requests));
+            json.WriteNumber("input_tokens", group.Sum(static c => c.InputTokens));
+            json.WriteNumber("output_tokens", group.Sum(static c => c.OutputTokens));
+            json.WriteNumber("total_tokens", group.Sum(static c => c.TotalTokens));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
     }
 
     private static void WriteTimeOrNull(Utf8JsonWriter json, string name, DateTimeOffset? value)

@@ -8,9 +8,10 @@ namespace AiProxy.AspNetCore.HealthChecks;
 /// The gateway's health from its providers' circuit state: healthy when every enabled provider takes traffic,
 /// degraded when some are cooling down, unhealthy (the registration's failure status) when all are cooling down
 /// or none is enabled. Half-open providers count as up: their next request is their trial. Reads state only; it
-/// sends nothing to a provider.
+/// sends nothing to a provider. A shared-state store (Redis) that is unreachable makes it degraded when the gateway falls
+/// back to local state, or the failure status when it fails closed.
 /// </summary>
-internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry) : IHealthCheck
+internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry, IEnumerable<ISharedStateStatus> sharedState) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -47,6 +48,17 @@ internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry) : IHealt
                 : cooling > 0
                     ? HealthCheckResult.Degraded($"{cooling} of {enabled} enabled providers are cooling down.", data: data)
                     : HealthCheckResult.Healthy($"{enabled} enabled providers take traffic.", data);
+        foreach (var store in sharedState)
+        {
+            data[store.Name] = store.IsAvailable ? "available" : "unavailable";
+            if (!store.IsAvailable && result.Status != context.Registration.FailureStatus)
+            {
+                result = store.FailsClosed
+                    ? new HealthCheckResult(context.Registration.FailureStatus, $"{store.Name} is unreachable: requests are refused.", data: data)
+                    : HealthCheckResult.Degraded($"{store.Name} is unreachable: limits, cooldowns and usage are this instance's own. {result.Description}", data: data);
+            }
+        }
+
         return Task.FromResult(result);
     }
 }

@@ -32,10 +32,17 @@ internal sealed class ProviderHealth
     private string? _lastFailure;
     private DateTimeOffset? _lastFailureAt;
 
-    public ProviderHealth(TimeProvider time, Func<HealthOptions> options)
+    private readonly Action<DateTimeOffset, string>? _cooldownStarted;
+
+    /// <param name="time">The clock.</param>
+    /// <param name="options">The current health options.</param>
+    /// <param name="cooldownStarted">Called, outside the lock, when this instance's own traffic or probe puts the provider in
+    /// cooldown (or extends it), with the cooldown's end and the failure label; not for <see cref="ApplyRemoteCooldown"/>.</param>
+    public ProviderHealth(TimeProvider time, Func<HealthOptions> options, Action<DateTimeOffset, string>? cooldownStarted = null)
     {
         _time = time;
         _options = options;
+        _cooldownStarted = cooldownStarted;
     }
 
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -105,6 +112,7 @@ internal sealed class ProviderHealth
     public void RecordFailure(FailureKind kind, string label, TimeSpan? retryAfter = null)
     {
         var options = _options();
+        DateTimeOffset? cooledUntil = null;
         lock (_lock)
         {
             var now = _time.GetUtcNow();
@@ -136,12 +144,43 @@ internal sealed class ProviderHealth
                 if (_state != ProviderHealthState.Cooldown || until > _cooldownUntilTicks)
                 {
                     Interlocked.Exchange(ref _cooldownUntilTicks, until);
+                    cooledUntil = new DateTimeOffset(until, TimeSpan.Zero);
                 }
 
                 _state = ProviderHealthState.Cooldown;
             }
 
             Volatile.Write(ref _trialInProgress, 0);
+        }
+
+        if (cooledUntil is { } end)
+        {
+            _cooldownStarted?.Invoke(end, label);
+        }
+    }
+
+    /// <summary>
+    /// Another gateway instance put the provider in cooldown until <paramref name="until"/>: skip it here too. Counts no
+    /// failure and calls no cooldown callback (the decision is not this instance's to share again). An earlier end than the
+    /// current cooldown's changes nothing.
+    /// </summary>
+    /// <returns><see langword="true"/> when the provider's cooldown started or got longer.</returns>
+    public bool ApplyRemoteCooldown(DateTimeOffset until, string label)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            if (until <= now || (_state == ProviderHealthState.Cooldown && until.UtcTicks <= _cooldownUntilTicks))
+            {
+                return false;
+            }
+
+            Interlocked.Exchange(ref _cooldownUntilTicks, until.UtcTicks);
+            _state = ProviderHealthState.Cooldown;
+            _lastFailure = label;
+            _lastFailureAt = now;
+            Volatile.Write(ref _trialInProgress, 0);
+            return true;
         }
     }
 

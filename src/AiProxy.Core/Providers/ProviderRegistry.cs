@@ -30,6 +30,9 @@ internal sealed partial class ProviderRegistry : IDisposable
         _subscription = options.OnChange(o => Update(o));
     }
 
+    /// <summary>The mappings the providers consult to tell whether they serve a model.</summary>
+    internal ModelMappingService Mappings => _mappings;
+
     /// <summary>All configured providers, enabled or not, sorted by name.</summary>
     public ProviderClient[] All => _providers;
 
@@ -46,6 +49,21 @@ internal sealed partial class ProviderRegistry : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Raised when this instance's own traffic or probes put a provider in cooldown (or extend it), with the provider's name,
+    /// the cooldown's end and the failure label: how a scale-out package shares the decision with other instances. Handlers
+    /// run on the request path: they must not block.
+    /// </summary>
+    public event Action<string, DateTimeOffset, string>? CooldownStarted;
+
+    /// <summary>Applies a cooldown another instance decided (see <see cref="ProviderHealth.ApplyRemoteCooldown"/>).</summary>
+    /// <returns><see langword="true"/> when a provider of that name exists and its cooldown started or got longer.</returns>
+    public bool ApplyCooldown(string provider, DateTimeOffset until, string label)
+        => Find(provider) is { } client && client.Health.ApplyRemoteCooldown(until, label);
+
+    private Action<DateTimeOffset, string> CooldownCallback(string provider)
+        => (until, label) => CooldownStarted?.Invoke(provider, until, label);
+
     private void Update(OpenAiProxyOptions options)
     {
         lock (_lock)
@@ -57,7 +75,7 @@ internal sealed partial class ProviderRegistry : IDisposable
                 var existing = Array.Find(old, p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
                 next.Add(existing is not null && ProviderClient.SameOptions(existing.Options, providerOptions)
                     ? existing
-                    : new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health)));
+                    : new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health, CooldownCallback(name))));
             }
 
             next.Sort(static (a, b) => string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase));

@@ -17,4 +17,8 @@ public enum ProxyRateLimitReason
 
     /// <summary>Every candidate provider is at capacity.</summary>
     ProviderCapacity,
+
+    /// <summary>The limiter could not decide: the store that shares limits between instances is unreachable and the limiter
+    /// is set to fail closed. The gateway answers 503 rather than 429.</summary>
+    Unavailable,
 }

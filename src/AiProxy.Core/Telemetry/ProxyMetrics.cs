@@ -121,13 +121,14 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <inheritdoc cref="RecordRateLimited(string, string)"/>
     /// <param name="caller">The token name (never its key).</param>
-    /// <param name="reason">Which limit refused it; tagged <c>requests</c>, <c>tokens</c>, <c>concurrent_requests</c> or <c>provider_capacity</c>.</param>
+    /// <param name="reason">Which limit refused it; tagged <c>requests</c>, <c>tokens</c>, <c>concurrent_requests</c>, <c>provider_capacity</c> or <c>unavailable</c>.</param>
     public void RecordRateLimited(string caller, ProxyRateLimitReason reason) => RecordRateLimited(caller, reason switch
     {
         ProxyRateLimitReason.Requests => "requests",
         ProxyRateLimitReason.Tokens => "tokens",
         ProxyRateLimitReason.ConcurrentRequests => "concurrent_requests",
         ProxyRateLimitReason.ProviderCapacity => "provider_capacity",
+        ProxyRateLimitReason.Unavailable => "unavailable",
         _ => TelemetryConsts.Other,
     });
 

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using AiProxy.Telemetry;
+
+namespace AiProxy.Usage;
+
+/// <summary>
+/// The default <see cref="IProxyUsageStore"/>: this instance's counters for today and yesterday (UTC), fed as an
+/// <see cref="IProxyUsageObserver"/>. Older days are dropped. At most <see cref="MaxKeysPerDay"/> keys a day; past that,
+/// further callers are counted as <c>_other</c>.
+/// </summary>
+internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
+{
+    public const int MaxKeysPerDay = 10_000;
+
+    private readonly Lock _gate = new();
+    private Day? _today;
+    private Day? _yesterday;
+
+    public ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        Count(UsageCounterKey.From(record, models), record.Usage);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Counts one request of <paramref name="key"/> today.</summary>
+    public void Count(UsageCounterKey key, TokenUsage? usage)
+    {
+        var day = CurrentDay();
+        if (!day.Counters.TryGetValue(key, out var counter))
+        {
+            if (day.Counters.Count >= MaxKeysPerDay)
+            {
+                key = key.Folded;
+            }
+
+            counter = day.Counters.GetOrAdd(key, static _ => new Counter());
+        }
+
+        Interlocked.Increment(ref counter.Requests);
+        if (usage is not null)
+        {
+            Interlocked.Add(ref counter.InputTokens, usage.InputTokens ?? 0);
+            Interlocked.Add(ref counter.OutputTokens, usage.OutputTokens ?? 0);
+            Interlocked.Add(ref counter.TotalTokens, usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
+        }
+    }
+
+    public ValueTask<ProxyDailyUsage> GetDailyUsageAsync(DateOnly day, CancellationToken cancellationToken)
+        => ValueTask.FromResult(GetDailyUsage(day));
+
+    public ProxyDailyUsage GetDailyUsage(DateOnly day)
+    {
+        CurrentDay();
+        Day? found;
+        lock (_gate)
+        {
+            found = _today?.Date == day ? _today : _yesterday?.Date == day ? _yesterday : null;
+        }
+
+        var counters = found is null
+            ? []
+            : found.Counters
+                .Select(static p => new ProxyUsageCounter(
+                    p.Key.Caller, p.Key.Provider, p.Key.Model,
+                    Volatile.Read(ref p.Value.Requests), Volatile.Read(ref p.Value.InputTokens),
+                    Volatile.Read(ref p.Value.OutputTokens), Volatile.Read(ref p.Value.TotalTokens)))
+                .Order(UsageCounterOrder.Instance)
+                .ToArray();
+        return new ProxyDailyUsage { Day = day, IsShared = false, Counters = counters };
+    }
+
+    private Day CurrentDay()
+    {
+        var date = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        var today = Volatile.Read(ref _today);
+        if (today is not null && today.Date == date)
+        {
+            return today;
+        }
+
+        lock (_gate)
+        {
+            if (_today is null || _today.Date != date)
+            {
+                _yesterday = _today is not null && _today.Date == date.AddDays(-1) ? _today : null;
+                Volatile.Write(ref _today, new Day(date));
+            }
+
+            return _today!;
+        }
+    }
+
+    private sealed class Day(DateOnly date)
+    {
+        public DateOnly Date { get; } = date;
+
+        public ConcurrentDictionary<UsageCounterKey, Counter> Counters { get; } = new();
+    }
+
+    private sealed class Counter
+    {
+        public long Requests;
+        public long InputTokens;
+        public long OutputTokens;
+        public long TotalTokens;
+    }
+}

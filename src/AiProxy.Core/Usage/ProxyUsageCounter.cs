@@ -1,0 +1,12 @@
+namespace AiProxy.Usage;
+
+/// <summary>What one caller used of one provider and model in a day.</summary>
+/// <param name="Caller">The token's name (or the host-authenticated user, or <c>anonymous</c>); never a key.</param>
+/// <param name="Provider">The provider that answered last, or <c>-</c> when none was tried.</param>
+/// <param name="Model">The requested model, or <c>_other</c> for a name no provider or mapping knows, or <c>-</c> for none.</param>
+/// <param name="Requests">Forwarded requests, whatever their outcome.</param>
+/// <param name="InputTokens">Prompt tokens, as reported (or estimated for a stream that reported none).</param>
+/// <param name="OutputTokens">Completion tokens.</param>
+/// <param name="TotalTokens">All tokens.</param>
+public sealed record ProxyUsageCounter(
+    string Caller, string Provider, string Model, long Requests, long InputTokens, long OutputTokens, long TotalTokens);

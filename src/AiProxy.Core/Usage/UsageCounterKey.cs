@@ -1,0 +1,21 @@
+using AiProxy.Telemetry;
+
+namespace AiProxy.Usage;
+
+/// <summary>
+/// The bounded key a usage record is counted under: caller, provider and model, the model resolved as metric tags are
+/// (a name no provider or mapping knows becomes <c>_other</c>), so callers inventing model names cannot grow the counters.
+/// </summary>
+internal readonly record struct UsageCounterKey(string Caller, string Provider, string Model)
+{
+    public const string None = "-";
+
+    public static UsageCounterKey From(ProxyUsageRecord record, ModelTagResolver models)
+        => new(
+            string.IsNullOrEmpty(record.Caller) ? None : record.Caller,
+            string.IsNullOrEmpty(record.Provider) ? None : record.Provider,
+            models.Resolve(record.RequestedModel) ?? None);
+
+    /// <summary>The same key with its caller folded into <c>_other</c>, once a day holds too many keys.</summary>
+    public UsageCounterKey Folded => this with { Caller = TelemetryConsts.Other };
+}

@@ -1,0 +1,164 @@
+using AiProxy.RateLimiting;
+using StackExchange.Redis;
+
+namespace AiProxy.Redis.RateLimiting;
+
+/// <summary>
+/// An admitted request under the shared limiter. Mirrors the in-memory lease: the caller was charged by the acquire
+/// script; the selected provider is charged off the request path (<see cref="OnProviderSelected"/> cannot wait); the
+/// settlement is kept until disposal, so settling and releasing cost one call together.
+/// </summary>
+internal sealed class RedisLease(
+    RedisProxyRateLimiter owner,
+    ProxyRateLimitRequest request,
+    long estimate,
+    string id,
+    ProxyRateLimitWindow? requests,
+    ProxyRateLimitWindow? tokens,
+    long callerWindowStart,
+    string available) : ProxyRateLimitLease
+{
+    private volatile int _selectedIndex = -1;
+    private Task<long>? _selectedCharge;
+    private int _selected;
+    private int _settled;
+    private string? _answeredBy;
+    private long _actualTokens;
+    private int _disposed;
+
+    public string Id { get; } = id;
+
+    public override bool IsAcquired => true;
+
+    public override ProxyRateLimitReason Reason => ProxyRateLimitReason.None;
+
+    public override TimeSpan RetryAfter => TimeSpan.Zero;
+
+    public override ProxyRateLimitWindow? Requests { get; } = requests;
+
+    public override ProxyRateLimitWindow? Tokens { get; } = tokens;
+
+    public override bool HasProviderCapacity(string provider)
+    {
+        var index = IndexOf(provider);
+        return index < 0 || index >= available.Length || available[index] == '1';
+    }
+
+    public override void OnProviderSelected(string provider)
+    {
+        var index = IndexOf(provider);
+        if (index < 0 || request.Providers[index].Limits.IsUnlimited || Interlocked.Exchange(ref _selected, 1) != 0)
+        {
+            return;
+        }
+
+        var capacity = request.Providers[index].Limits;
+        _selectedCharge = owner.ChargeProviderAsync(request.Providers[index].Provider, capacity, estimate, Id);
+        _selectedIndex = index;
+        if (capacity.MaxConcurrentRequests is not null)
+        {
+            owner.Track(this);
+        }
+    }
+
+    public override ValueTask SettleAsync(string? provider, long? actualTokens, CancellationToken cancellationToken)
+    {
+        if (actualTokens is { } actual && Interlocked.Exchange(ref _settled, 1) == 0)
+        {
+            _answeredBy = provider;
+            _actualTokens = Math.Max(0, actual);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var selectedStart = _selectedCharge is { } charge ? await charge.ConfigureAwait(false) : -1;
+        var settled = Volatile.Read(ref _settled) == 1;
+        var actual = _actualTokens;
+        var delta = actual - estimate;
+        var limits = request.Limits;
+        var callerKeys = limits.IsUnlimited ? null : owner.Redis.Keys.Caller(request.Partition);
+
+        RedisKeysOf? selected = null;
+        var selectedIndex = _selectedIndex;
+        if (selectedIndex >= 0)
+        {
+            var capacity = request.Providers[selectedIndex];
+            selected = new(owner.Redis.Keys.Provider(capacity.Provider), capacity.Limits);
+        }
+
+        var answeredBySelected = selected is not null && string.Equals(_answeredBy, request.Providers[selectedIndex].Provider, StringComparison.OrdinalIgnoreCase);
+        RedisKeysOf? answered = null;
+        if (settled && !answeredBySelected && _answeredBy is { } other && IndexOf(other) is var index and >= 0 && !request.Providers[index].Limits.IsUnlimited)
+        {
+            // A fallback answered instead: it was never charged, so it gets the request and what it really used.
+            answered = new(owner.Redis.Keys.Provider(request.Providers[index].Provider), request.Providers[index].Limits);
+        }
+
+        var finish = new RedisProxyRateLimiter.FinishArguments(
+            Caller: callerKeys,
+            CallerWindowStart: settled && limits.TokensPerMinute is not null ? callerWindowStart : -1,
+            CallerDelta: delta,
+            Selected: selected?.Keys,
+            SelectedWindowStart: settled && selected?.Limits.TokensPerMinute is not null ? selectedStart : -1,
+
+            // The selected provider that did not answer keeps the attempt but not the tokens.
+            SelectedDelta: answeredBySelected ? delta : -estimate,
+            Answered: answered?.Keys,
+            AnsweredRequests: answered?.Limits.RequestsPerMinute is not null,
+            AnsweredTokens: answered?.Limits.TokensPerMinute is not null ? actual : -1,
+            ReleaseCaller: limits.MaxConcurrentRequests is not null,
+            ReleaseSelected: selected?.Limits.MaxConcurrentRequests is not null);
+
+        var hasWork = (finish.CallerWindowStart >= 0 && delta != 0)
+                      || (finish.SelectedWindowStart >= 0 && finish.SelectedDelta != 0)
+                      || finish.AnsweredRequests || finish.AnsweredTokens > 0 || finish.ReleaseCaller || finish.ReleaseSelected;
+        if (hasWork)
+        {
+            await owner.FinishAsync(this, finish).ConfigureAwait(false);
+        }
+        else
+        {
+            owner.Untrack(this);
+        }
+    }
+
+    /// <summary>Adds this lease's concurrent slots to a renewal.</summary>
+    internal void AddSlots(List<RedisKey> keys, List<RedisValue> values)
+    {
+        if (request.Limits.MaxConcurrentRequests is not null)
+        {
+            keys.Add(owner.Redis.Keys.Caller(request.Partition).Concurrent);
+            values.Add(Id);
+        }
+
+        if (_selectedIndex is var index and >= 0 && request.Providers[index].Limits.MaxConcurrentRequests is not null)
+        {
+            keys.Add(owner.Redis.Keys.Provider(request.Providers[index].Provider).Concurrent);
+            values.Add(Id);
+        }
+    }
+
+    private int IndexOf(string provider)
+    {
+        var providers = request.Providers;
+        for (var i = 0; i < providers.Count; i++)
+        {
+            if (string.Equals(providers[i].Provider, provider, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private sealed record RedisKeysOf(Connection.RedisKeys.LimitKeys Keys, ProxyLimits Limits);
+}

@@ -1,0 +1,246 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using AiProxy.RateLimiting;
+using AiProxy.Redis.Connection;
+using StackExchange.Redis;
+
+namespace AiProxy.Redis.RateLimiting;
+
+/// <summary>
+/// The <see cref="IProxyRateLimiter"/> shared by every instance: one <c>EVALSHA</c> per request decides the caller's
+/// requests, tokens and concurrency and the candidates' capacity (<see cref="RateLimitScripts.Acquire"/>); the chosen
+/// provider is charged off the request path, and settling and releasing are one more call after the response. While
+/// Redis is unavailable it falls back to the in-memory limiter (<see cref="RedisFailMode.Open"/>) or refuses with
+/// <see cref="ProxyRateLimitReason.Unavailable"/> (<see cref="RedisFailMode.Closed"/>).
+/// </summary>
+internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
+{
+    /// <summary>Lua numbers are doubles: amounts stay well inside their exact integer range.</summary>
+    private const long MaxAmount = 1L << 50;
+
+    private static readonly RedisValue None = -1;
+    private static readonly RedisValue Yes = 1;
+    private static readonly RedisValue No = 0;
+
+    private readonly RedisConnection _redis;
+    private readonly InMemoryProxyRateLimiter _local;
+    private readonly RedisValue _window;
+    private readonly RedisValue _leaseTtl;
+    private readonly ConcurrentDictionary<RedisLease, byte> _held = new();
+    private readonly ITimer _renewal;
+    private long _nextLease;
+
+    public RedisProxyRateLimiter(RedisConnection redis, InMemoryProxyRateLimiter local, TimeProvider time)
+    {
+        _redis = redis;
+        _local = local;
+        _window = (long)InMemoryProxyRateLimiter.Window.TotalMilliseconds;
+        _leaseTtl = (long)redis.Options.ConcurrencyLeaseTimeout.TotalMilliseconds;
+        var renewEvery = redis.Options.ConcurrencyLeaseTimeout / 3;
+        _renewal = time.CreateTimer(static state => _ = ((RedisProxyRateLimiter)state!).RenewAsync(), this, renewEvery, renewEvery);
+        redis.AddWarmup(WarmUpAsync);
+    }
+
+    internal RedisConnection Redis => _redis;
+
+    /// <summary>Leases holding concurrent slots in Redis, for renewal (and tests).</summary>
+    internal int HeldCount => _held.Count;
+
+    public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyRateLimitRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var limits = request.Limits;
+        if (limits.IsUnlimited && request.Providers.Count == 0)
+        {
+            return UnlimitedLease.Instance;
+        }
+
+        if (!_redis.TryGetDatabase(out var database))
+        {
+            return Fallback(request);
+        }
+
+        var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
+        var leaseId = _redis.InstanceId + ":" + Interlocked.Increment(ref _nextLease).ToString(CultureInfo.InvariantCulture);
+        var (keys, values) = AcquireArguments(request, estimate, leaseId);
+        var (ok, result) = await _redis.TryRunAsync(database, "acquire", db => RateLimitScripts.Acquire.EvaluateAsync(db, keys, values), cancellationToken).ConfigureAwait(false);
+        if (!ok)
+        {
+            return Fallback(request);
+        }
+
+        var fields = (RedisResult[])result!;
+        var reason = (int)fields[0];
+        var requests = limits.RequestsPerMinute is { } rpm ? Window(rpm, (long)fields[2], (long)fields[3]) : (ProxyRateLimitWindow?)null;
+        var tokens = limits.TokensPerMinute is { } tpm ? Window(tpm, (long)fields[4], (long)fields[5]) : (ProxyRateLimitWindow?)null;
+        if (reason != 0)
+        {
+            return new RejectedLease((ProxyRateLimitReason)reason, TimeSpan.FromMilliseconds((long)fields[1]), requests, tokens);
+        }
+
+        var available = (string?)fields[7] ?? string.Empty;
+        var lease = new RedisLease(this, request, estimate, leaseId, requests, tokens, (long)fields[6], available);
+        if (limits.MaxConcurrentRequests is not null)
+        {
+            _held.TryAdd(lease, 0);
+        }
+
+        return lease;
+    }
+
+    private ProxyRateLimitLease Fallback(ProxyRateLimitRequest request)
+        => _redis.FailsClosed
+            ? new RejectedLease(ProxyRateLimitReason.Unavailable, _redis.Options.RetryInterval, null, null)
+            : _local.Acquire(request);
+
+    private static ProxyRateLimitWindow Window(long limit, long used, long resetMs)
+        => new(limit, Math.Max(0, limit - used), TimeSpan.FromMilliseconds(Math.Max(0, resetMs)));
+
+    private (RedisKey[] Keys, RedisValue[] Values) AcquireArguments(ProxyRateLimitRequest request, long estimate, string leaseId)
+    {
+        var providers = request.Providers;
+        var keys = new RedisKey[3 + (providers.Count * 3)];
+        var values = new RedisValue[7 + (providers.Count * 3)];
+        values[0] = _window;
+        values[1] = _leaseTtl;
+        values[2] = leaseId;
+        values[3] = estimate;
+        var limits = request.Limits;
+        if (limits.IsUnlimited)
+        {
+            keys[0] = keys[1] = keys[2] = _redis.Keys.Unused;
+            values[4] = values[5] = values[6] = None;
+        }
+        else
+        {
+            var caller = _redis.Keys.Caller(request.Partition);
+            SetLimits(keys, values, 0, 4, caller, limits);
+        }
+
+        for (var i = 0; i < providers.Count; i++)
+        {
+            var capacity = providers[i].Limits;
+            if (capacity.IsUnlimited)
+            {
+                keys[3 + (i * 3)] = keys[4 + (i * 3)] = keys[5 + (i * 3)] = _redis.Keys.Unused;
+                values[7 + (i * 3)] = values[8 + (i * 3)] = values[9 + (i * 3)] = None;
+            }
+            else
+            {
+                SetLimits(keys, values, 3 + (i * 3), 7 + (i * 3), _redis.Keys.Provider(providers[i].Provider), capacity);
+            }
+        }
+
+        return (keys, values);
+    }
+
+    private static void SetLimits(RedisKey[] keys, RedisValue[] values, int keyIndex, int valueIndex, RedisKeys.LimitKeys target, ProxyLimits limits)
+    {
+        keys[keyIndex] = target.Requests;
+        keys[keyIndex + 1] = target.Tokens;
+        keys[keyIndex + 2] = target.Concurrent;
+        values[valueIndex] = limits.RequestsPerMinute is { } rpm ? rpm : None;
+        values[valueIndex + 1] = limits.TokensPerMinute is { } tpm ? tpm : None;
+        values[valueIndex + 2] = limits.MaxConcurrentRequests is { } max ? max : None;
+    }
+
+    /// <summary>Charges the selected provider; returns its token window start, or -1 when it has no token limit or Redis failed.</summary>
+    internal async Task<long> ChargeProviderAsync(string provider, ProxyLimits capacity, long estimate, string leaseId)
+    {
+        if (!_redis.TryGetDatabase(out var database))
+        {
+            return -1;
+        }
+
+        var target = _redis.Keys.Provider(provider);
+        RedisKey[] keys = [target.Requests, target.Tokens, target.Concurrent];
+        RedisValue[] values =
+        [
+            _window, _leaseTtl, leaseId, estimate,
+            capacity.RequestsPerMinute is null ? No : Yes,
+            capacity.TokensPerMinute is null ? No : Yes,
+            capacity.MaxConcurrentRequests is null ? No : Yes,
+        ];
+        var (ok, result) = await _redis.TryRunAsync(database, "charge provider", db => RateLimitScripts.ChargeProvider.EvaluateAsync(db, keys, values), CancellationToken.None).ConfigureAwait(false);
+        return ok ? (long)result : -1;
+    }
+
+    /// <summary>Settles and releases a lease in one call (<see cref="RateLimitScripts.Finish"/>).</summary>
+    internal async ValueTask FinishAsync(RedisLease lease, FinishArguments finish)
+    {
+        _held.TryRemove(lease, out _);
+        if (!_redis.TryGetDatabase(out var database))
+        {
+            return; // its slots expire on their own
+        }
+
+        var unused = _redis.Keys.Unused;
+        RedisKey[] keys =
+        [
+            finish.Caller?.Tokens ?? unused, finish.Caller?.Concurrent ?? unused,
+            finish.Selected?.Tokens ?? unused, finish.Selected?.Concurrent ?? unused,
+            finish.Answered?.Requests ?? unused, finish.Answered?.Tokens ?? unused,
+        ];
+        RedisValue[] values =
+        [
+            _window, lease.Id,
+            finish.CallerWindowStart, finish.CallerDelta,
+            finish.SelectedWindowStart, finish.SelectedDelta,
+            finish.AnsweredRequests ? Yes : No, finish.AnsweredTokens,
+            finish.ReleaseCaller ? Yes : No, finish.ReleaseSelected ? Yes : No,
+        ];
+        await _redis.TryRunAsync(database, "settle and release", db => RateLimitScripts.Finish.EvaluateAsync(db, keys, values), CancellationToken.None).ConfigureAwait(false);
+    }
+
+    internal void Track(RedisLease lease) => _held.TryAdd(lease, 0);
+
+    internal void Untrack(RedisLease lease) => _held.TryRemove(lease, out _);
+
+    private async Task RenewAsync()
+    {
+        if (_held.IsEmpty || !_redis.TryGetDatabase(out var database))
+        {
+            return;
+        }
+
+        var keys = new List<RedisKey>();
+        var values = new List<RedisValue> { _leaseTtl };
+        foreach (var lease in _held.Keys)
+        {
+            lease.AddSlots(keys, values);
+        }
+
+        if (keys.Count > 0)
+        {
+            RedisKey[] keyArray = [.. keys];
+            RedisValue[] valueArray = [.. values];
+            await _redis.TryRunAsync(database, "renew slots", db => RateLimitScripts.Renew.EvaluateAsync(db, keyArray, valueArray), CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WarmUpAsync(IDatabase database)
+    {
+        // Runs every script once with nothing to do, so each is cached on the server and its client path is compiled.
+        var unused = _redis.Keys.Unused;
+        await RateLimitScripts.Acquire.EvaluateAsync(database, [unused, unused, unused], [_window, _leaseTtl, "warmup", 0, None, None, None]).ConfigureAwait(false);
+        await RateLimitScripts.ChargeProvider.EvaluateAsync(database, [unused, unused, unused], [_window, _leaseTtl, "warmup", 0, No, No, No]).ConfigureAwait(false);
+        await RateLimitScripts.Finish.EvaluateAsync(database, [unused, unused, unused, unused, unused, unused], [_window, "warmup", None, 0, None, 0, No, None, No, No]).ConfigureAwait(false);
+        await RateLimitScripts.Renew.EvaluateAsync(database, [], [_leaseTtl]).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _renewal.Dispose();
+
+    /// <summary>What <see cref="FinishAsync"/> settles and releases.</summary>
+    internal readonly record struct FinishArguments(
+        RedisKeys.LimitKeys? Caller,
+        long CallerWindowStart,
+        long CallerDelta,
+        RedisKeys.LimitKeys? Selected,
+        long SelectedWindowStart,
+        long SelectedDelta,
+        RedisKeys.LimitKeys? Answered,
+        bool AnsweredRequests,
+        long AnsweredTokens,
+        bool ReleaseCaller,
+        bool ReleaseSelected);
+}

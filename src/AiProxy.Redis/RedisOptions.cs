@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AiProxy.Redis;
+
+/// <summary>Options of the Redis scale-out (<c>AddRedis</c>), for example bound from <c>OpenAiProxy:Redis</c>.</summary>
+public sealed class RedisOptions
+{
+    /// <summary>Prefixes every key and channel the gateway uses, so several gateways (or other apps) can share one Redis.
+    /// Default <c>aiproxy:</c>.</summary>
+    [Required]
+    [MinLength(1)]
+    public string KeyPrefix { get; set; } = "aiproxy:";
+
+    /// <summary>
+    /// The longest wait for any one Redis call on the request path. Past it the call is abandoned and Redis counts as
+    /// unavailable until a probe reaches it again (<see cref="RetryInterval"/>). Default 50 ms.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>What requests get while Redis is unavailable: <see cref="RedisFailMode.Open"/> (default: this instance's
+    /// in-memory limits) or <see cref="RedisFailMode.Closed"/> (503).</summary>
+    public RedisFailMode FailMode { get; set; } = RedisFailMode.Open;
+
+    /// <summary>How often an unavailable Redis is probed; shared state resumes with the first probe that succeeds. Default 1 s.</summary>
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a concurrent-request slot outlives its last renewal. Slots of requests still in flight are renewed every third
+    /// of it; the slots of an instance that died free themselves after at most this long. Default 30 s.
+    /// </summary>
+    public TimeSpan ConcurrencyLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a day's usage counters are kept in Redis. Default 8 days.</summary>
+    public TimeSpan UsageRetention { get; set; } = TimeSpan.FromDays(8);
+
+    /// <summary>How long the host waits at start for the first connection before it starts anyway with Redis unavailable
+    /// (fail-open or fail-closed). Default 5 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}

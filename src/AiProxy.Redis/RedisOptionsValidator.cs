@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Options;
+
+namespace AiProxy.Redis;
+
+/// <summary>Checks <see cref="RedisOptions"/> at start and names every bad key at once.</summary>
+internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.KeyPrefix))
+        {
+            failures.Add("OpenAiProxy:Redis:KeyPrefix must not be empty.");
+        }
+
+        Positive(failures, nameof(options.Timeout), options.Timeout);
+        Positive(failures, nameof(options.RetryInterval), options.RetryInterval);
+        Positive(failures, nameof(options.ConcurrencyLeaseTimeout), options.ConcurrencyLeaseTimeout);
+        Positive(failures, nameof(options.UsageRetention), options.UsageRetention);
+        Positive(failures, nameof(options.ConnectTimeout), options.ConnectTimeout);
+        if (!Enum.IsDefined(options.FailMode))
+        {
+            failures.Add($"OpenAiProxy:Redis:FailMode must be Open or Closed, not '{options.FailMode}'.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Positive(List<string> failures, string key, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"OpenAiProxy:Redis:{key} must be greater than zero (was {value}).");
+        }
+    }
+}
