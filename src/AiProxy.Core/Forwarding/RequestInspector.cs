@@ -46,7 +46,7 @@ internal static class RequestInspector
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
-                        model = reader.GetString();
+                        model = ModelNames.Read(ref reader);
                         modelStart = (int)reader.TokenStartIndex;
                         modelLength = reader.ValueSpan.Length + 2;
                     }

@@ -21,6 +21,10 @@ internal sealed class ProviderHealth
     private readonly int[] _bucketRequests = new int[BucketCount];
     private readonly int[] _bucketFailures = new int[BucketCount];
     private readonly ConcurrentDictionary<string, DateTimeOffset> _missingModels = new(StringComparer.OrdinalIgnoreCase);
+    private int _missingCount;
+    private long _windowEpoch = -1;
+    private long _windowRequests;
+    private long _windowFailures; // ConcurrentDictionary.IsEmpty scans every bucket: too slow for every selection
     private int _inFlight;
     private long _totalRequests;
     private long _totalFailures;
@@ -79,7 +83,7 @@ internal sealed class ProviderHealth
             return false;
         }
 
-        return _missingModels.IsEmpty || model.Length == 0 || !IsModelMissing(model);
+        return Volatile.Read(ref _missingCount) == 0 || model.Length == 0 || !IsModelMissing(model);
     }
 
     /// <summary>Called just before an attempt is sent. In half-open, only the first caller gets the trial.</summary>
@@ -202,9 +206,17 @@ internal sealed class ProviderHealth
     /// <summary>An upstream 404 for a model: only this provider-model pair cools down.</summary>
     public void RecordModelNotFound(string model)
     {
-        if (model.Length > 0 && _missingModels.Count < 1024)
+        if (model.Length > 0 && Volatile.Read(ref _missingCount) < 1024)
         {
-            _missingModels[model] = _time.GetUtcNow() + _options().CooldownPeriod;
+            var until = _time.GetUtcNow() + _options().CooldownPeriod;
+            if (_missingModels.TryAdd(model, until))
+            {
+                Interlocked.Increment(ref _missingCount);
+            }
+            else
+            {
+                _missingModels[model] = until;
+            }
         }
 
         Volatile.Write(ref _trialInProgress, 0);
@@ -222,7 +234,11 @@ internal sealed class ProviderHealth
             return true;
         }
 
-        _missingModels.TryRemove(new KeyValuePair<string, DateTimeOffset>(model, until));
+        if (_missingModels.TryRemove(new KeyValuePair<string, DateTimeOffset>(model, until)))
+        {
+            Interlocked.Decrement(ref _missingCount);
+        }
+
         return false;
     }
 
@@ -246,6 +262,45 @@ internal sealed class ProviderHealth
                 _lastFailure,
                 _lastFailureAt);
         }
+    }
+
+    /// <summary>
+    /// What the strategies read, without taking the lock: a heuristic may see a count one update old, and selection
+    /// runs on every request.
+    /// </summary>
+    public SelectionView View() => View(CurrentEpoch());
+
+    /// <summary>The window bucket of now, for <see cref="View(long)"/>: read the clock once for all candidates.</summary>
+    public long CurrentEpoch() => _time.GetUtcNow().UtcTicks / BucketTicks;
+
+    /// <inheritdoc cref="View()"/>
+    public SelectionView View(long epoch)
+    {
+        if (Volatile.Read(ref _windowEpoch) == epoch)
+        {
+            // A request finished in this bucket already: the running totals are current.
+            return new SelectionView(InFlight, Volatile.Read(ref _windowRequests), Volatile.Read(ref _windowFailures), Volatile.Read(ref _latencyEwmaTicks));
+        }
+
+        long requests = 0, failures = 0;
+        for (var i = 0; i < BucketCount; i++)
+        {
+            if (epoch - Volatile.Read(ref _bucketEpoch[i]) < BucketCount)
+            {
+                requests += Volatile.Read(ref _bucketRequests[i]);
+                failures += Volatile.Read(ref _bucketFailures[i]);
+            }
+        }
+
+        return new SelectionView(InFlight, requests, failures, Volatile.Read(ref _latencyEwmaTicks));
+    }
+
+    /// <summary>A provider's numbers for the strategies.</summary>
+    public readonly record struct SelectionView(int InFlight, long RecentRequests, long RecentFailures, double LatencyTicks)
+    {
+        public double SuccessRate => RecentRequests == 0 ? 1.0 : 1.0 - ((double)RecentFailures / RecentRequests);
+
+        public bool IsMeasured => LatencyTicks >= 0;
     }
 
     /// <summary>Latency EWMA in ticks, or -1 when unmeasured; a lock-free read for the strategies.</summary>
@@ -278,6 +333,23 @@ internal sealed class ProviderHealth
         {
             _bucketFailures[index]++;
             _totalFailures++;
+        }
+
+        // Running window totals for the strategies' lock-free reads, recounted once per bucket (every 5 s).
+        if (Volatile.Read(ref _windowEpoch) != epoch)
+        {
+            var (requests, failures) = WindowCounts(now);
+            Volatile.Write(ref _windowRequests, requests);
+            Volatile.Write(ref _windowFailures, failures);
+            Volatile.Write(ref _windowEpoch, epoch);
+        }
+        else
+        {
+            Volatile.Write(ref _windowRequests, _windowRequests + 1);
+            if (failed)
+            {
+                Volatile.Write(ref _windowFailures, _windowFailures + 1);
+            }
         }
     }
 

@@ -45,6 +45,10 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     public IReadOnlyList<string> Models { get; }
     public int InFlight => Health.InFlight;
 
+    /// <summary>Position in failover order (priority, then name) within the current configuration, set by the registry,
+    /// so ordering compares integers instead of names on the request path; -1 until registered.</summary>
+    internal int FailoverRank { get; set; } = -1;
+
     /// <summary>The provider's runtime state: counters, latency, circuit breaker.</summary>
     internal ProviderHealth Health { get; }
 

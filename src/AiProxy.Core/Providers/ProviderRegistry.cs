@@ -78,6 +78,17 @@ internal sealed partial class ProviderRegistry : IDisposable
                     : new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health, CooldownCallback(name))));
             }
 
+            var byFailover = next.ToArray();
+            Array.Sort(byFailover, static (a, b) =>
+            {
+                var byPriority = a.Priority.CompareTo(b.Priority);
+                return byPriority != 0 ? byPriority : string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase);
+            });
+            for (var i = 0; i < byFailover.Length; i++)
+            {
+                byFailover[i].FailoverRank = i;
+            }
+
             next.Sort(static (a, b) => string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase));
             _providers = next.ToArray();
             foreach (var retired in old)

@@ -16,11 +16,12 @@ internal sealed class BestPerformanceStrategy : ISelectionStrategy
         var keys = candidates.Length <= CandidateSort.StackLimit
             ? stackalloc (long Latency, double SuccessRate)[candidates.Length]
             : new (long Latency, double SuccessRate)[candidates.Length];
+        long epoch = 0;
         for (var i = 0; i < candidates.Length; i++)
         {
-            var snapshot = candidates[i].GetSnapshot();
+            var view = CandidateView.Of(candidates[i], ref epoch);
             // Unmeasured sorts first: -1 is below every real latency.
-            keys[i] = (snapshot.LatencyEwma?.Ticks ?? -1, snapshot.SuccessRate);
+            keys[i] = ((long)view.LatencyTicks, view.SuccessRate);
         }
 
         CandidateSort.SortBy(candidates, keys, static (a, b) => a.Latency != b.Latency ? a.Latency.CompareTo(b.Latency) : b.SuccessRate.CompareTo(a.SuccessRate));

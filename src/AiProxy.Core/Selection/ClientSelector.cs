@@ -22,6 +22,7 @@ internal sealed class ClientSelector : IClientSelector
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly FrozenDictionary<string, ISelectionStrategy> _strategies;
     private volatile ServingCache? _serving;
+    private volatile ResolvedStrategy? _lastStrategy;
 
     public ClientSelector(ProviderRegistry registry, IOptionsMonitor<OpenAiProxyOptions> options, IEnumerable<ISelectionStrategy> strategies)
     {
@@ -93,7 +94,16 @@ internal sealed class ClientSelector : IClientSelector
     {
         panic = false;
         var strategyName = context.Strategy ?? _options.CurrentValue.DefaultStrategy;
-        if (!_strategies.TryGetValue(strategyName, out var strategy))
+        ISelectionStrategy strategy;
+        if (_lastStrategy is { } last && ReferenceEquals(last.Name, strategyName))
+        {
+            strategy = last.Strategy; // the default strategy's name is the same string on every request
+        }
+        else if (_strategies.TryGetValue(strategyName, out strategy!))
+        {
+            _lastStrategy = new ResolvedStrategy(strategyName, strategy);
+        }
+        else
         {
             throw new ArgumentException($"Unknown selection strategy '{strategyName}'. Valid: {string.Join(", ", StrategyNames)}.", nameof(context));
         }
@@ -165,6 +175,8 @@ internal sealed class ClientSelector : IClientSelector
 
         return serving;
     }
+
+    private sealed record ResolvedStrategy(string Name, ISelectionStrategy Strategy);
 
     /// <summary>Per registry snapshot and mapping version: the providers serving each model seen so far.</summary>
     private sealed class ServingCache(ProviderClient[] providers, int mappingVersion)

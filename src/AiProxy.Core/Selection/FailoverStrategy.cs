@@ -24,6 +24,11 @@ internal sealed class FailoverStrategy : ISelectionStrategy
 
     internal static int Compare(IProviderClient a, IProviderClient b)
     {
+        if (a is ProviderClient { FailoverRank: >= 0 } x && b is ProviderClient { FailoverRank: >= 0 } y)
+        {
+            return x.FailoverRank.CompareTo(y.FailoverRank);
+        }
+
         var byPriority = a.Priority.CompareTo(b.Priority);
         return byPriority != 0 ? byPriority : string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase);
     }

@@ -13,10 +13,11 @@ internal sealed class LeastUsedStrategy : ISelectionStrategy
         var keys = candidates.Length <= CandidateSort.StackLimit
             ? stackalloc (int InFlight, long Recent)[candidates.Length]
             : new (int InFlight, long Recent)[candidates.Length];
+        long epoch = 0;
         for (var i = 0; i < candidates.Length; i++)
         {
-            var snapshot = candidates[i].GetSnapshot();
-            keys[i] = (snapshot.InFlight, snapshot.RecentRequests);
+            var view = CandidateView.Of(candidates[i], ref epoch);
+            keys[i] = (view.InFlight, view.RecentRequests);
         }
 
         CandidateSort.SortBy(candidates, keys, static (a, b) => a.InFlight != b.InFlight ? a.InFlight.CompareTo(b.InFlight) : a.Recent.CompareTo(b.Recent));

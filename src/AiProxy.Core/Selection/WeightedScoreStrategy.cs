@@ -50,11 +50,12 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelection
     internal static void ComputeScores(ReadOnlySpan<IProviderClient> candidates, Span<double> scores, Span<double> latencies, Span<double> scratch)
     {
         var measured = 0;
+        long epoch = 0;
         for (var i = 0; i < candidates.Length; i++)
         {
-            var snapshot = candidates[i].GetSnapshot();
-            latencies[i] = snapshot.LatencyEwma is { } latency ? latency.Ticks : -1;
-            scores[i] = snapshot.SuccessRate; // kept here until the median is known
+            var view = CandidateView.Of(candidates[i], ref epoch);
+            latencies[i] = view.LatencyTicks;
+            scores[i] = view.SuccessRate; // kept here until the median is known
             if (latencies[i] >= 0)
             {
                 scratch[measured++] = latencies[i];

@@ -33,6 +33,15 @@ public class SelectionBenchmarks
         _selector = _services.GetRequiredService<ClientSelector>();
         _destination = new IProviderClient[_selector.MaxCandidates];
         _context = new SelectionContext(Strategy);
+        // Traffic as a loaded gateway has it: every provider measured, with a request finished in the current
+        // five-second bucket (the strategies then read running totals instead of scanning the window). The clock is
+        // frozen so the run never leaves that bucket.
+        var providers = _services.GetRequiredService<ProviderRegistry>().All;
+        for (var i = 0; i < providers.Length; i++)
+        {
+            providers[i].Health.RecordSuccess(TimeSpan.FromMilliseconds(50 + (10 * i)));
+        }
+
         if (_selector.Select("gpt-4o-mini", _context, _destination) != 10)
         {
             throw new InvalidOperationException("Every one of the ten providers should be a candidate.");
@@ -49,6 +58,7 @@ public class SelectionBenchmarks
     {
         var services = new ServiceCollection();
         services.AddLogging();
+        services.AddSingleton<TimeProvider>(new FrozenClock());
         services.AddOpenAiProxy(options =>
         {
             for (var i = 0; i < 10; i++)
@@ -70,5 +80,13 @@ public class SelectionBenchmarks
             }
         });
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>A wall clock that stands still (timestamps still run), so the health window's bucket never changes.</summary>
+    private sealed class FrozenClock : TimeProvider
+    {
+        private readonly DateTimeOffset _now = DateTimeOffset.UtcNow;
+
+        public override DateTimeOffset GetUtcNow() => _now;
     }
 }
