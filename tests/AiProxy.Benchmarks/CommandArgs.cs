@@ -49,6 +49,19 @@ internal sealed class CommandArgs
             : throw new ArgumentException($"--{name} must be a non-negative integer, not '{text}'.");
     }
 
+    /// <summary>A <c>host:port</c> option on this machine (<c>127.0.0.1:6379</c>, <c>localhost:6379</c>), as given.</summary>
+    public string LoopbackEndpoint(string name)
+    {
+        var text = Required(name);
+        if (!Uri.TryCreate("tcp://" + text, UriKind.Absolute, out var url) || !url.IsLoopback || url.IsDefaultPort
+            || !string.Equals(url.Authority, text, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"--{name} must be a loopback host:port such as 127.0.0.1:6379, not '{text}'.");
+        }
+
+        return text;
+    }
+
     public Uri Url(string name)
     {
         var text = Required(name);

@@ -5,7 +5,14 @@ namespace AiProxy.Benchmarks.Hosts;
 
 /// <summary>
 /// <c>aiproxy</c>: the smallest host app of the library. One provider (the upstream), one token, the gateway
-/// at <c>/proxy</c>, logging at Warning. <c>--otel</c> adds OpenTelemetry metrics from the <c>AiProxy</c> meter
+/// at <c>/proxy</c>, logging at Warning. The token has limits far above what the benchmark can reach
+/// (<see cref="RequestsPerMinute"/>, <see cref="TokensPerMinute"/>, <see cref="MaxConcurrentRequests"/>), so every
+/// request goes through the rate limiter without ever being refused; <c>--no-limits</c> leaves them out.
+/// <c>--redis HOST:PORT</c> adds <c>AddRedis</c>: the same limits then live in that Redis (one script per request
+/// before forwarding, one after), with the package's defaults otherwise; the host refuses to start when that Redis
+/// does not answer, so the row never silently measures the in-memory fallback, and <c>GET /_bench/redis</c> says
+/// whether requests use Redis now (<c>available</c>) or the fallback after a Redis call timed out (<c>unavailable</c>).
+/// <c>--otel</c> adds OpenTelemetry metrics from the <c>AiProxy</c> meter
 /// and ASP.NET Core's and HttpClient's meters, collected every second into an exporter that only reads them:
 /// what telemetry costs the process, without a collector on the other end. <c>GET /_bench/metrics</c> lists the
 /// points exported so far by meter.
@@ -14,16 +21,38 @@ internal static class AiProxyHost
 {
     public const string Token = "sk-bench-token";
 
+    /// <summary>The token's limits: generous enough never to refuse a benchmark request, present so the limiter runs.</summary>
+    public const int RequestsPerMinute = 100_000_000;
+
+    /// <inheritdoc cref="RequestsPerMinute"/>
+    public const int TokensPerMinute = 1_000_000_000;
+
+    /// <inheritdoc cref="RequestsPerMinute"/>
+    public const int MaxConcurrentRequests = 10_000;
+
     public static async Task<int> RunAsync(CommandArgs args)
     {
         var upstream = args.Url("upstream");
+        var redis = args.Has("redis") ? args.LoopbackEndpoint("redis") : null;
         var builder = BenchHost.CreateBuilder(args.Int("port", 0));
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["OpenAiProxy:Providers:bench:BaseUrl"] = upstream.GetLeftPart(UriPartial.Authority) + "/v1",
             ["OpenAiProxy:Tokens:bench:Key"] = args.Optional("token") ?? Token,
-        });
-        builder.Services.AddOpenAiProxy(builder.Configuration.GetSection("OpenAiProxy"));
+        };
+        if (!args.Has("no-limits"))
+        {
+            settings["OpenAiProxy:Tokens:bench:RequestsPerMinute"] = RequestsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["OpenAiProxy:Tokens:bench:TokensPerMinute"] = TokensPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["OpenAiProxy:Tokens:bench:MaxConcurrentRequests"] = MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        builder.Configuration.AddInMemoryCollection(settings);
+        var proxy = builder.Services.AddOpenAiProxy(builder.Configuration.GetSection("OpenAiProxy"));
+        if (redis is not null)
+        {
+            proxy.AddRedis(redis);
+        }
 
         var exporter = new DiscardingMetricExporter();
         if (args.Has("otel"))
@@ -39,6 +68,16 @@ internal static class AiProxyHost
         BenchHost.MapAllocationCounter(app);
         app.MapGet("/_bench/metrics", () => Results.Text(string.Join('\n', exporter.PointsByMeter.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))));
         app.MapOpenAiProxy("/proxy");
-        return await BenchHost.RunAsync(app);
+        if (redis is null)
+        {
+            return await BenchHost.RunAsync(app);
+        }
+
+        // Whether requests keep their limits in Redis now, or use this instance's in-memory fallback (fail-open).
+        var connection = app.Services.GetRequiredService<AiProxy.Redis.Connection.RedisConnection>();
+        app.MapGet("/_bench/redis", () => Results.Text(connection.IsAvailable ? "available" : "unavailable"));
+        return await BenchHost.RunAsync(app, _ => connection.IsAvailable
+            ? null
+            : $"Redis at {redis} did not answer at start (see the warning above); the Redis row would measure the in-memory fallback.");
     }
 }

@@ -41,10 +41,20 @@ internal static class BenchHost
     public static void MapAllocationCounter(WebApplication app)
         => app.MapGet(AllocPath, () => Results.Text(GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
-    /// <summary>Starts <paramref name="app"/>, prints <c>READY url</c> and runs until SIGTERM or Ctrl-C.</summary>
-    public static async Task<int> RunAsync(WebApplication app)
+    /// <summary>
+    /// Starts <paramref name="app"/>, prints <c>READY url</c> and runs until SIGTERM or Ctrl-C. When
+    /// <paramref name="readyCheck"/> returns a message once started, the host prints it and exits 1 instead.
+    /// </summary>
+    public static async Task<int> RunAsync(WebApplication app, Func<IServiceProvider, string?>? readyCheck = null)
     {
         await app.StartAsync();
+        if (readyCheck?.Invoke(app.Services) is { } problem)
+        {
+            Console.Error.WriteLine(problem);
+            await app.StopAsync();
+            return 1;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         Console.WriteLine($"READY {address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal)}");
         await app.WaitForShutdownAsync();

@@ -8,19 +8,25 @@ namespace AiProxy.Benchmarks.Report;
 /// <c>report FILE</c>: turns the JSON lines run-load.sh collected into one
 /// markdown table (metrics as rows, targets as columns) and lists every functional failure under it. Ratios and
 /// "added" values are computed within each run (the targets of a run ran back to back) and their median is shown.
-/// Exits 1 when a request failed, a stream broke or a held stream did not complete; numbers are never judged.
+/// Exits 1 when a request failed, a stream broke, a held stream did not complete or the Redis row did not go through
+/// Redis; numbers are never judged. The <c>aiproxy-redis</c> column appears only when the results have it (run-load.sh
+/// measures it when <c>redis-server</c> is available).
 /// </summary>
 internal static class LoadReport
 {
-    private static readonly string[] Targets = ["direct", "yarp", "aiproxy", "aiproxy-otel"];
-    private static readonly string[] Proxies = ["yarp", "aiproxy", "aiproxy-otel"];
+    private const string Redis = "aiproxy-redis";
+    private static readonly string[] CoreTargets = ["direct", "yarp", "aiproxy", "aiproxy-otel"];
     private static readonly Dictionary<string, string> Titles = new(StringComparer.Ordinal)
     {
         ["direct"] = "direct",
         ["yarp"] = "YARP",
         ["aiproxy"] = "AiProxy",
         ["aiproxy-otel"] = "AiProxy + OTel",
+        [Redis] = "AiProxy + Redis",
     };
+
+    /// <summary>The columns of this report: the four targets always measured, then AiProxy + Redis when it was.</summary>
+    private static string[] Targets = CoreTargets;
 
     public static int Run(string[] args)
     {
@@ -30,6 +36,7 @@ internal static class LoadReport
         }
 
         var records = ReadRecords(args[0]);
+        Targets = records.Any(r => r.Target == Redis) ? [.. CoreTargets, Redis] : CoreTargets;
         var failures = new List<string>();
         var table = new Table();
         foreach (var error in records.Where(r => r.Kind == "error"))
@@ -90,7 +97,41 @@ internal static class LoadReport
             : $"{Format(MedianRatio(runs, t, "direct", Rps), "P0")} / {(t == "yarp" ? "-" : Format(MedianRatio(runs, t, "yarp", Rps), "P0"))}"));
         table.Row($"Non-streaming {label}: proxy CPU per request (µs)", Targets.Select(t => t == "direct" ? "-" : Format(Median(runs, t, CpuMicrosPerRequest), "F0")));
         table.Row($"Non-streaming {label}: bytes allocated per request (proxy process)", Targets.Select(t => t == "direct" ? "-" : Format(Median(runs, t, AllocatedPerRequest), "N0")));
+        if (Targets.Contains(Redis))
+        {
+            AddRedisLoadRows(table, runs, conc, label, failures);
+        }
     }
+
+    /// <summary>
+    /// What Redis changes, in the Redis column only: requests/s and proxy CPU against AiProxy with the same limits in
+    /// memory (measured back to back), the Redis commands each request cost, and redis-server's own CPU. A run whose
+    /// Redis ran fewer scripts than wrk counted requests did not keep its limits in Redis (the fail-open fallback).
+    /// </summary>
+    private static void AddRedisLoadRows(Table table, List<Record> runs, int conc, string label, List<string> failures)
+    {
+        foreach (var r in runs.Where(r => r.Target == Redis))
+        {
+            var scripts = RedisCounter(r, "redisScripts");
+            var requests = Wrk(r, "requests");
+            if (double.IsNaN(scripts) || scripts < requests)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{Titles[Redis]} c={conc} run {r.Run}: Redis ran {(double.IsNaN(scripts) ? "an unknown number of" : scripts.ToString("N0", CultureInfo.InvariantCulture))} scripts for {requests:N0} requests, so some requests used the in-memory fallback"));
+            }
+        }
+
+        string OnlyRedis(string target, Func<string> cell) => target == Redis ? cell() : "-";
+        table.Row($"Non-streaming {label}: requests/s / proxy CPU per request vs AiProxy (Redis off)", Targets.Select(t => OnlyRedis(t, () =>
+            $"{Format(MedianRatio(runs, Redis, "aiproxy", Rps), "P0")} / {Format(MedianRatio(runs, Redis, "aiproxy", CpuMicrosPerRequest), "P0")}")));
+        table.Row($"Non-streaming {label}: Redis scripts / commands per request (commands include the scripts' own)", Targets.Select(t => OnlyRedis(t, () =>
+            $"{Format(Median(runs, Redis, r => RedisCounter(r, "redisScripts") / Wrk(r, "requests")), "F2")} / {Format(Median(runs, Redis, r => RedisCounter(r, "redisCommands") / Wrk(r, "requests")), "F1")}")));
+        table.Row($"Non-streaming {label}: redis-server CPU per request (µs)", Targets.Select(t => OnlyRedis(t, () =>
+            Format(Median(runs, Redis, r => RedisCounter(r, "redisCpuTicks") / r.Data.GetProperty("clkTck").GetDouble() * 1e6 / Wrk(r, "requests")), "F0"))));
+    }
+
+    private static double RedisCounter(Record r, string name)
+        => r.Data.TryGetProperty(name, out var value) ? AsDouble(value) : double.NaN;
 
     private static void AddStreamingRows(Table table, List<Record> runs, List<string> failures)
     {
@@ -112,17 +153,19 @@ internal static class LoadReport
         static double Ttfe(Record r, string p) => AsDouble(r.Data.GetProperty("result").GetProperty("ttfeMs").GetProperty(p));
         static double Gap(Record r, string p) => AsDouble(r.Data.GetProperty("result").GetProperty("gapMs").GetProperty(p));
 
-        table.Row("Streaming: time to first event p50 / p99 (ms)", Targets.Select(t =>
+        // Targets that were not streamed (AiProxy + Redis: its requests are the same as AiProxy's up to the first event).
+        var streamed = runs.Select(r => r.Target).ToHashSet(StringComparer.Ordinal);
+        table.Row("Streaming: time to first event p50 / p99 (ms)", Targets.Select(t => !streamed.Contains(t) ? "-" :
             $"{Format(Median(runs, t, r => Ttfe(r, "p50")), "F1")} / {Format(Median(runs, t, r => Ttfe(r, "p99")), "F1")}"));
-        table.Row("Streaming: added time to first event p50 / p99 vs direct (ms)", Targets.Select(t => t == "direct"
+        table.Row("Streaming: added time to first event p50 / p99 vs direct (ms)", Targets.Select(t => t == "direct" || !streamed.Contains(t)
             ? "-"
             : $"{Format(MedianDifference(runs, t, "direct", r => Ttfe(r, "p50")), "+0.0;-0.0")} / {Format(MedianDifference(runs, t, "direct", r => Ttfe(r, "p99")), "+0.0;-0.0")}"));
-        table.Row("Streaming: added time to first event p50 / p99 vs YARP (ms)", Targets.Select(t => t is "direct" or "yarp"
+        table.Row("Streaming: added time to first event p50 / p99 vs YARP (ms)", Targets.Select(t => t is "direct" or "yarp" || !streamed.Contains(t)
             ? "-"
             : $"{Format(MedianDifference(runs, t, "yarp", r => Ttfe(r, "p50")), "+0.0;-0.0")} / {Format(MedianDifference(runs, t, "yarp", r => Ttfe(r, "p99")), "+0.0;-0.0")}"));
-        table.Row("Streaming: inter-event gap p50 / p99 / max (ms)", Targets.Select(t =>
+        table.Row("Streaming: inter-event gap p50 / p99 / max (ms)", Targets.Select(t => !streamed.Contains(t) ? "-" :
             $"{Format(Median(runs, t, r => Gap(r, "p50")), "F1")} / {Format(Median(runs, t, r => Gap(r, "p99")), "F1")} / {Format(Median(runs, t, r => Gap(r, "max")), "F1")}"));
-        table.Row("Streaming: largest added inter-event gap vs direct / vs YARP (ms)", Targets.Select(t => t == "direct"
+        table.Row("Streaming: largest added inter-event gap vs direct / vs YARP (ms)", Targets.Select(t => t == "direct" || !streamed.Contains(t)
             ? "-"
             : $"{Format(MedianDifference(runs, t, "direct", r => Gap(r, "max")), "+0.0;-0.0")} / {(t == "yarp" ? "-" : Format(MedianDifference(runs, t, "yarp", r => Gap(r, "max")), "+0.0;-0.0"))}"));
     }
