@@ -93,19 +93,34 @@ internal sealed partial class ProxyDispatcher
     }
 
     /// <summary>
-    /// Runs the attempts through a Polly retry pipeline: the pipeline counts retries (<c>MaxRetries</c>) and waits
-    /// (on the injected <see cref="TimeProvider"/>); the plan decides which provider is next and how long to wait:
-    /// nothing when it switches provider, an exponential, jittered back-off before trying the same one again.
+    /// Runs the attempts. The first runs on its own: most requests are answered at once and then pay nothing for
+    /// retrying. After a retryable failure the rest go through a Polly retry pipeline: it counts retries
+    /// (<c>MaxRetries</c>) and waits (on the injected <see cref="TimeProvider"/>); the plan decides which provider
+    /// is next and how long to wait: nothing when it switches provider, an exponential, jittered back-off before
+    /// trying the same one again.
     /// </summary>
     private async ValueTask<ForwardResult> RunAsync(AttemptPlan plan, OpenAiProxyOptions options, CancellationToken clientAborted)
     {
+        if (!plan.MoveNext())
+        {
+            return plan.Finish();
+        }
+
+        var first = await SendPlannedAttemptAsync(plan).ConfigureAwait(false);
+        if (!first.IsRetryable || !plan.MoveNext())
+        {
+            return plan.Finish();
+        }
+
         var context = ResilienceContextPool.Shared.Get(clientAborted);
         context.Properties.Set(PlanKey, plan);
         try
         {
-            if (!plan.MoveNext())
+            // The pipeline waits between its own attempts; the wait before its first is the plan's to take here.
+            var delay = plan.NextDelay();
+            if (delay > TimeSpan.Zero)
             {
-                return plan.Finish();
+                await Task.Delay(delay, _time, clientAborted).ConfigureAwait(false);
             }
 
             var outcome = await GetPipeline(options).ExecuteOutcomeAsync(
@@ -119,6 +134,11 @@ internal sealed partial class ProxyDispatcher
 
             outcome.ThrowIfException();
             return plan.Finish();
+        }
+        catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+        {
+            plan.Finish().Dispose();
+            return ForwardResult.Aborted(plan.Attempts, plan.Route);
         }
         finally
         {
@@ -355,7 +375,7 @@ internal sealed partial class ProxyDispatcher
     private (HttpRequestMessage Message, string? ProviderModel, bool UsageInjected) BuildUpstreamRequest(
         ProxyRequest request, ProviderClient provider, bool traceFromActivity)
     {
-        var uri = new Uri(provider.BaseUrl, request.QueryString.Length == 0 ? request.Path : request.Path + request.QueryString);
+        var uri = request.QueryString.Length == 0 ? provider.EndpointUri(request.Path) : new Uri(provider.BaseUrl, request.Path + request.QueryString);
         var message = new HttpRequestMessage(ToMethod(request.Method), uri)
         {
             Version = HttpVersion.Version11,

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using AiProxy.Health;
@@ -44,6 +45,26 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     public bool Enabled { get; }
     public IReadOnlyList<string> Models { get; }
     public int InFlight => Health.InFlight;
+
+    private readonly ConcurrentDictionary<string, Uri> _endpoints = new(StringComparer.Ordinal);
+
+    /// <summary>The absolute URI of an endpoint path (<c>chat/completions</c>), built once per path: a handful of
+    /// paths carry all the traffic, and a <see cref="Uri"/> is not cheap to build per request.</summary>
+    internal Uri EndpointUri(string path)
+    {
+        if (_endpoints.TryGetValue(path, out var uri))
+        {
+            return uri;
+        }
+
+        uri = new Uri(BaseUrl, path);
+        if (_endpoints.Count < 256)
+        {
+            _endpoints.TryAdd(path, uri);
+        }
+
+        return uri;
+    }
 
     /// <summary>Position in failover order (priority, then name) within the current configuration, set by the registry,
     /// so ordering compares integers instead of names on the request path; -1 until registered.</summary>
