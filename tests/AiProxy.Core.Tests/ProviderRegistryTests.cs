@@ -67,4 +67,35 @@ public sealed class ProviderRegistryTests
     [TestCase("https://x.example/v1?api-version=1#frag", "https://x.example/v1/")]
     public void A_base_url_ends_with_a_slash_and_one_with_no_path_gets_v1(string configured, string expected)
         => Assert.That(ProviderClient.NormalizeBaseUrl(configured).AbsoluteUri, Is.EqualTo(expected));
+
+    [Test]
+    public void A_replaced_provider_keeps_its_handler_until_its_last_request_ends()
+    {
+        var monitor = new TestOptionsMonitor<OpenAiProxyOptions>(Options());
+        using var registry = new ProviderRegistry(monitor, new ModelMappingService(monitor), NullLogger<ProviderRegistry>.Instance);
+        var gamma = registry.Find("gamma")!;
+        var beta = registry.Find("beta")!;
+        gamma.EnterFlight(); // a stream still relaying
+
+        monitor.Reload(Options(gammaUrl: "http://127.0.0.1:2/v1"));
+
+        Assert.That(registry.Find("gamma"), Is.Not.SameAs(gamma));
+        Assert.That(gamma.IsDisposed, Is.False, "in flight: the old handler stays");
+        Assert.That(registry.Find("beta"), Is.SameAs(beta));
+        gamma.LeaveFlight();
+        Assert.That(gamma.IsDisposed, Is.True, "idle: the old handler is disposed");
+        Assert.That(beta.IsDisposed, Is.False);
+    }
+
+    [Test]
+    public void A_replaced_provider_that_is_idle_is_disposed_at_once()
+    {
+        var monitor = new TestOptionsMonitor<OpenAiProxyOptions>(Options());
+        using var registry = new ProviderRegistry(monitor, new ModelMappingService(monitor), NullLogger<ProviderRegistry>.Instance);
+        var gamma = registry.Find("gamma")!;
+
+        monitor.Reload(Options(gammaUrl: "http://127.0.0.1:2/v1"));
+
+        Assert.That(gamma.IsDisposed, Is.True);
+    }
 }

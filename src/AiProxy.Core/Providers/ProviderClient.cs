@@ -167,6 +167,9 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         }
     }
 
+    /// <summary>The handler was disposed (the provider was replaced by a reload and went idle, or the host stopped).</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) == 1;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
