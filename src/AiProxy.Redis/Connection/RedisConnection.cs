@@ -121,6 +121,33 @@ internal sealed partial class RedisConnection : ISharedStateStatus, IHostedServi
         }
     }
 
+    /// <summary>As <see cref="TryRunAsync{T}"/>, with the call's state passed along so that the call needs no closure.</summary>
+    public async ValueTask<(bool Ok, T Result)> TryRunAsync<TState, T>(
+        IDatabase database, string operation, TState state, Func<IDatabase, TState, Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var task = call(database, state);
+            var result = task.IsCompleted ? await task.ConfigureAwait(false) : await task.WaitAsync(Options.Timeout, _time, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _consecutiveFailures, 0);
+            return (true, result);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex, cancellationToken))
+        {
+            Failed(operation, ex);
+            return (false, default!);
+        }
+    }
+
+    private void Failed(string operation, Exception ex)
+    {
+        var definite = ex is RedisConnectionException or ObjectDisposedException;
+        if (definite || Interlocked.Increment(ref _consecutiveFailures) >= FailuresForOutage)
+        {
+            ReportFailure(operation + ": " + (ex is TimeoutException ? $"no answer within {Options.Timeout.TotalMilliseconds} ms" : ex.GetType().Name + ": " + ex.Message));
+        }
+    }
+
     public static bool IsRedisFailure(Exception ex, CancellationToken cancellationToken)
         => ex is TimeoutException or RedisException or ObjectDisposedException or InvalidOperationException
            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);

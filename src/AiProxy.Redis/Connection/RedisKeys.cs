@@ -45,7 +45,7 @@ internal sealed class RedisKeys
         }
 
         var baseName = _prefix + kind + name;
-        keys = new LimitKeys(baseName + ":rpm", baseName + ":tpm", baseName + ":concurrent");
+        keys = new LimitKeys(baseName + ":windows", baseName + ":concurrent");
         if (cache.Count < MaxCached)
         {
             cache.TryAdd(name, keys);
@@ -54,7 +54,8 @@ internal sealed class RedisKeys
         return keys;
     }
 
-    /// <summary>The three keys of one caller's or provider's limits: a request counter, a token window (hash of start
-    /// <c>s</c> and used <c>u</c>) and a sorted set of concurrent leases scored by their expiry.</summary>
-    internal sealed record LimitKeys(RedisKey Requests, RedisKey Tokens, RedisKey Concurrent);
+    /// <summary>The two keys of one caller's or provider's limits: its two windows (a hash of the request window's start
+    /// <c>rs</c> and count <c>r</c>, the token window's start <c>ts</c> and tokens used <c>u</c>) and a sorted set of
+    /// concurrent leases scored by their expiry.</summary>
+    internal sealed record LimitKeys(RedisKey Windows, RedisKey Concurrent);
 }

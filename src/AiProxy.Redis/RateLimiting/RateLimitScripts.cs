@@ -9,41 +9,69 @@ namespace AiProxy.Redis.RateLimiting;
 /// <remarks>
 /// Layout, per caller and per provider with limits (see <see cref="RedisKeys.LimitKeys"/>):
 /// <list type="bullet">
-/// <item><c>…:rpm</c>: a counter; its TTL is the rest of the one-minute window, which opens with the first request (as in memory).</item>
-/// <item><c>…:tpm</c>: a hash, <c>s</c> the window's start (server ms, the window's id for settling) and <c>u</c> the tokens
-/// used; its TTL is the rest of the window.</item>
+/// <item><c>…:windows</c>: a hash of both one-minute windows, each opened by the first request (as in memory) and over
+/// once its start plus a minute has passed: <c>rs</c> and <c>r</c> the request window's start (server ms) and count,
+/// <c>ts</c> and <c>u</c> the token window's start (its id for settling) and tokens used. Its TTL is the rest of the
+/// window opened last, so it outlives every live window.</item>
 /// <item><c>…:concurrent</c>: a sorted set of lease ids scored by expiry (server ms). Expired members are removed before
-/// counting, so a dead instance's slots free themselves; live leases are renewed.</item>
+/// a count that would refuse, so a dead instance's slots free themselves; live leases are renewed.</item>
 /// </list>
-/// Times come from the server's <c>TIME</c>, so the instances' clocks never matter. Limits of -1 mean none.
+/// Times come from the server's <c>TIME</c>, read once per call, so the instances' clocks never matter. Limits of -1
+/// mean none, and a limit that is not set costs no command.
 /// </remarks>
 internal static class RateLimitScripts
 {
     private const string Common = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local window = tonumber(ARGV[1])
 
-        local function reset_of(key)
-          local pttl = redis.call('PTTL', key)
-          if pttl < 0 then return 0 end
-          return pttl
-        end
-
-        local function charge_requests(key, window)
-          local used = redis.call('INCR', key)
-          if used == 1 or redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, window) end
-          return used
-        end
-
-        local function charge_tokens(key, amount, window)
-          local start = redis.call('HGET', key, 's')
-          if not start then
-            redis.call('HSET', key, 's', now, 'u', amount)
-            redis.call('PEXPIRE', key, window)
-            return now
+        -- The live windows of a target: requests used, requests reset ms, tokens used, token window start (-1 none).
+        local function read(key, rpm, tpm)
+          local r, rr, u, ts = 0, 0, 0, -1
+          if rpm < 0 and tpm < 0 then return r, rr, u, ts end
+          local v = redis.call('HMGET', key, 'rs', 'r', 'ts', 'u')
+          if rpm >= 0 and v[1] then
+            local s = tonumber(v[1])
+            if s + window > now then
+              r = tonumber(v[2] or '0')
+              rr = s + window - now
+            end
           end
-          redis.call('HINCRBY', key, 'u', amount)
-          return tonumber(start)
+          if tpm >= 0 and v[3] then
+            local s = tonumber(v[3])
+            if s + window > now then
+              ts = s
+              u = tonumber(v[4] or '0')
+            end
+          end
+          return r, rr, u, ts
+        end
+
+        -- Charges what read returned with one HSET (and a PEXPIRE when a window opens); returns the new values.
+        local function charge(key, requests, tokens, r, rr, u, ts)
+          local args, opened = { key }, false
+          if requests then
+            if rr <= 0 then
+              r, rr, opened = 1, window, true
+              args[#args + 1] = 'rs'; args[#args + 1] = now
+            else
+              r = r + 1
+            end
+            args[#args + 1] = 'r'; args[#args + 1] = r
+          end
+          if tokens then
+            if ts < 0 then
+              u, ts, opened = tokens, now, true
+              args[#args + 1] = 'ts'; args[#args + 1] = now
+            else
+              u = u + tokens
+            end
+            args[#args + 1] = 'u'; args[#args + 1] = u
+          end
+          if #args > 1 then redis.call('HSET', unpack(args)) end
+          if opened then redis.call('PEXPIRE', key, window) end
+          return r, rr, u, ts
         end
 
         local function take_slot(key, lease, ttl)
@@ -55,53 +83,55 @@ internal static class RateLimitScripts
     /// <summary>
     /// Checks and charges the caller (one request, the estimated tokens, a concurrent slot) and checks every candidate
     /// provider's capacity without charging it. Refuses with the first full limit, as the in-memory limiter does.
-    /// KEYS: caller rpm, tpm, concurrent; then rpm, tpm, concurrent per provider.
+    /// KEYS: caller windows, concurrent; then windows, concurrent per provider.
     /// ARGV: window ms, lease ttl ms, lease id, estimate, caller rpm, tpm, max concurrent; then rpm, tpm, max per provider.
     /// Returns: reason (0 admitted, 1 requests, 2 tokens, 3 concurrency, 4 provider capacity), retry-after ms,
     /// requests used, requests reset ms, tokens used, tokens reset ms, token window start (-1 none), provider availability ('1'/'0' each).
     /// </summary>
     public static readonly RedisScript Acquire = new("acquire", Common + """
 
-        local window = tonumber(ARGV[1])
         local ttl = tonumber(ARGV[2])
         local lease = ARGV[3]
         local estimate = tonumber(ARGV[4])
 
+        local function full(key, max)
+          if redis.call('ZCARD', key) < max then return false end
+          redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+          return redis.call('ZCARD', key) >= max
+        end
+
         local function check(base, rpm, tpm, max)
-          if rpm >= 0 and tonumber(redis.call('GET', KEYS[base]) or '0') + 1 > rpm then
-            return 1, reset_of(KEYS[base])
+          local r, rr, u, ts = read(KEYS[base], rpm, tpm)
+          if rpm >= 0 and r + 1 > rpm then return 1, rr, r, rr, u, ts end
+          if tpm >= 0 and u + estimate > tpm then
+            local reset = 0
+            if ts >= 0 then reset = ts + window - now end
+            if reset <= 0 then reset = window end
+            return 2, reset, r, rr, u, ts
           end
-          if tpm >= 0 and tonumber(redis.call('HGET', KEYS[base + 1], 'u') or '0') + estimate > tpm then
-            local reset = reset_of(KEYS[base + 1])
-            if reset == 0 then reset = window end
-            return 2, reset
-          end
-          if max >= 0 then
-            redis.call('ZREMRANGEBYSCORE', KEYS[base + 2], '-inf', now)
-            if redis.call('ZCARD', KEYS[base + 2]) >= max then return 3, 1000 end
-          end
-          return 0, 0
+          if max >= 0 and full(KEYS[base + 1], max) then return 3, 1000, r, rr, u, ts end
+          return 0, 0, r, rr, u, ts
         end
 
         local rpm, tpm, max = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-        local function describe(reason, wait, start, available)
-          local requests, tokens = 0, 0
-          if rpm >= 0 then requests = tonumber(redis.call('GET', KEYS[1]) or '0') end
-          if tpm >= 0 then tokens = tonumber(redis.call('HGET', KEYS[2], 'u') or '0') end
-          return { reason, wait, requests, rpm >= 0 and reset_of(KEYS[1]) or 0, tokens, tpm >= 0 and reset_of(KEYS[2]) or 0, start, available }
+        local function describe(reason, wait, r, rr, u, ts, start, available)
+          local treset = 0
+          if tpm >= 0 and ts >= 0 then treset = ts + window - now end
+          if rpm < 0 then rr = 0 end
+          return { reason, wait, r, rr, u, treset, start, available }
         end
 
-        local reason, wait = check(1, rpm, tpm, max)
-        if reason ~= 0 then return describe(reason, wait, -1, '') end
+        local reason, wait, r, rr, u, ts = check(1, rpm, tpm, max)
+        if reason ~= 0 then return describe(reason, wait, r, rr, u, ts, -1, '') end
 
-        local providers = (#KEYS - 3) / 3
+        local providers = (#KEYS - 2) / 2
         local available, any, shortest = '', false, -1
         for i = 0, providers - 1 do
           local a = 8 + i * 3
           local prpm, ptpm, pmax = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-          local r, w = 0, 0
-          if prpm >= 0 or ptpm >= 0 or pmax >= 0 then r, w = check(4 + i * 3, prpm, ptpm, pmax) end
-          if r == 0 then
+          local pr, w = 0, 0
+          if prpm >= 0 or ptpm >= 0 or pmax >= 0 then pr, w = check(3 + i * 2, prpm, ptpm, pmax) end
+          if pr == 0 then
             available = available .. '1'
             any = true
           else
@@ -109,68 +139,84 @@ internal static class RateLimitScripts
             if shortest < 0 or w < shortest then shortest = w end
           end
         end
-        if providers > 0 and not any then return describe(4, shortest, -1, available) end
+        if providers > 0 and not any then return describe(4, shortest, r, rr, u, ts, -1, available) end
 
-        if rpm >= 0 then charge_requests(KEYS[1], window) end
-        local start = -1
-        if tpm >= 0 then start = charge_tokens(KEYS[2], estimate, window) end
-        if max >= 0 then take_slot(KEYS[3], lease, ttl) end
-        return describe(0, 0, start, available)
+        local tokens = false
+        if tpm >= 0 then tokens = estimate end
+        r, rr, u, ts = charge(KEYS[1], rpm >= 0, tokens, r, rr, u, ts)
+        if max >= 0 then take_slot(KEYS[2], lease, ttl) end
+        return describe(0, 0, r, rr, u, ts, ts, available)
         """);
 
     /// <summary>
     /// Charges the provider selection chose: one request, the estimated tokens, a concurrent slot; even past capacity, since
-    /// the upstream will see the request anyway. KEYS: rpm, tpm, concurrent. ARGV: window ms, lease ttl ms, lease id,
+    /// the upstream will see the request anyway. KEYS: windows, concurrent. ARGV: window ms, lease ttl ms, lease id,
     /// estimate, has rpm, has tpm, has max (1/0). Returns the token window start, or -1.
     /// </summary>
     public static readonly RedisScript ChargeProvider = new("charge_provider", Common + """
 
-        local window, ttl, lease, estimate = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-        if ARGV[5] == '1' then charge_requests(KEYS[1], window) end
+        local ttl, lease, estimate = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+        local requests, tokens = ARGV[5] == '1', false
+        if ARGV[6] == '1' then tokens = estimate end
         local start = -1
-        if ARGV[6] == '1' then start = charge_tokens(KEYS[2], estimate, window) end
-        if ARGV[7] == '1' then take_slot(KEYS[3], lease, ttl) end
+        if requests or tokens then
+          local r, rr, u, ts = read(KEYS[1], requests and 0 or -1, tokens and 0 or -1)
+          r, rr, u, ts = charge(KEYS[1], requests, tokens, r, rr, u, ts)
+          if tokens then start = ts end
+        end
+        if ARGV[7] == '1' then take_slot(KEYS[2], lease, ttl) end
         return start
         """);
 
     /// <summary>
-    /// Settles and releases a lease in one call, after the response. A token correction applies to the window it was
-    /// reserved in; once that window has ended a refund no longer matters, while an overrun is charged to the current one.
-    /// KEYS: caller tpm, caller concurrent, selected tpm, selected concurrent, answering provider rpm, answering provider tpm.
-    /// ARGV: window ms, lease id, caller window start (-1 none), caller delta, selected window start (-1 none), selected delta,
-    /// answering provider requests (1/0), answering provider tokens (-1 none), release caller (1/0), release selected (1/0).
+    /// Settles and releases any number of leases in one call, after their responses (see <see cref="RedisProxyRateLimiter"/>'s
+    /// batching). A token correction applies to the window it was reserved in; once that window has ended a refund no
+    /// longer matters, while an overrun is charged to the current one.
+    /// KEYS: one per operation. ARGV: window ms, then three per operation: its kind, then two arguments:
+    /// <c>a</c> (adjust tokens: window start, delta), <c>r</c> (charge one request), <c>t</c> (charge tokens: amount),
+    /// <c>z</c> (release the slot: lease id). Returns the number of operations.
     /// </summary>
     public static readonly RedisScript Finish = new("finish", Common + """
 
-        local window, lease = tonumber(ARGV[1]), ARGV[2]
         local function adjust(key, start, delta)
-          if start < 0 or delta == 0 then return end
-          local current = redis.call('HGET', key, 's')
-          if current and tonumber(current) == start then
-            local used = tonumber(redis.call('HGET', key, 'u') or '0') + delta
+          local v = redis.call('HMGET', key, 'ts', 'u')
+          local current = tonumber(v[1] or '-1')
+          if current == start and current + window > now then
+            local used = tonumber(v[2] or '0') + delta
             if used < 0 then used = 0 end
             redis.call('HSET', key, 'u', used)
           elseif delta > 0 then
-            charge_tokens(key, delta, window)
+            local r, rr, u, ts = read(key, -1, 0)
+            charge(key, false, delta, r, rr, u, ts)
           end
         end
 
-        adjust(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]))
-        adjust(KEYS[3], tonumber(ARGV[5]), tonumber(ARGV[6]))
-        if ARGV[7] == '1' then charge_requests(KEYS[5], window) end
-        local answered = tonumber(ARGV[8])
-        if answered > 0 then charge_tokens(KEYS[6], answered, window) end
-        if ARGV[9] == '1' then redis.call('ZREM', KEYS[2], lease) end
-        if ARGV[10] == '1' then redis.call('ZREM', KEYS[4], lease) end
-        return 1
+        for i = 1, #KEYS do
+          local a = 2 + (i - 1) * 3
+          local kind, key = ARGV[a], KEYS[i]
+          if kind == 'z' then
+            redis.call('ZREM', key, ARGV[a + 1])
+          elseif kind == 'a' then
+            adjust(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
+          elseif kind == 'r' then
+            local r, rr, u, ts = read(key, 0, -1)
+            charge(key, true, false, r, rr, u, ts)
+          elseif kind == 't' then
+            local r, rr, u, ts = read(key, -1, 0)
+            charge(key, false, tonumber(ARGV[a + 1]), r, rr, u, ts)
+          end
+        end
+        return #KEYS
         """);
 
     /// <summary>
     /// Extends the slots of leases still in flight. KEYS: concurrent sets. ARGV: lease ttl ms, then the lease id for each key.
     /// A slot that already expired is not brought back (<c>XX</c>).
     /// </summary>
-    public static readonly RedisScript Renew = new("renew", Common + """
+    public static readonly RedisScript Renew = new("renew", """
 
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local ttl = tonumber(ARGV[1])
         for i = 1, #KEYS do
           if redis.call('ZADD', KEYS[i], 'XX', 'CH', now + ttl, ARGV[i + 1]) >= 0 then

@@ -6,7 +6,7 @@ namespace AiProxy.Redis.RateLimiting;
 /// <summary>
 /// An admitted request under the shared limiter. Mirrors the in-memory lease: the caller was charged by the acquire
 /// script; the selected provider is charged off the request path (<see cref="OnProviderSelected"/> cannot wait); the
-/// settlement is kept until disposal, so settling and releasing cost one call together.
+/// settlement is kept until disposal, then settling and releasing are queued and sent in batches, off the request path.
 /// </summary>
 internal sealed class RedisLease(
     RedisProxyRateLimiter owner,
@@ -80,53 +80,79 @@ internal sealed class RedisLease(
         }
 
         var selectedStart = _selectedCharge is { } charge ? await charge.ConfigureAwait(false) : -1;
+        owner.Untrack(this);
+        var redis = owner.Redis;
+        if (!redis.TryGetDatabase(out _))
+        {
+            return; // its slots expire on their own
+        }
+
+        // Queued, not awaited: the request does not wait for Redis to settle and release (see RedisProxyRateLimiter.Queue).
         var settled = Volatile.Read(ref _settled) == 1;
         var actual = _actualTokens;
         var delta = actual - estimate;
         var limits = request.Limits;
-        var callerKeys = limits.IsUnlimited ? null : owner.Redis.Keys.Caller(request.Partition);
+        var queued = false;
+        if (!limits.IsUnlimited)
+        {
+            var caller = redis.Keys.Caller(request.Partition);
+            if (settled && limits.TokensPerMinute is not null && callerWindowStart >= 0 && delta != 0)
+            {
+                owner.Queue(new(RedisProxyRateLimiter.Adjust, caller.Windows, callerWindowStart, delta));
+                queued = true;
+            }
 
-        RedisKeysOf? selected = null;
+            if (limits.MaxConcurrentRequests is not null)
+            {
+                owner.Queue(new(RedisProxyRateLimiter.Release, caller.Concurrent, Id, 0));
+                queued = true;
+            }
+        }
+
         var selectedIndex = _selectedIndex;
+        var answeredBySelected = false;
         if (selectedIndex >= 0)
         {
             var capacity = request.Providers[selectedIndex];
-            selected = new(owner.Redis.Keys.Provider(capacity.Provider), capacity.Limits);
+            var keys = redis.Keys.Provider(capacity.Provider);
+            answeredBySelected = string.Equals(_answeredBy, capacity.Provider, StringComparison.OrdinalIgnoreCase);
+
+            // The selected provider that did not answer keeps the attempt but not the tokens.
+            var selectedDelta = answeredBySelected ? delta : -estimate;
+            if (settled && capacity.Limits.TokensPerMinute is not null && selectedStart >= 0 && selectedDelta != 0)
+            {
+                owner.Queue(new(RedisProxyRateLimiter.Adjust, keys.Windows, selectedStart, selectedDelta));
+                queued = true;
+            }
+
+            if (capacity.Limits.MaxConcurrentRequests is not null)
+            {
+                owner.Queue(new(RedisProxyRateLimiter.Release, keys.Concurrent, Id, 0));
+                queued = true;
+            }
         }
 
-        var answeredBySelected = selected is not null && string.Equals(_answeredBy, request.Providers[selectedIndex].Provider, StringComparison.OrdinalIgnoreCase);
-        RedisKeysOf? answered = null;
         if (settled && !answeredBySelected && _answeredBy is { } other && IndexOf(other) is var index and >= 0 && !request.Providers[index].Limits.IsUnlimited)
         {
             // A fallback answered instead: it was never charged, so it gets the request and what it really used.
-            answered = new(owner.Redis.Keys.Provider(request.Providers[index].Provider), request.Providers[index].Limits);
+            var answered = request.Providers[index];
+            var keys = redis.Keys.Provider(answered.Provider);
+            if (answered.Limits.RequestsPerMinute is not null)
+            {
+                owner.Queue(new(RedisProxyRateLimiter.ChargeRequest, keys.Windows, 0, 0));
+                queued = true;
+            }
+
+            if (answered.Limits.TokensPerMinute is not null && actual > 0)
+            {
+                owner.Queue(new(RedisProxyRateLimiter.ChargeTokens, keys.Windows, actual, 0));
+                queued = true;
+            }
         }
 
-        var finish = new RedisProxyRateLimiter.FinishArguments(
-            Caller: callerKeys,
-            CallerWindowStart: settled && limits.TokensPerMinute is not null ? callerWindowStart : -1,
-            CallerDelta: delta,
-            Selected: selected?.Keys,
-            SelectedWindowStart: settled && selected?.Limits.TokensPerMinute is not null ? selectedStart : -1,
-
-            // The selected provider that did not answer keeps the attempt but not the tokens.
-            SelectedDelta: answeredBySelected ? delta : -estimate,
-            Answered: answered?.Keys,
-            AnsweredRequests: answered?.Limits.RequestsPerMinute is not null,
-            AnsweredTokens: answered?.Limits.TokensPerMinute is not null ? actual : -1,
-            ReleaseCaller: limits.MaxConcurrentRequests is not null,
-            ReleaseSelected: selected?.Limits.MaxConcurrentRequests is not null);
-
-        var hasWork = (finish.CallerWindowStart >= 0 && delta != 0)
-                      || (finish.SelectedWindowStart >= 0 && finish.SelectedDelta != 0)
-                      || finish.AnsweredRequests || finish.AnsweredTokens > 0 || finish.ReleaseCaller || finish.ReleaseSelected;
-        if (hasWork)
+        if (queued)
         {
-            await owner.FinishAsync(this, finish).ConfigureAwait(false);
-        }
-        else
-        {
-            owner.Untrack(this);
+            owner.Flush();
         }
     }
 
@@ -160,5 +186,4 @@ internal sealed class RedisLease(
         return -1;
     }
 
-    private sealed record RedisKeysOf(Connection.RedisKeys.LimitKeys Keys, ProxyLimits Limits);
 }

@@ -9,7 +9,8 @@ namespace AiProxy.Redis.RateLimiting;
 /// <summary>
 /// The <see cref="IProxyRateLimiter"/> shared by every instance: one <c>EVALSHA</c> per request decides the caller's
 /// requests, tokens and concurrency and the candidates' capacity (<see cref="RateLimitScripts.Acquire"/>); the chosen
-/// provider is charged off the request path, and settling and releasing are one more call after the response. While
+/// provider is charged off the request path, and settling and releasing are queued after the response and sent in batches
+/// off the request path (<see cref="Queue"/>). While
 /// Redis is unavailable it falls back to the in-memory limiter (<see cref="RedisFailMode.Open"/>) or refuses with
 /// <see cref="ProxyRateLimitReason.Unavailable"/> (<see cref="RedisFailMode.Closed"/>).
 /// </summary>
@@ -17,6 +18,14 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 {
     /// <summary>Lua numbers are doubles: amounts stay well inside their exact integer range.</summary>
     private const long MaxAmount = 1L << 50;
+
+    /// <summary>Operations per settle-and-release call: bounds one script's run on the server.</summary>
+    private const int MaxBatch = 256;
+
+    internal static readonly RedisValue Adjust = "a";
+    internal static readonly RedisValue ChargeRequest = "r";
+    internal static readonly RedisValue ChargeTokens = "t";
+    internal static readonly RedisValue Release = "z";
 
     private static readonly RedisValue None = -1;
     private static readonly RedisValue Yes = 1;
@@ -28,7 +37,9 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private readonly RedisValue _leaseTtl;
     private readonly ConcurrentDictionary<RedisLease, byte> _held = new();
     private readonly ITimer _renewal;
+    private readonly ConcurrentQueue<FinishOperation> _finishes = new();
     private long _nextLease;
+    private int _flushing;
 
     public RedisProxyRateLimiter(RedisConnection redis, InMemoryProxyRateLimiter local, TimeProvider time)
     {
@@ -63,7 +74,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
         var leaseId = _redis.InstanceId + ":" + Interlocked.Increment(ref _nextLease).ToString(CultureInfo.InvariantCulture);
         var (keys, values) = AcquireArguments(request, estimate, leaseId);
-        var (ok, result) = await _redis.TryRunAsync(database, "acquire", db => RateLimitScripts.Acquire.EvaluateAsync(db, keys, values), cancellationToken).ConfigureAwait(false);
+        var (ok, result) = await _redis.TryRunAsync(database, "acquire", (keys, values), static (db, s) => RateLimitScripts.Acquire.EvaluateAsync(db, s.keys, s.values), cancellationToken).ConfigureAwait(false);
         if (!ok)
         {
             return Fallback(request);
@@ -99,7 +110,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private (RedisKey[] Keys, RedisValue[] Values) AcquireArguments(ProxyRateLimitRequest request, long estimate, string leaseId)
     {
         var providers = request.Providers;
-        var keys = new RedisKey[3 + (providers.Count * 3)];
+        var keys = new RedisKey[2 + (providers.Count * 2)];
         var values = new RedisValue[7 + (providers.Count * 3)];
         values[0] = _window;
         values[1] = _leaseTtl;
@@ -108,7 +119,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var limits = request.Limits;
         if (limits.IsUnlimited)
         {
-            keys[0] = keys[1] = keys[2] = _redis.Keys.Unused;
+            keys[0] = keys[1] = _redis.Keys.Unused;
             values[4] = values[5] = values[6] = None;
         }
         else
@@ -122,12 +133,12 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             var capacity = providers[i].Limits;
             if (capacity.IsUnlimited)
             {
-                keys[3 + (i * 3)] = keys[4 + (i * 3)] = keys[5 + (i * 3)] = _redis.Keys.Unused;
+                keys[2 + (i * 2)] = keys[3 + (i * 2)] = _redis.Keys.Unused;
                 values[7 + (i * 3)] = values[8 + (i * 3)] = values[9 + (i * 3)] = None;
             }
             else
             {
-                SetLimits(keys, values, 3 + (i * 3), 7 + (i * 3), _redis.Keys.Provider(providers[i].Provider), capacity);
+                SetLimits(keys, values, 2 + (i * 2), 7 + (i * 3), _redis.Keys.Provider(providers[i].Provider), capacity);
             }
         }
 
@@ -136,9 +147,8 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 
     private static void SetLimits(RedisKey[] keys, RedisValue[] values, int keyIndex, int valueIndex, RedisKeys.LimitKeys target, ProxyLimits limits)
     {
-        keys[keyIndex] = target.Requests;
-        keys[keyIndex + 1] = target.Tokens;
-        keys[keyIndex + 2] = target.Concurrent;
+        keys[keyIndex] = target.Windows;
+        keys[keyIndex + 1] = target.Concurrent;
         values[valueIndex] = limits.RequestsPerMinute is { } rpm ? rpm : None;
         values[valueIndex + 1] = limits.TokensPerMinute is { } tpm ? tpm : None;
         values[valueIndex + 2] = limits.MaxConcurrentRequests is { } max ? max : None;
@@ -153,7 +163,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         }
 
         var target = _redis.Keys.Provider(provider);
-        RedisKey[] keys = [target.Requests, target.Tokens, target.Concurrent];
+        RedisKey[] keys = [target.Windows, target.Concurrent];
         RedisValue[] values =
         [
             _window, _leaseTtl, leaseId, estimate,
@@ -161,35 +171,72 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             capacity.TokensPerMinute is null ? No : Yes,
             capacity.MaxConcurrentRequests is null ? No : Yes,
         ];
-        var (ok, result) = await _redis.TryRunAsync(database, "charge provider", db => RateLimitScripts.ChargeProvider.EvaluateAsync(db, keys, values), CancellationToken.None).ConfigureAwait(false);
+        var (ok, result) = await _redis.TryRunAsync(database, "charge provider", (keys, values), static (db, s) => RateLimitScripts.ChargeProvider.EvaluateAsync(db, s.keys, s.values), CancellationToken.None).ConfigureAwait(false);
         return ok ? (long)result : -1;
     }
 
-    /// <summary>Settles and releases a lease in one call (<see cref="RateLimitScripts.Finish"/>).</summary>
-    internal async ValueTask FinishAsync(RedisLease lease, FinishArguments finish)
-    {
-        _held.TryRemove(lease, out _);
-        if (!_redis.TryGetDatabase(out var database))
-        {
-            return; // its slots expire on their own
-        }
+    /// <summary>
+    /// Queues what a finished lease settles and releases (<see cref="RateLimitScripts.Finish"/>) and returns at once: the
+    /// request never waits for it. One flush at a time sends every queued operation (up to <see cref="MaxBatch"/>) in one
+    /// call; the first starts at once when none is running, and what arrives meanwhile goes with the next, so under load
+    /// many leases share a call, and a slot is free again about one round trip after its lease was disposed (two under load).
+    /// </summary>
+    internal void Queue(FinishOperation operation) => _finishes.Enqueue(operation);
 
-        var unused = _redis.Keys.Unused;
-        RedisKey[] keys =
-        [
-            finish.Caller?.Tokens ?? unused, finish.Caller?.Concurrent ?? unused,
-            finish.Selected?.Tokens ?? unused, finish.Selected?.Concurrent ?? unused,
-            finish.Answered?.Requests ?? unused, finish.Answered?.Tokens ?? unused,
-        ];
-        RedisValue[] values =
-        [
-            _window, lease.Id,
-            finish.CallerWindowStart, finish.CallerDelta,
-            finish.SelectedWindowStart, finish.SelectedDelta,
-            finish.AnsweredRequests ? Yes : No, finish.AnsweredTokens,
-            finish.ReleaseCaller ? Yes : No, finish.ReleaseSelected ? Yes : No,
-        ];
-        await _redis.TryRunAsync(database, "settle and release", db => RateLimitScripts.Finish.EvaluateAsync(db, keys, values), CancellationToken.None).ConfigureAwait(false);
+    /// <summary>Starts sending what <see cref="Queue"/> collected, unless a flush is running (it will take it along).</summary>
+    internal void Flush()
+    {
+        if (Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
+        {
+            _ = FlushAsync();
+        }
+    }
+
+    private async Task FlushAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                while (!_finishes.IsEmpty)
+                {
+                    var count = Math.Min(_finishes.Count, MaxBatch);
+                    var keys = new RedisKey[count];
+                    var values = new RedisValue[1 + (count * 3)];
+                    values[0] = _window;
+                    var taken = 0;
+                    while (taken < count && _finishes.TryDequeue(out var operation))
+                    {
+                        keys[taken] = operation.Key;
+                        values[1 + (taken * 3)] = operation.Kind;
+                        values[2 + (taken * 3)] = operation.A;
+                        values[3 + (taken * 3)] = operation.B;
+                        taken++;
+                    }
+
+                    if (taken < count)
+                    {
+                        Array.Resize(ref keys, taken);
+                        Array.Resize(ref values, 1 + (taken * 3));
+                    }
+
+                    if (taken > 0 && _redis.TryGetDatabase(out var database))
+                    {
+                        await _redis.TryRunAsync(database, "settle and release", (keys, values), static (db, s) => RateLimitScripts.Finish.EvaluateAsync(db, s.keys, s.values), CancellationToken.None).ConfigureAwait(false);
+                    }
+                }
+
+                Volatile.Write(ref _flushing, 0);
+                if (_finishes.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (RedisConnection.IsRedisFailure(ex, CancellationToken.None))
+        {
+            Volatile.Write(ref _flushing, 0);
+        }
     }
 
     internal void Track(RedisLease lease) => _held.TryAdd(lease, 0);
@@ -222,25 +269,19 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     {
         // Runs every script once with nothing to do, so each is cached on the server and its client path is compiled.
         var unused = _redis.Keys.Unused;
-        await RateLimitScripts.Acquire.EvaluateAsync(database, [unused, unused, unused], [_window, _leaseTtl, "warmup", 0, None, None, None]).ConfigureAwait(false);
-        await RateLimitScripts.ChargeProvider.EvaluateAsync(database, [unused, unused, unused], [_window, _leaseTtl, "warmup", 0, No, No, No]).ConfigureAwait(false);
-        await RateLimitScripts.Finish.EvaluateAsync(database, [unused, unused, unused, unused, unused, unused], [_window, "warmup", None, 0, None, 0, No, None, No, No]).ConfigureAwait(false);
+        await RateLimitScripts.Acquire.EvaluateAsync(database, [unused, unused], [_window, _leaseTtl, "warmup", 0, None, None, None]).ConfigureAwait(false);
+        await RateLimitScripts.ChargeProvider.EvaluateAsync(database, [unused, unused], [_window, _leaseTtl, "warmup", 0, No, No, No]).ConfigureAwait(false);
+        await RateLimitScripts.Finish.EvaluateAsync(database, [], [_window]).ConfigureAwait(false);
         await RateLimitScripts.Renew.EvaluateAsync(database, [], [_leaseTtl]).ConfigureAwait(false);
     }
 
-    public void Dispose() => _renewal.Dispose();
+    public void Dispose()
+    {
+        _renewal.Dispose();
+        Flush(); // what is still queued, best effort: slots left behind expire on their own
+    }
 
-    /// <summary>What <see cref="FinishAsync"/> settles and releases.</summary>
-    internal readonly record struct FinishArguments(
-        RedisKeys.LimitKeys? Caller,
-        long CallerWindowStart,
-        long CallerDelta,
-        RedisKeys.LimitKeys? Selected,
-        long SelectedWindowStart,
-        long SelectedDelta,
-        RedisKeys.LimitKeys? Answered,
-        bool AnsweredRequests,
-        long AnsweredTokens,
-        bool ReleaseCaller,
-        bool ReleaseSelected);
+    /// <summary>One operation of <see cref="RateLimitScripts.Finish"/>: its kind (<see cref="Adjust"/>,
+    /// <see cref="ChargeRequest"/>, <see cref="ChargeTokens"/>, <see cref="Release"/>), its key and its two arguments.</summary>
+    internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, RedisValue A, RedisValue B);
 }
