@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using AiProxy.Redis.Usage;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -45,6 +46,7 @@ public sealed class RedisContentTests
         await using var admin = await RedisTestServer.Server.ConnectAsync();
         var server = admin.GetServer(admin.GetEndPoints()[0]);
         var database = admin.GetDatabase();
+        await Task.Delay(RedisUsageStore.FlushInterval * 3); // usage counts arrive in batches a moment apart
         var keys = server.Keys(pattern: cluster.Prefix + "*").ToArray();
         Assert.That(keys.Select(k => (string)k!), Has.Some.Contains(":limits:token:tests:").And.Some.Contains(":usage:").And.Some.Contains(":cooldown:first"),
             "the test exercised limits, usage and cooldowns");
@@ -97,7 +99,13 @@ public sealed class RedisContentTests
             await cluster.Usage[instance].WaitForRecordAsync();
         }
 
+        // Each instance sends its counts in batches a moment apart: wait for the other two's to arrive.
         var usage = await StatusUsageAsync(cluster.Hosts[0]);
+        for (var tries = 0; tries < 50 && RequestsOf(usage) < 3; tries++)
+        {
+            await Task.Delay(100);
+            usage = await StatusUsageAsync(cluster.Hosts[0]);
+        }
 
         Assert.That(usage.GetProperty("shared").GetBoolean(), Is.True);
         Assert.That(usage.GetProperty("day").GetString(), Is.EqualTo(DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)));
@@ -136,4 +144,7 @@ public sealed class RedisContentTests
         Assert.That(usage.GetProperty("shared").GetBoolean(), Is.False);
         Assert.That(usage.GetProperty("caller")[0].GetProperty("requests").GetInt64(), Is.EqualTo(2));
     }
+
+    private static long RequestsOf(JsonElement usage)
+        => usage.GetProperty("counters").EnumerateArray().Sum(c => c.GetProperty("requests").GetInt64());
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using AiProxy.Redis.Connection;
 using AiProxy.Telemetry;
 using AiProxy.Usage;
@@ -8,7 +10,7 @@ namespace AiProxy.Redis.Usage;
 /// <summary>
 /// Usage counters shared by every instance: one hash per UTC day (<c>{prefix}usage:{yyyy-MM-dd}</c>, kept for
 /// <see cref="RedisOptions.UsageRetention"/>) whose fields are <c>{token}|{provider}|{model}|{metric}</c>, incremented with
-/// <c>HINCRBY</c> after each response. Token names only, never keys. While Redis is unavailable, reads fall back to this
+/// <c>HINCRBY</c> in batches at most <see cref="FlushInterval"/> apart (other instances' counts show that much later). Token names only, never keys. While Redis is unavailable, reads fall back to this
 /// instance's own counters (<see cref="ProxyDailyUsage.IsShared"/> is then <see langword="false"/>), and what is counted
 /// meanwhile is missing from the shared totals.
 /// </summary>
@@ -18,40 +20,116 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
 
     private static readonly string[] Metrics = ["requests", "input_tokens", "output_tokens", "total_tokens"];
 
-    public async ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
+    /// <summary>How long increments gather in memory before one batch carries them all to Redis.</summary>
+    internal static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly ConcurrentDictionary<(DateOnly Day, string Field), StrongBox<long>> _pending = new();
+    private readonly SemaphoreSlim _flushGate = new(1, 1);
+    private int _flushScheduled;
+
+    /// <summary>
+    /// Adds the request to this instance's pending increments; a flush at most <see cref="FlushInterval"/> later sends
+    /// every increment gathered meanwhile in one batch, so a busy instance sends one <c>HINCRBY</c> per counter and
+    /// interval instead of several commands per request.
+    /// </summary>
+    public ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (!redis.TryGetDatabase(out var database))
+        var prefix = Field(UsageCounterKey.From(record, models));
+        var day = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        Add(day, prefix + Metrics[0], 1);
+        if (record.Usage is { } usage)
         {
-            return;
+            Add(day, prefix + Metrics[1], usage.InputTokens ?? 0);
+            Add(day, prefix + Metrics[2], usage.OutputTokens ?? 0);
+            Add(day, prefix + Metrics[3], usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
         }
 
-        var key = UsageCounterKey.From(record, models);
-        var usage = record.Usage;
-        var prefix = Field(key);
-        var hash = redis.Keys.Usage(DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime));
-        var retention = redis.Options.UsageRetention;
-        await redis.TryRunAsync(database, "count usage", async db =>
+        if (Interlocked.CompareExchange(ref _flushScheduled, 1, 0) == 0)
         {
-            var batch = db.CreateBatch();
-            var tasks = new List<Task> { batch.HashIncrementAsync(hash, prefix + Metrics[0]) };
-            if (usage is not null)
+            _ = FlushLaterAsync();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void Add(DateOnly day, string field, long value)
+    {
+        if (value != 0)
+        {
+            Interlocked.Add(ref _pending.GetOrAdd((day, field), static _ => new StrongBox<long>()).Value, value);
+        }
+    }
+
+    private async Task FlushLaterAsync()
+    {
+        try
+        {
+            await Task.Delay(FlushInterval, time).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _flushScheduled, 0);
+        }
+
+        await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends every pending increment; while Redis is unavailable they are dropped (this instance's own counts stay).</summary>
+    internal async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await _flushGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+            var increments = new List<(DateOnly Day, string Field, long Value)>();
+            foreach (var (key, box) in _pending)
             {
-                var total = usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0));
-                tasks.Add(batch.HashIncrementAsync(hash, prefix + Metrics[1], usage.InputTokens ?? 0));
-                tasks.Add(batch.HashIncrementAsync(hash, prefix + Metrics[2], usage.OutputTokens ?? 0));
-                tasks.Add(batch.HashIncrementAsync(hash, prefix + Metrics[3], total));
+                var value = Interlocked.Exchange(ref box.Value, 0);
+                if (value != 0)
+                {
+                    increments.Add((key.Day, key.Field, value));
+                }
+                else if (key.Day < today)
+                {
+                    _pending.TryRemove(key, out _);
+                }
             }
 
-            tasks.Add(batch.KeyExpireAsync(hash, retention));
-            batch.Execute();
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-            return true;
-        }, cancellationToken).ConfigureAwait(false);
+            if (increments.Count == 0 || !redis.TryGetDatabase(out var database))
+            {
+                return;
+            }
+
+            var retention = redis.Options.UsageRetention;
+            await redis.TryRunAsync(database, "count usage", async db =>
+            {
+                var batch = db.CreateBatch();
+                var tasks = new List<Task>(increments.Count + 2);
+                foreach (var (day, field, value) in increments)
+                {
+                    tasks.Add(batch.HashIncrementAsync(redis.Keys.Usage(day), field, value));
+                }
+
+                foreach (var day in increments.Select(static i => i.Day).Distinct())
+                {
+                    tasks.Add(batch.KeyExpireAsync(redis.Keys.Usage(day), retention));
+                }
+
+                batch.Execute();
+                await Task.WhenAll(tasks).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _flushGate.Release();
+        }
     }
 
     public async ValueTask<ProxyDailyUsage> GetDailyUsageAsync(DateOnly day, CancellationToken cancellationToken)
     {
+        await FlushAsync(cancellationToken).ConfigureAwait(false); // this instance's own counts are never behind
         if (redis.TryGetDatabase(out var database))
         {
             var hash = redis.Keys.Usage(day);
