@@ -47,6 +47,11 @@ internal sealed partial class ProxyDispatcher
 
     public async ValueTask<ForwardResult> ForwardAsync(ProxyRequest request, CancellationToken clientAborted)
     {
+        if (!EndpointPath.IsSafe(request.Path))
+        {
+            return ForwardResult.Failed(ProxyError.NotFound(request.Method, "/v1/" + request.Path), 0, string.Empty);
+        }
+
         var options = _options.CurrentValue;
         var candidates = ArrayPool<IProviderClient>.Shared.Rent(Math.Max(1, _selector.MaxCandidates));
         try
@@ -129,6 +134,7 @@ internal sealed partial class ProxyDispatcher
                 plan).ConfigureAwait(false);
             if (outcome.Exception is OperationCanceledException && clientAborted.IsCancellationRequested)
             {
+                plan.Finish().Dispose(); // gives back a half-open trial claimed for an attempt that never ran
                 return ForwardResult.Aborted(plan.Attempts, plan.Route);
             }
 
@@ -306,8 +312,14 @@ internal sealed partial class ProxyDispatcher
             return AttemptOutcome.Failed(
                 ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), "timeout", repeatAllowed: false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Connection failures, and anything else an upstream's bytes could provoke: never a 500, the next candidate.
+            if (ex is not (HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException))
+            {
+                LogAttemptError(_logger, provider.Name, ex.GetType().Name);
+            }
+
             health.RecordFailure(FailureKind.Connection, "connection");
             return AttemptOutcome.Failed(
                 new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_unreachable", $"Provider '{provider.Name}' could not be reached."),
@@ -376,6 +388,12 @@ internal sealed partial class ProxyDispatcher
         ProxyRequest request, ProviderClient provider, bool traceFromActivity)
     {
         var uri = request.QueryString.Length == 0 ? provider.EndpointUri(request.Path) : new Uri(provider.BaseUrl, request.Path + request.QueryString);
+        if (!EndpointPath.IsUnder(provider.BaseUrl, uri))
+        {
+            // Unreachable after EndpointPath.IsSafe; kept so that no path can ever carry the key elsewhere.
+            throw new InvalidOperationException("The endpoint path left the provider's base URL.");
+        }
+
         var message = new HttpRequestMessage(ToMethod(request.Method), uri)
         {
             Version = HttpVersion.Version11,
@@ -459,6 +477,9 @@ internal sealed partial class ProxyDispatcher
 
     [LoggerMessage(1, LogLevel.Warning, "Attempt {Attempt} to provider {Provider} for model {Model} failed: {Outcome}.")]
     private static partial void LogAttemptFailed(ILogger logger, int attempt, string provider, string model, string outcome);
+
+    [LoggerMessage(4, LogLevel.Warning, "Provider {Provider} sent a response the gateway could not process ({Error}); trying the next candidate.")]
+    private static partial void LogAttemptError(ILogger logger, string provider, string error);
 
     [LoggerMessage(2, LogLevel.Warning, "Every provider for model {Model} is cooling down: trying them all (panic).")]
     private static partial void LogPanic(ILogger logger, string model);
