@@ -54,7 +54,7 @@ internal static class ProxyHttpResponses
         }
 
         ProxyErrorWriter.WriteJson(response.BodyWriter, error);
-        return response.BodyWriter.FlushAsync(context.RequestAborted).AsTask();
+        return RelayFlush.TryFlushAsync(response.BodyWriter, context.RequestAborted).AsTask();
     }
 
     /// <summary>

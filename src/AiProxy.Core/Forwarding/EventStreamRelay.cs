@@ -91,8 +91,7 @@ internal sealed class EventStreamRelay : IDisposable
             var (wrote, done) = WriteCompleteEvents(output);
             if (wrote)
             {
-                var flush = await output.FlushAsync(clientAborted).ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled || clientAborted.IsCancellationRequested)
+                if (!await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false))
                 {
                     return RelayOutcome.ClientAborted;
                 }

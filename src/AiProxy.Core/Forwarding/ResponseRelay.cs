@@ -36,7 +36,7 @@ internal static class ResponseRelay
                     ? new ProxyError(504, ProxyError.UpstreamErrorType, "stream_idle_timeout", $"Provider '{provider}' sent nothing for {idleTimeout.TotalSeconds:0.###} s; the stream was ended.")
                     : new ProxyError(502, ProxyError.UpstreamErrorType, "stream_interrupted", $"The stream from provider '{provider}' broke before it was complete.");
                 ProxyErrorWriter.WriteSseEvent(output, error);
-                await output.FlushAsync(clientAborted).ConfigureAwait(false);
+                await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false);
             }
 
             return outcome;
@@ -112,8 +112,7 @@ internal static class ResponseRelay
             }
 
             output.Advance(read);
-            var flush = await output.FlushAsync(clientAborted).ConfigureAwait(false);
-            if (flush.IsCompleted || flush.IsCanceled || clientAborted.IsCancellationRequested)
+            if (!await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false))
             {
                 return (RelayOutcome.ClientAborted, tailLength);
             }

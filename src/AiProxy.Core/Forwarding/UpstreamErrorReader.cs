@@ -109,6 +109,11 @@ internal static class UpstreamErrorReader
                 return (plain.GetString(), null);
             }
         }
+        catch (InvalidOperationException)
+        {
+            // A string that is not valid UTF-8: the status alone tells what happened.
+            return (null, null);
+        }
         catch (JsonException)
         {
             // Not JSON: a short plain-text body is still a useful message.

@@ -81,7 +81,7 @@ internal static class UsageParser
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             // Not JSON: nothing to learn from it; it is relayed as it is.
         }
@@ -120,7 +120,7 @@ internal static class UsageParser
             var reader = new Utf8JsonReader(rest, isFinalBlock: false, state: default);
             return reader.Read() && ReadUsageObject(ref reader, usage);
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return false;
         }
@@ -147,7 +147,7 @@ internal static class UsageParser
             var reader = new Utf8JsonReader(rest, isFinalBlock: false, state: default);
             return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return null;
         }
