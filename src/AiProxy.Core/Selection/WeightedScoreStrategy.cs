@@ -35,7 +35,7 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelection
             (scores[0], scores[first]) = (scores[first], scores[0]);
 
             // Fallbacks by score descending, failover order among equals.
-            CandidateSort.SortBy(candidates[1..], scores[1..], static (a, b) => b.CompareTo(a));
+            CandidateSort.SortByDescending(candidates[1..], scores[1..]);
         }
         finally
         {
@@ -115,7 +115,7 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelection
             return 0;
         }
 
-        values.Sort();
+        CandidateSort.Sort(values);
         var middle = values.Length / 2;
         return values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
     }
