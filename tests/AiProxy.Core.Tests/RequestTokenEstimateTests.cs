@@ -24,5 +24,21 @@ public sealed class RequestTokenEstimateTests
 
     [Test]
     public void Absurd_values_saturate_instead_of_overflowing()
-        => Assert.That(RequestTokenEstimate.Estimate(100, RequestInspection.None with { MaxTokens = long.MaxValue, N = 100 }), Is.EqualTo(long.MaxValue));
+        => Assert.That(RequestTokenEstimate.Estimate(100, RequestInspection.None with { MaxTokens = long.MaxValue, N = 100 }), Is.EqualTo(RequestTokenEstimate.MaxEstimate));
+
+    [Test]
+    public void A_window_with_usage_refuses_a_request_of_any_size_above_what_is_left()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var window = new WindowRateLimiter(1000, TimeSpan.FromMinutes(1), time);
+        Assert.That(window.TryTake(10, out _, out _), Is.True);
+
+        // Before the fix, used + permits overflowed to a negative number and this was admitted.
+        Assert.That(window.CanTake(long.MaxValue), Is.False);
+        Assert.That(window.TryTake(long.MaxValue, out _, out _), Is.False);
+        Assert.That(window.TryTake(990, out _, out _), Is.True, "the rest of the window is still there");
+        window.Add(long.MaxValue);
+        Assert.That(window.CanTake(1), Is.False, "usage past the limit saturates, it does not wrap around");
+    }
 }
+

@@ -11,6 +11,9 @@ internal static class RequestTokenEstimate
 {
     private const long MaxChoices = 128;
 
+    /// <summary>The largest estimate: far above any real limit, far below where window arithmetic could overflow.</summary>
+    internal const long MaxEstimate = 1L << 50;
+
     public static long Estimate(int bodyLength, in RequestInspection inspection)
     {
         long prompt = (Math.Max(0, bodyLength) + 3) / 4;
@@ -18,7 +21,7 @@ internal static class RequestTokenEstimate
         var choices = Math.Clamp(inspection.N ?? 1, 1, MaxChoices);
 
         // Saturate rather than overflow on absurd inputs; such a request is refused by any limit anyway.
-        var total = completion > (long.MaxValue - prompt) / choices ? long.MaxValue : prompt + (completion * choices);
-        return total;
+        var total = completion > (MaxEstimate - prompt) / choices ? MaxEstimate : prompt + (completion * choices);
+        return Math.Min(total, MaxEstimate);
     }
 }

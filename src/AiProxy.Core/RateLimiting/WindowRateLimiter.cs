@@ -62,7 +62,7 @@ internal sealed class WindowRateLimiter : RateLimiter
         lock (_gate)
         {
             Roll(_time.GetTimestamp());
-            return _used + permits <= _limit;
+            return permits <= _limit - _used; // never _used + permits: a client-sized estimate must not overflow
         }
     }
 
@@ -76,7 +76,7 @@ internal sealed class WindowRateLimiter : RateLimiter
         {
             var now = _time.GetTimestamp();
             Roll(now);
-            if (_used + permits > _limit)
+            if (permits > _limit - _used)
             {
                 windowId = _windowId;
                 window = Describe(now);
@@ -120,7 +120,7 @@ internal sealed class WindowRateLimiter : RateLimiter
             Roll(now);
             if (_open && windowId == _windowId)
             {
-                _used = Math.Max(0, _used + delta);
+                _used = Math.Max(0, SaturatingAdd(_used, delta));
                 _lastActivity = now;
             }
             else if (delta > 0)
@@ -191,8 +191,15 @@ internal sealed class WindowRateLimiter : RateLimiter
             _windowId++;
         }
 
-        _used += permits;
+        _used = SaturatingAdd(_used, permits);
         _lastActivity = now;
+    }
+
+    private static long SaturatingAdd(long a, long b)
+    {
+        var sum = unchecked(a + b);
+        // Overflow happened when both operands share a sign the sum does not.
+        return ((a ^ sum) & (b ^ sum)) < 0 ? (a < 0 ? long.MinValue : long.MaxValue) : sum;
     }
 
     private ProxyRateLimitWindow Describe(long now)
