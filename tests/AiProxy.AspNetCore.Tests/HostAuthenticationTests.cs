@@ -34,6 +34,9 @@ public sealed class HostAuthenticationTests
         var settings = ProxyHost.ProvidersFor(_upstream);
         settings["RequireToken"] = "false";
         settings["DefaultLimits:RequestsPerMinute"] = "1";
+        settings["Tokens:tests:Key"] = ProxyHost.Token;
+        settings["Tokens:off:Key"] = "sk-proxy-switched-off";
+        settings["Tokens:off:Enabled"] = "false";
         _proxy = await ProxyHost.StartAsync(
             settings,
             services =>
@@ -108,7 +111,7 @@ public sealed class HostAuthenticationTests
             Assert.That(first.Headers.GetValues("x-ratelimit-limit-requests").Single(), Is.EqualTo("1"));
         }
 
-        await WaitForCallerAsync("alice"); // the user names the caller
+        await WaitForCallerAsync("user:alice"); // the user names the caller
 
         using (var second = await ChatAsync(alice))
         {
@@ -141,7 +144,29 @@ public sealed class HostAuthenticationTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         await WaitForCallerAsync("tests");
-        Assert.That(_usage.Records.Any(r => r.Caller == "dave"), Is.False);
+        Assert.That(_usage.Records.Any(r => r.Caller == "user:dave"), Is.False);
+    }
+
+    [Test]
+    public async Task A_disabled_proxy_token_is_refused_even_when_tokens_are_optional()
+    {
+        using var client = _proxy.CreateClient("sk-proxy-switched-off");
+
+        using var response = await ChatAsync(client);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_request_error", "invalid_api_key");
+    }
+
+    [Test]
+    public async Task A_bearer_the_gateway_does_not_know_is_left_to_the_host_when_tokens_are_optional()
+    {
+        using var client = _proxy.CreateClient("eyJhbGciOiJIUzI1NiJ9.host-app-jwt");
+        client.DefaultRequestHeaders.Add(UserHeader, "erin");
+
+        using var response = await ChatAsync(client);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await WaitForCallerAsync("user:erin");
     }
 
     private async Task WaitForCallerAsync(string caller)

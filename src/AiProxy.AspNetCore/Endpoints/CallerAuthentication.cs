@@ -47,7 +47,10 @@ internal sealed partial class CallerAuthentication(
             }
         }
 
-        if (current.RequireToken)
+        // A proxy token that was presented but is disabled or expired is refused even when tokens are optional: it must
+        // not pass as the host's user or as anonymous, without its model restrictions. An unknown bearer (the host's own
+        // JWT, say) is not ours to judge when tokens are optional.
+        if (current.RequireToken || check is TokenCheck.Disabled or TokenCheck.Expired)
         {
             if (check is TokenCheck.Missing or TokenCheck.Unknown)
             {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AiProxy.Health;
@@ -94,6 +95,23 @@ internal sealed class ProxyMetrics : IDisposable
     public bool AttemptInstrumentsEnabled => _operationDuration.Enabled || _attempts.Enabled;
 
     /// <summary>
+    /// The caller as a tag value: token names are few (configuration holds them), but users of a host app that
+    /// authenticates callers itself are not, so past <see cref="MaxCallerTags"/> distinct callers the rest are <c>_other</c>.
+    /// </summary>
+    internal string CallerTag(string caller)
+    {
+        if (_callerTags.ContainsKey(caller))
+        {
+            return caller;
+        }
+
+        return _callerTags.Count < MaxCallerTags && _callerTags.TryAdd(caller, 0) ? caller : TelemetryConsts.Other;
+    }
+
+    private const int MaxCallerTags = 256;
+    private readonly ConcurrentDictionary<string, byte> _callerTags = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// Counts a request refused by the gateway's own rate limiter (<c>aiproxy.rate_limited</c>), and marks the
     /// request's activity. Call it once per refused request.
     /// </summary>
@@ -105,7 +123,7 @@ internal sealed class ProxyMetrics : IDisposable
         {
             var tags = new TagList
             {
-                { TelemetryConsts.Proxy.Caller, caller },
+                { TelemetryConsts.Proxy.Caller, CallerTag(caller) },
                 { TelemetryConsts.Proxy.RateLimitScope, scope },
             };
             _rateLimited.Add(1, tags);
@@ -167,7 +185,7 @@ internal sealed class ProxyMetrics : IDisposable
         {
             var tags = new TagList
             {
-                { TelemetryConsts.Proxy.Caller, record.Caller },
+                { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) },
                 { TelemetryConsts.GenAI.OperationName, operation },
                 { TelemetryConsts.Common.HttpStatusCode, status },
                 { TelemetryConsts.Proxy.Outcome, outcome },
@@ -211,7 +229,7 @@ internal sealed class ProxyMetrics : IDisposable
             {
                 { TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeInput },
                 { TelemetryConsts.GenAI.OperationName, operation },
-                { TelemetryConsts.Proxy.Caller, record.Caller },
+                { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) },
             };
             AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
             AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(record.ProviderModel ?? record.RequestedModel));

@@ -26,7 +26,7 @@ internal sealed class ProxyCaller(string name, IReadOnlyList<string> allowedMode
         => new(token.Name, token.AllowedModels, token.Limits is { IsUnlimited: false } own ? own : defaults);
 
     /// <summary>A user the host app authenticated (tokens off): limited per user with <c>DefaultLimits</c>.</summary>
-    public static ProxyCaller ForUser(string id, ProxyLimits defaults) => new(id, [], defaults, "user:" + id);
+    public static ProxyCaller ForUser(string id, ProxyLimits defaults) => new("user:" + id, [], defaults, "user:" + id); // prefixed: a user id never passes for a token name
 
     /// <summary>Anyone, when tokens are off and the host app did not authenticate the request: one shared partition.</summary>
     public static ProxyCaller ForAnonymous(ProxyLimits defaults)
