@@ -40,7 +40,7 @@ public sealed class RedisOutageTests
             Assert.That(await CountAdmittedAsync(cluster, instance, 5), Is.EqualTo(4), $"instance {instance} falls back to its in-memory limit");
             var health = await cluster.HealthAsync(instance);
             Assert.That(health.Status, Is.EqualTo(HealthStatus.Degraded), health.Description);
-            Assert.That(health.Data["redis"], Is.EqualTo("unavailable"));
+            Assert.That(health.Data["shared:redis"], Is.EqualTo("unavailable"));
         }
 
         Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)), "no request waited for the dead server");

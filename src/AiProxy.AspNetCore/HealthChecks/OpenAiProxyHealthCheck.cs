@@ -50,7 +50,7 @@ internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry, IEnumera
                     : HealthCheckResult.Healthy($"{enabled} enabled providers take traffic.", data);
         foreach (var store in sharedState)
         {
-            data[store.Name] = store.IsAvailable ? "available" : "unavailable";
+            data["shared:" + store.Name] = store.IsAvailable ? "available" : "unavailable"; // prefixed: a provider may be named "redis"
             if (!store.IsAvailable && result.Status != context.Registration.FailureStatus)
             {
                 result = store.FailsClosed

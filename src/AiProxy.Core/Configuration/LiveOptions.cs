@@ -63,6 +63,12 @@ internal sealed partial class LiveOptions : IOptionsMonitor<OpenAiProxyOptions>,
             LogReloadRejected(_logger, string.Join(" ", ex.Failures));
             return;
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A value the binder cannot convert (a duration of "abc") fails before validation: same treatment.
+            LogReloadRejected(_logger, ex.GetType().Name + ": " + ex.Message);
+            return;
+        }
 
         _current = next;
         foreach (var listener in _listeners)
