@@ -12,16 +12,21 @@ namespace AiProxy.Telemetry;
 /// </summary>
 internal sealed class ModelTagResolver
 {
-    // Names matched only by a glob (gpt-4o*) are open-ended: at most this many get a series of their own.
+    // Names matched only by a glob (gpt-4o*) are open-ended: at most this many get a series of their own. Names a list,
+    // mapping or discovery spells out get at most as many again, so no input grows the tags past twice this. Names
+    // compare case-insensitively (as Models lists and mappings do) and the tag is the canonical spelling, so letter-case
+    // variants share one series and one cache entry.
     private const int MaxRemembered = 512;
 
     private readonly ProviderRegistry _registry;
     private readonly ModelMappingService _mappings;
     private readonly ModelCatalog _catalog;
 
-    // Known names, so a repeated lookup is one dictionary read. Never forgotten on reload: a name that was known
-    // keeps its series, which stays bounded by the cap.
-    private readonly ConcurrentDictionary<string, string> _known = new(StringComparer.Ordinal);
+    // Known names (any letter case) and their tag, so a repeated lookup is one dictionary read. Never forgotten on
+    // reload: a name that was known keeps its series, which stays bounded by the cap.
+    private readonly ConcurrentDictionary<string, string> _known = new(StringComparer.OrdinalIgnoreCase);
+    private int _count; // of _known, without taking its locks
+    private int _globs;
 
     public ModelTagResolver(ProviderRegistry registry, ModelMappingService mappings, ModelCatalog catalog)
     {
@@ -30,8 +35,9 @@ internal sealed class ModelTagResolver
         _catalog = catalog;
     }
 
-    /// <summary>The tag value for <paramref name="model"/>: the name itself when known, else <c>_other</c>;
-    /// <see langword="null"/> when there is no model (the tag is then left out).</summary>
+    /// <summary>The tag value for <paramref name="model"/>: its canonical spelling when known (the configured
+    /// <c>Models</c> entry, the mapping's name or the discovered id; the first spelling seen for a glob match), else
+    /// <c>_other</c>; <see langword="null"/> when there is no model (the tag is then left out).</summary>
     public string? Resolve(string? model)
     {
         if (string.IsNullOrEmpty(model))
@@ -44,25 +50,55 @@ internal sealed class ModelTagResolver
             return tag;
         }
 
-        var match = Match(model);
-        if (match == Known.No || (match == Known.ByGlob && _known.Count >= MaxRemembered))
+        if (Volatile.Read(ref _count) >= MaxRemembered * 2)
         {
             return TelemetryConsts.Other;
         }
 
-        if (_known.Count < MaxRemembered)
+        var (canonical, byGlob) = Match(model);
+        if (canonical is null || (byGlob && Volatile.Read(ref _globs) >= MaxRemembered))
         {
-            _known.TryAdd(model, model);
+            return TelemetryConsts.Other;
         }
 
-        return model;
+        if (_known.TryAdd(model, canonical))
+        {
+            Interlocked.Increment(ref _count);
+            if (byGlob)
+            {
+                Interlocked.Increment(ref _globs);
+            }
+
+            return canonical;
+        }
+
+        return _known.TryGetValue(model, out tag) ? tag : canonical;
     }
 
-    private Known Match(string model)
+    /// <summary>The canonical spelling of <paramref name="model"/> (<see langword="null"/> when nothing names it), and
+    /// whether only a glob matched it.</summary>
+    private (string? Canonical, bool ByGlob) Match(string model)
     {
         if (_mappings.NamesModel(model))
         {
-            return Known.ByName;
+            string? target = null;
+            foreach (var mapping in _mappings.GetMappings())
+            {
+                if (string.Equals(mapping.RequestedModel, model, StringComparison.OrdinalIgnoreCase))
+                {
+                    return (mapping.RequestedModel, false);
+                }
+
+                if (target is null && string.Equals(mapping.ProviderModel, model, StringComparison.OrdinalIgnoreCase))
+                {
+                    target = mapping.ProviderModel;
+                }
+            }
+
+            if (target is not null)
+            {
+                return (target, false);
+            }
         }
 
         var byGlob = false;
@@ -76,7 +112,7 @@ internal sealed class ModelTagResolver
                 {
                     if (string.Equals(discovered[i].Id, model, StringComparison.OrdinalIgnoreCase))
                     {
-                        return Known.ByName;
+                        return (discovered[i].Id, false);
                     }
                 }
 
@@ -92,18 +128,11 @@ internal sealed class ModelTagResolver
                 }
                 else if (string.Equals(entry, model, StringComparison.OrdinalIgnoreCase))
                 {
-                    return Known.ByName;
+                    return (entry, false);
                 }
             }
         }
 
-        return byGlob ? Known.ByGlob : Known.No;
-    }
-
-    private enum Known
-    {
-        No,
-        ByName,
-        ByGlob,
+        return byGlob ? (model, true) : (null, false);
     }
 }

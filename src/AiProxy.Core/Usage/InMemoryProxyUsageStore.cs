@@ -6,7 +6,7 @@ namespace AiProxy.Usage;
 /// <summary>
 /// The default <see cref="IProxyUsageStore"/>: this instance's counters for today and yesterday (UTC), fed as an
 /// <see cref="IProxyUsageObserver"/>. Older days are dropped. At most <see cref="MaxKeysPerDay"/> keys a day; past that,
-/// further callers are counted as <c>_other</c>.
+/// further keys are counted with caller and model <c>_other</c>.
 /// </summary>
 internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
 {

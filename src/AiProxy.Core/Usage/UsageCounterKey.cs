@@ -16,6 +16,7 @@ internal readonly record struct UsageCounterKey(string Caller, string Provider, 
             string.IsNullOrEmpty(record.Provider) ? None : record.Provider,
             models.Resolve(record.RequestedModel) ?? None);
 
-    /// <summary>The same key with its caller folded into <c>_other</c>, once a day holds too many keys.</summary>
-    public UsageCounterKey Folded => this with { Caller = TelemetryConsts.Other };
+    /// <summary>The same key with its caller and model folded into <c>_other</c>, once a day holds too many keys (the
+    /// provider comes from configuration, so it stays bounded on its own).</summary>
+    public UsageCounterKey Folded => this with { Caller = TelemetryConsts.Other, Model = TelemetryConsts.Other };
 }

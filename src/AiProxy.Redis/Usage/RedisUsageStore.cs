@@ -25,6 +25,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
 
     private readonly ConcurrentDictionary<(DateOnly Day, string Field), StrongBox<long>> _pending = new();
     private readonly SemaphoreSlim _flushGate = new(1, 1);
+    private SentKeys? _sent;
     private int _flushScheduled;
 
     /// <summary>
@@ -35,8 +36,8 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
     public ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var prefix = Field(UsageCounterKey.From(record, models));
         var day = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        var prefix = Field(Bounded(day, UsageCounterKey.From(record, models)));
         Add(day, prefix + Metrics[0], 1);
         if (record.Usage is { } usage)
         {
@@ -51,6 +52,44 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// <paramref name="key"/>, or past <see cref="InMemoryProxyUsageStore.MaxKeysPerDay"/> distinct keys sent for
+    /// <paramref name="day"/> a key not sent yet folded (caller and model <c>_other</c>), as the in-memory store does: this
+    /// instance adds at most that many keys a day to the shared hash.
+    /// </summary>
+    private UsageCounterKey Bounded(DateOnly day, UsageCounterKey key)
+    {
+        var sent = Volatile.Read(ref _sent);
+        if (sent is null || sent.Day != day)
+        {
+            var fresh = new SentKeys(day);
+            var current = Interlocked.CompareExchange(ref _sent, fresh, sent);
+            sent = current == sent ? fresh : current!;
+            if (sent.Day != day)
+            {
+                // Another thread moved to a different day meanwhile (clock at midnight): count this one under its own set.
+                sent = fresh;
+            }
+        }
+
+        if (sent.Keys.ContainsKey(key))
+        {
+            return key;
+        }
+
+        if (Volatile.Read(ref sent.Count) >= InMemoryProxyUsageStore.MaxKeysPerDay)
+        {
+            key = key.Folded;
+        }
+
+        if (sent.Keys.TryAdd(key, 0))
+        {
+            Interlocked.Increment(ref sent.Count);
+        }
+
+        return key;
     }
 
     private void Add(DateOnly day, string field, long value)
@@ -141,6 +180,16 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
         }
 
         return local.GetDailyUsage(day);
+    }
+
+    /// <summary>The distinct keys this instance sent for one day.</summary>
+    private sealed class SentKeys(DateOnly day)
+    {
+        public DateOnly Day { get; } = day;
+
+        public ConcurrentDictionary<UsageCounterKey, byte> Keys { get; } = new();
+
+        public int Count;
     }
 
     internal static string Field(UsageCounterKey key)
