@@ -74,9 +74,22 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
         var leaseId = _redis.InstanceId + ":" + Interlocked.Increment(ref _nextLease).ToString(CultureInfo.InvariantCulture);
         var (keys, values) = AcquireArguments(request, estimate, leaseId);
-        var (ok, result) = await _redis.TryRunAsync(database, "acquire", (keys, values), static (db, s) => RateLimitScripts.Acquire.EvaluateAsync(db, s.keys, s.values), cancellationToken).ConfigureAwait(false);
+        var acquire = RateLimitScripts.Acquire.EvaluateAsync(database, keys, values);
+        bool ok;
+        RedisResult result;
+        try
+        {
+            (ok, result) = await _redis.TryRunAsync(database, "acquire", acquire, static (_, task) => task, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            ReleaseUnanswered(request, leaseId, acquire);
+            throw;
+        }
+
         if (!ok)
         {
+            ReleaseUnanswered(request, leaseId, acquire);
             return Fallback(request);
         }
 
@@ -97,6 +110,43 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         }
 
         return lease;
+    }
+
+    /// <summary>
+    /// An acquire whose answer never came (timeout, failure, cancellation) may still have run on the server and taken the
+    /// caller's concurrent slot under <paramref name="leaseId"/>; nothing would release it before
+    /// <see cref="RedisOptions.ConcurrencyLeaseTimeout"/>. Its release is queued once the call has ended (so it reaches the
+    /// server after the script, even one resent after <c>NOSCRIPT</c>); when the script did not run it removes nothing.
+    /// The acquire takes no provider slot (the selected provider's is taken later, by its lease), so only the caller's.
+    /// </summary>
+    private void ReleaseUnanswered(ProxyRateLimitRequest request, string leaseId, Task<RedisResult> acquire)
+    {
+        if (request.Limits.IsUnlimited || request.Limits.MaxConcurrentRequests is null)
+        {
+            return;
+        }
+
+        var release = new FinishOperation(Release, _redis.Keys.Caller(request.Partition).Concurrent, leaseId, 0);
+        if (acquire.IsCompleted)
+        {
+            _ = acquire.Exception; // observed: its failure was reported already
+            Queue(release);
+            Flush();
+            return;
+        }
+
+        _ = acquire.ContinueWith(
+            static (task, state) =>
+            {
+                _ = task.Exception;
+                var (limiter, operation) = ((RedisProxyRateLimiter, FinishOperation))state!;
+                limiter.Queue(operation);
+                limiter.Flush();
+            },
+            (this, release),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private ProxyRateLimitLease Fallback(ProxyRateLimitRequest request)
