@@ -276,6 +276,8 @@ public sealed class StreamingTests
     [TestCase("""{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":false},"messages":[]}""")]
     [TestCase("""{"model":"gpt-4o-mini","stream":true,"stream_options":{},"messages":[]}""")]
     [TestCase("""{"model":"gpt-4o-mini","stream":true,"stream_options":{"continuous_usage_stats":false},"messages":[]}""")]
+    [TestCase("""{"model":"gpt-4o-mini","stream":true,"stream_options":null,"messages":[]}""")]
+    [TestCase("""{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"stream_options":null,"messages":[]}""")]
     public async Task Usage_is_turned_on_inside_existing_stream_options(string body)
     {
         var (upstream, proxy, usage) = await StartAsync();
@@ -290,7 +292,9 @@ public sealed class StreamingTests
         }
 
         using var sent = JsonDocument.Parse(upstream.Forwarded().Single().Body);
-        Assert.That(sent.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean(), Is.True);
+        var options = sent.RootElement.EnumerateObject().Where(p => p.Name == "stream_options").ToArray();
+        Assert.That(options[^1].Value.GetProperty("include_usage").GetBoolean(), Is.True, "the member a keep-last parser reads");
+        Assert.That(options, Has.Length.EqualTo(body.Split("stream_options").Length - 1), "no key added beside the client's");
         Assert.That(events, Has.None.Contains("\"prompt_tokens\""));
         Assert.That((await usage.WaitForRecordAsync()).Usage!.IsEstimate, Is.False);
     }

@@ -381,6 +381,7 @@ internal sealed partial class ProxyDispatcher
 
     private static readonly byte[] AppendStreamOptions = [(byte)',', .. IncludeUsageMember];
     private static readonly byte[] TrueToken = "true"u8.ToArray();
+    private static readonly byte[] StreamOptionsObject = "{\"include_usage\":true}"u8.ToArray();
     private static readonly byte[] IncludeUsageOnly = "\"include_usage\":true"u8.ToArray();
     private static readonly byte[] IncludeUsageFirst = "\"include_usage\":true,"u8.ToArray();
 
@@ -441,7 +442,9 @@ internal sealed partial class ProxyDispatcher
     {
         if (inspection.StreamOptionsStart < 0)
         {
-            return new BodyEdit(inspection.ObjectEnd, 0, AppendStreamOptions);
+            return inspection.StreamOptionsValueStart >= 0
+                ? new BodyEdit(inspection.StreamOptionsValueStart, inspection.StreamOptionsValueLength, StreamOptionsObject)
+                : new BodyEdit(inspection.ObjectEnd, 0, AppendStreamOptions);
         }
 
         if (inspection.IncludeUsageValueStart >= 0)

@@ -39,11 +39,17 @@ internal readonly struct RequestInspection
     /// <summary>The <c>stream_options</c> object has no members.</summary>
     public bool StreamOptionsEmpty { get; init; }
 
+    /// <summary>Offset of a <c>stream_options</c> value that is not an object (<c>null</c>, a string...); -1 otherwise.</summary>
+    public int StreamOptionsValueStart { get; init; }
+
+    /// <summary>Length of that value.</summary>
+    public int StreamOptionsValueLength { get; init; }
+
     /// <summary>Offset of the value token of <c>stream_options.include_usage</c>; -1 when absent.</summary>
     public int IncludeUsageValueStart { get; init; }
 
     /// <summary>Length of that value token; 0 when it is not a JSON primitive (and cannot be replaced).</summary>
     public int IncludeUsageValueLength { get; init; }
 
-    public static RequestInspection None => new() { ModelTokenStart = -1, StreamOptionsStart = -1, IncludeUsageValueStart = -1 };
+    public static RequestInspection None => new() { ModelTokenStart = -1, StreamOptionsStart = -1, StreamOptionsValueStart = -1, IncludeUsageValueStart = -1 };
 }

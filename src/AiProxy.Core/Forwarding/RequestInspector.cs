@@ -30,6 +30,7 @@ internal static class RequestInspector
         int modelStart = -1, modelLength = 0;
         bool stream = false, includeUsage = false, hasStreamOptions = false, streamOptionsEmpty = false;
         int streamOptionsStart = -1, includeUsageStart = -1, includeUsageLength = 0, objectEnd;
+        int streamOptionsValueStart = -1, streamOptionsValueLength = 0;
         long? maxTokens = null, maxCompletionTokens = null, n = null;
         try
         {
@@ -67,17 +68,27 @@ internal static class RequestInspector
                 else if (reader.ValueTextEquals(StreamOptionsName))
                 {
                     reader.Read();
+                    // A repeated key replaces what an earlier one said, as in the parsers that keep the last one.
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
                         hasStreamOptions = true;
                         streamOptionsStart = (int)reader.TokenStartIndex;
+                        streamOptionsValueStart = -1;
+                        streamOptionsValueLength = 0;
                         includeUsage = ReadStreamOptions(ref reader, out streamOptionsEmpty, out includeUsageStart, out includeUsageLength);
                     }
                     else
                     {
+                        // null, a string, an array...: replaced whole when usage is turned on, never joined by a second key.
+                        streamOptionsValueStart = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        streamOptionsValueLength = (int)reader.BytesConsumed - streamOptionsValueStart;
                         streamOptionsStart = -1;
                         hasStreamOptions = false;
-                        reader.Skip();
+                        streamOptionsEmpty = false;
+                        includeUsage = false;
+                        includeUsageStart = -1;
+                        includeUsageLength = 0;
                     }
                 }
                 else if (reader.ValueTextEquals(MaxTokensName))
@@ -135,6 +146,8 @@ internal static class RequestInspector
             ObjectEnd = objectEnd,
             StreamOptionsStart = streamOptionsStart,
             StreamOptionsEmpty = streamOptionsEmpty,
+            StreamOptionsValueStart = streamOptionsValueStart,
+            StreamOptionsValueLength = streamOptionsValueLength,
             IncludeUsageValueStart = includeUsageStart,
             IncludeUsageValueLength = includeUsageLength,
         };
