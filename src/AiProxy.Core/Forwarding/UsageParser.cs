@@ -14,6 +14,8 @@ internal static class UsageParser
     private static ReadOnlySpan<byte> ModelName => "model"u8;
     private static ReadOnlySpan<byte> ChoicesName => "choices"u8;
     private static ReadOnlySpan<byte> ErrorName => "error"u8;
+    private static ReadOnlySpan<byte> ResponseName => "response"u8;
+    private static ReadOnlySpan<byte> TypeName => "type"u8;
     private static ReadOnlySpan<byte> QuotedUsage => "\"usage\""u8;
 
     /// <summary>What a chunk's top level holds.</summary>
@@ -67,6 +69,28 @@ internal static class UsageParser
                 {
                     reader.Read();
                     model = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals(ResponseName))
+                {
+                    // The Responses API nests usage and model in its "response" object (response.completed...).
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        var (nestedUsage, nestedModel) = ReadResponseObject(ref reader, usage, readModel);
+                        hasUsage |= nestedUsage;
+                        model ??= nestedModel;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals(TypeName))
+                {
+                    // The Responses API marks failures by event type rather than an "error" member.
+                    reader.Read();
+                    isError |= reader.TokenType == JsonTokenType.String
+                               && (reader.ValueTextEquals("error"u8) || reader.ValueTextEquals("response.failed"u8));
                 }
                 else if (reader.ValueTextEquals(ErrorName))
                 {
@@ -151,6 +175,40 @@ internal static class UsageParser
         {
             return null;
         }
+    }
+
+    /// <summary>Reads <c>usage</c> and <c>model</c> of a Responses API <c>response</c> object; leaves the reader on its end.</summary>
+    private static (bool HasUsage, string? Model) ReadResponseObject(ref Utf8JsonReader reader, UsageData usage, bool readModel)
+    {
+        var hasUsage = false;
+        string? model = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals(UsageName))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    hasUsage = ReadUsageObject(ref reader, usage);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else if (readModel && reader.ValueTextEquals(ModelName))
+            {
+                reader.Read();
+                model = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        return (hasUsage, model);
     }
 
     private static bool ReadUsageObject(ref Utf8JsonReader reader, UsageData usage)
