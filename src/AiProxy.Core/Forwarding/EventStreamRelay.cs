@@ -136,8 +136,18 @@ internal sealed class EventStreamRelay : IDisposable
 
             if (read == 0)
             {
-                // The upstream closed. A partial event, or no [DONE] where the API always sends one, is a broken stream.
+                // The upstream closed. A partial event, or no [DONE] where the API always sends one, is a broken stream;
+                // but a final "data: [DONE]" that only lacks its blank line is the end it means to be.
                 var leftover = _buffer.AsSpan(_start, _end - _start).Trim("\r\n "u8);
+                if (!leftover.IsEmpty && DataPayload(leftover).SequenceEqual("[DONE]"u8))
+                {
+                    Usage.SawDone = true;
+                    output.Write(leftover);
+                    output.Write("\n\n"u8);
+                    await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false);
+                    return RelayOutcome.Completed;
+                }
+
                 if (!leftover.IsEmpty || (_expectDone && !Usage.SawDone && !Usage.SawErrorEvent))
                 {
                     return RelayOutcome.UpstreamFailed;
@@ -192,17 +202,29 @@ internal sealed class EventStreamRelay : IDisposable
     /// <summary>Finds the end (after the blank line) of the event starting at <paramref name="from"/>.</summary>
     private bool TryFindEvent(int from, out int eventEnd)
     {
+        // An event ends with a blank line; lines end with LF, CRLF or (the SSE spec allows it) a bare CR.
         var pending = _buffer.AsSpan(from, _end - from);
+        var best = int.MaxValue;
         var lf = pending.IndexOf("\n\n"u8);
-        var crlf = pending.IndexOf("\n\r\n"u8);
-        if (lf < 0 && crlf < 0)
+        if (lf >= 0)
         {
-            eventEnd = 0;
-            return false;
+            best = lf + 2;
         }
 
-        eventEnd = from + (crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 3 : lf + 2);
-        return true;
+        var crlf = pending.IndexOf("\n\r\n"u8);
+        if (crlf >= 0 && crlf + 3 < best)
+        {
+            best = crlf + 3;
+        }
+
+        var cr = pending.IndexOf("\r\r"u8);
+        if (cr >= 0 && cr + 2 < best)
+        {
+            best = cr + 2;
+        }
+
+        eventEnd = best == int.MaxValue ? 0 : from + best;
+        return best != int.MaxValue;
     }
 
     /// <summary>The value of the event's first <c>data:</c> line, or empty.</summary>
@@ -210,10 +232,9 @@ internal sealed class EventStreamRelay : IDisposable
     {
         while (!evt.IsEmpty)
         {
-            var lineEnd = evt.IndexOf((byte)'\n');
+            var lineEnd = evt.IndexOfAny((byte)'\n', (byte)'\r');
             var line = lineEnd < 0 ? evt : evt[..lineEnd];
-            evt = lineEnd < 0 ? default : evt[(lineEnd + 1)..];
-            line = line.TrimEnd((byte)'\r');
+            evt = lineEnd < 0 ? default : evt[(lineEnd + (evt[lineEnd] == (byte)'\r' && lineEnd + 1 < evt.Length && evt[lineEnd + 1] == (byte)'\n' ? 2 : 1))..];
             if (line.StartsWith("data:"u8))
             {
                 line = line[5..];
