@@ -131,7 +131,7 @@ internal sealed partial class ProxyRequestHandler(
 
             // One limiter call per request: the caller's limits and the candidate providers' capacity.
             var estimate = RequestTokenEstimate.Estimate(body.Length, inspection);
-            var lease = await AcquireAsync(caller, current, inspection.Model ?? string.Empty, selection, estimate, context.RequestAborted).ConfigureAwait(false);
+            var lease = await AcquireAsync(caller, inspection.Model ?? string.Empty, selection, estimate, context.RequestAborted).ConfigureAwait(false);
             await using var leaseScope = lease.ConfigureAwait(false);
             ProxyHttpResponses.AddRateLimitHeaders(context.Response, lease);
             if (!lease.IsAcquired)
@@ -245,9 +245,9 @@ internal sealed partial class ProxyRequestHandler(
     }
 
     private async ValueTask<ProxyRateLimitLease> AcquireAsync(
-        ProxyCaller caller, OpenAiProxyOptions current, string model, SelectionContext selection, long estimate, CancellationToken cancellationToken)
+        ProxyCaller caller, string model, SelectionContext selection, long estimate, CancellationToken cancellationToken)
     {
-        var providers = ProviderCapacities(current, model, selection);
+        var providers = ProviderCapacities(model, selection);
         if (caller.Limits.IsUnlimited && providers.Length == 0)
         {
             return UnlimitedLease.Instance;
@@ -259,51 +259,31 @@ internal sealed partial class ProxyRequestHandler(
     }
 
     /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a
-    /// capacity limit (the common case, which then allocates nothing).</summary>
-    private ProxyProviderCapacity[] ProviderCapacities(OpenAiProxyOptions current, string model, SelectionContext selection)
+    /// capacity limit (the common case, which then allocates nothing). The candidates are the selector's cached set.</summary>
+    private ProxyProviderCapacity[] ProviderCapacities(string model, SelectionContext selection)
     {
-        var all = registry.All;
-        var limited = 0;
-        var candidates = 0;
-        foreach (var provider in all)
+        ReadOnlySpan<ProviderClient> candidates = selection.Provider is { } pinned
+            ? (registry.Find(pinned) is { } found ? [found] : [])
+            : selector.ServingProviders(model);
+        var limited = false;
+        foreach (var provider in candidates)
         {
-            if (IsCandidate(provider, model, selection))
-            {
-                candidates++;
-                if (!CapacityOf(current, provider.Name).IsUnlimited)
-                {
-                    limited++;
-                }
-            }
+            limited |= !provider.Capacity.IsUnlimited;
         }
 
-        if (limited == 0)
+        if (!limited)
         {
             return [];
         }
 
-        var result = new ProxyProviderCapacity[candidates];
-        var i = 0;
-        foreach (var provider in all)
+        var result = new ProxyProviderCapacity[candidates.Length];
+        for (var i = 0; i < result.Length; i++)
         {
-            if (i < result.Length && IsCandidate(provider, model, selection))
-            {
-                result[i++] = new ProxyProviderCapacity(provider.Name, CapacityOf(current, provider.Name));
-            }
+            result[i] = new ProxyProviderCapacity(candidates[i].Name, candidates[i].Capacity);
         }
 
-        return i == result.Length ? result : result[..i];
+        return result;
     }
-
-    private static bool IsCandidate(ProviderClient provider, string model, SelectionContext selection)
-        => selection.Provider is { } pinned
-            ? string.Equals(provider.Name, pinned, StringComparison.OrdinalIgnoreCase)
-            : provider.Enabled && (model.Length == 0 || provider.ServesModel(model));
-
-    private static ProxyLimits CapacityOf(OpenAiProxyOptions current, string provider)
-        => current.Providers.TryGetValue(provider, out var options)
-            ? new ProxyLimits(options.RequestsPerMinute, options.TokensPerMinute, options.MaxConcurrentRequests)
-            : ProxyLimits.None;
 
     private static ProxyError RateLimited(ProxyRateLimitLease lease, long estimate)
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using AiProxy.Health;
 using AiProxy.Mapping;
+using AiProxy.RateLimiting;
 
 namespace AiProxy.Providers;
 
@@ -34,6 +35,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         _exactModels = Models.Where(static m => !ModelPattern.IsGlob(m)).ToArray();
         _globModels = Models.Where(ModelPattern.IsGlob).ToArray();
         _upstreamHeaders = BuildUpstreamHeaders(options);
+        Capacity = new ProxyLimits(options.RequestsPerMinute, options.TokensPerMinute, options.MaxConcurrentRequests);
         _invoker = new HttpMessageInvoker(handler ?? CreateHandler(), disposeHandler: true);
     }
 
@@ -69,6 +71,9 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     /// <summary>Position in failover order (priority, then name) within the current configuration, set by the registry,
     /// so ordering compares integers instead of names on the request path; -1 until registered.</summary>
     internal int FailoverRank { get; set; } = -1;
+
+    /// <summary>The provider's capacity limits (<c>RequestsPerMinute</c>, <c>TokensPerMinute</c>, <c>MaxConcurrentRequests</c>).</summary>
+    internal ProxyLimits Capacity { get; }
 
     /// <summary>The provider's runtime state: counters, latency, circuit breaker.</summary>
     internal ProviderHealth Health { get; }

@@ -177,13 +177,13 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
 
         public override bool HasProviderCapacity(string provider)
         {
-            var index = IndexOf(provider);
+            var index = request.IndexOfProvider(provider);
             return index < 0 || available is null || available[index];
         }
 
         public override void OnProviderSelected(string provider)
         {
-            var index = IndexOf(provider);
+            var index = request.IndexOfProvider(provider);
             if (index < 0 || request.Providers[index].Limits.IsUnlimited || Interlocked.Exchange(ref _selected, 1) != 0)
             {
                 return;
@@ -247,7 +247,7 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
         /// <summary>Usage of a provider that answered without having been charged when selected.</summary>
         private void ChargeFallback(string? provider, long actual)
         {
-            var index = provider is null ? -1 : IndexOf(provider);
+            var index = provider is null ? -1 : request.IndexOfProvider(provider);
             if (index < 0 || request.Providers[index].Limits.IsUnlimited)
             {
                 return;
@@ -288,18 +288,5 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
             }
         }
 
-        private int IndexOf(string provider)
-        {
-            var providers = request.Providers;
-            for (var i = 0; i < providers.Count; i++)
-            {
-                if (string.Equals(providers[i].Provider, provider, StringComparison.OrdinalIgnoreCase))
-                {
-                    return i;
-                }
-            }
-
-            return -1;
-        }
     }
 }

@@ -17,4 +17,18 @@ public sealed class ProxyRateLimitRequest
     /// <summary>The providers that may serve the request (enabled and serving its model, or the pinned one). Empty when no
     /// candidate has capacity limits: then providers are not checked at all.</summary>
     public IReadOnlyList<ProxyProviderCapacity> Providers { get; init; } = [];
+
+    /// <summary>The position of <paramref name="provider"/> in <see cref="Providers"/>, or -1.</summary>
+    internal int IndexOfProvider(string provider)
+    {
+        for (var i = 0; i < Providers.Count; i++)
+        {
+            if (string.Equals(Providers[i].Provider, provider, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 }

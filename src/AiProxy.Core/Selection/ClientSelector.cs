@@ -141,6 +141,10 @@ internal sealed class ClientSelector : IClientSelector
         return count;
     }
 
+    /// <summary>The enabled providers that serve <paramref name="model"/> (empty: every enabled provider), in failover order,
+    /// before health and capacity are considered: the same cached set selection starts from.</summary>
+    public ProviderClient[] ServingProviders(string model) => Serving(_registry.All, model);
+
     /// <summary>The enabled providers that serve <paramref name="model"/>, in failover order (priority, then name).</summary>
     private ProviderClient[] Serving(ProviderClient[] providers, string model)
     {

@@ -40,13 +40,13 @@ internal sealed class RedisLease(
 
     public override bool HasProviderCapacity(string provider)
     {
-        var index = IndexOf(provider);
+        var index = request.IndexOfProvider(provider);
         return index < 0 || index >= available.Length || available[index] == '1';
     }
 
     public override void OnProviderSelected(string provider)
     {
-        var index = IndexOf(provider);
+        var index = request.IndexOfProvider(provider);
         if (index < 0 || request.Providers[index].Limits.IsUnlimited || Interlocked.Exchange(ref _selected, 1) != 0)
         {
             return;
@@ -132,7 +132,7 @@ internal sealed class RedisLease(
             }
         }
 
-        if (settled && !answeredBySelected && _answeredBy is { } other && IndexOf(other) is var index and >= 0 && !request.Providers[index].Limits.IsUnlimited)
+        if (settled && !answeredBySelected && _answeredBy is { } other && request.IndexOfProvider(other) is var index and >= 0 && !request.Providers[index].Limits.IsUnlimited)
         {
             // A fallback answered instead: it was never charged, so it gets the request and what it really used.
             var answered = request.Providers[index];
@@ -172,18 +172,5 @@ internal sealed class RedisLease(
         }
     }
 
-    private int IndexOf(string provider)
-    {
-        var providers = request.Providers;
-        for (var i = 0; i < providers.Count; i++)
-        {
-            if (string.Equals(providers[i].Provider, provider, StringComparison.OrdinalIgnoreCase))
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
 
 }
