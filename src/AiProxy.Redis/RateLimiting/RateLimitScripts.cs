@@ -81,18 +81,31 @@ internal static class RateLimitScripts
         """;
 
     /// <summary>
-    /// Checks and charges the caller (one request, the estimated tokens, a concurrent slot) and checks every candidate
-    /// provider's capacity without charging it. Refuses with the first full limit, as the in-memory limiter does.
-    /// KEYS: caller windows, concurrent; then windows, concurrent per provider.
-    /// ARGV: window ms, lease ttl ms, lease id, estimate, caller rpm, tpm, max concurrent; then rpm, tpm, max per provider.
-    /// Returns: reason (0 admitted, 1 requests, 2 tokens, 3 concurrency, 4 provider capacity), retry-after ms,
-    /// requests used, requests reset ms, tokens used, tokens reset ms, token window start (-1 none), provider availability ('1'/'0' each).
+    /// Runs a batch of operations in one call, in order, each exactly as if it ran alone (the script is atomic, so no other
+    /// instance's call interleaves). The limiter sends whatever queued while its previous call was out (see
+    /// <see cref="RedisProxyRateLimiter"/>), so under load many requests share one round trip and one script run.
+    /// ARGV: window ms, lease ttl ms, then the operations; KEYS are taken by the operations in order. Each operation starts
+    /// with its kind:
+    /// <list type="bullet">
+    /// <item><c>q</c> acquire (KEYS: caller windows, concurrent, then windows, concurrent per candidate; ARGV: lease id,
+    /// estimate, caller rpm, tpm, max concurrent, candidate count, then rpm, tpm, max per candidate): checks and charges the
+    /// caller (one request, the estimated tokens, a concurrent slot) and checks every candidate's capacity without charging
+    /// it, refusing with the first full limit as the in-memory limiter does. Answers { reason (0 admitted, 1 requests,
+    /// 2 tokens, 3 concurrency, 4 provider capacity), retry-after ms, requests used, requests reset ms, tokens used, tokens
+    /// reset ms, token window start (-1 none), provider availability ('1'/'0' each) }.</item>
+    /// <item><c>p</c> charge the provider selection chose (KEYS: windows, concurrent; ARGV: lease id, estimate, has rpm, has
+    /// tpm, has max as 1/0): one request, the estimated tokens, a concurrent slot, even past capacity, since the upstream sees
+    /// the request anyway. Answers its token window start, or -1.</item>
+    /// <item><c>a</c> adjust tokens (KEYS: windows; ARGV: window start, delta): a correction applies to the window it was
+    /// reserved in; once that window has ended a refund no longer matters, while an overrun is charged to the current one.</item>
+    /// <item><c>r</c> charge one request (KEYS: windows; ARGV: two unused), <c>t</c> charge tokens (ARGV: amount, unused),
+    /// <c>z</c> release a slot (KEYS: concurrent; ARGV: lease id, unused).</item>
+    /// </list>
+    /// Returns the answers of the <c>q</c> and <c>p</c> operations, in order.
     /// </summary>
-    public static readonly RedisScript Acquire = new("acquire", Common + """
+    public static readonly RedisScript Run = new("limits", Common + """
 
         local ttl = tonumber(ARGV[2])
-        local lease = ARGV[3]
-        local estimate = tonumber(ARGV[4])
 
         local function full(key, max)
           if redis.call('ZCARD', key) < max then return false end
@@ -100,8 +113,8 @@ internal static class RateLimitScripts
           return redis.call('ZCARD', key) >= max
         end
 
-        local function check(base, rpm, tpm, max)
-          local r, rr, u, ts = read(KEYS[base], rpm, tpm)
+        local function check(windows, concurrent, rpm, tpm, max, estimate)
+          local r, rr, u, ts = read(windows, rpm, tpm)
           if rpm >= 0 and r + 1 > rpm then return 1, rr, r, rr, u, ts end
           if tpm >= 0 and u + estimate > tpm then
             local reset = 0
@@ -109,74 +122,60 @@ internal static class RateLimitScripts
             if reset <= 0 then reset = window end
             return 2, reset, r, rr, u, ts
           end
-          if max >= 0 and full(KEYS[base + 1], max) then return 3, 1000, r, rr, u, ts end
+          if max >= 0 and full(concurrent, max) then return 3, 1000, r, rr, u, ts end
           return 0, 0, r, rr, u, ts
         end
 
-        local rpm, tpm, max = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-        local function describe(reason, wait, r, rr, u, ts, start, available)
-          local treset = 0
-          if tpm >= 0 and ts >= 0 then treset = ts + window - now end
-          if rpm < 0 then rr = 0 end
-          return { reason, wait, r, rr, u, treset, start, available }
-        end
-
-        local reason, wait, r, rr, u, ts = check(1, rpm, tpm, max)
-        if reason ~= 0 then return describe(reason, wait, r, rr, u, ts, -1, '') end
-
-        local providers = (#KEYS - 2) / 2
-        local available, any, shortest = '', false, -1
-        for i = 0, providers - 1 do
-          local a = 8 + i * 3
-          local prpm, ptpm, pmax = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-          local pr, w = 0, 0
-          if prpm >= 0 or ptpm >= 0 or pmax >= 0 then pr, w = check(3 + i * 2, prpm, ptpm, pmax) end
-          if pr == 0 then
-            available = available .. '1'
-            any = true
-          else
-            available = available .. '0'
-            if shortest < 0 or w < shortest then shortest = w end
+        local function acquire(k, a)
+          local lease, estimate = ARGV[a], tonumber(ARGV[a + 1])
+          local rpm, tpm, max = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+          local providers = tonumber(ARGV[a + 5])
+          local function describe(reason, wait, r, rr, u, ts, start, available)
+            local treset = 0
+            if tpm >= 0 and ts >= 0 then treset = ts + window - now end
+            if rpm < 0 then rr = 0 end
+            return { reason, wait, r, rr, u, treset, start, available }
           end
+
+          local reason, wait, r, rr, u, ts = check(KEYS[k], KEYS[k + 1], rpm, tpm, max, estimate)
+          if reason ~= 0 then return describe(reason, wait, r, rr, u, ts, -1, '') end
+
+          local available, any, shortest = '', false, -1
+          for i = 0, providers - 1 do
+            local pa, pk = a + 6 + i * 3, k + 2 + i * 2
+            local prpm, ptpm, pmax = tonumber(ARGV[pa]), tonumber(ARGV[pa + 1]), tonumber(ARGV[pa + 2])
+            local pr, w = 0, 0
+            if prpm >= 0 or ptpm >= 0 or pmax >= 0 then pr, w = check(KEYS[pk], KEYS[pk + 1], prpm, ptpm, pmax, estimate) end
+            if pr == 0 then
+              available = available .. '1'
+              any = true
+            else
+              available = available .. '0'
+              if shortest < 0 or w < shortest then shortest = w end
+            end
+          end
+          if providers > 0 and not any then return describe(4, shortest, r, rr, u, ts, -1, available) end
+
+          local tokens = false
+          if tpm >= 0 then tokens = estimate end
+          r, rr, u, ts = charge(KEYS[k], rpm >= 0, tokens, r, rr, u, ts)
+          if max >= 0 then take_slot(KEYS[k + 1], lease, ttl) end
+          return describe(0, 0, r, rr, u, ts, ts, available)
         end
-        if providers > 0 and not any then return describe(4, shortest, r, rr, u, ts, -1, available) end
 
-        local tokens = false
-        if tpm >= 0 then tokens = estimate end
-        r, rr, u, ts = charge(KEYS[1], rpm >= 0, tokens, r, rr, u, ts)
-        if max >= 0 then take_slot(KEYS[2], lease, ttl) end
-        return describe(0, 0, r, rr, u, ts, ts, available)
-        """);
-
-    /// <summary>
-    /// Charges the provider selection chose: one request, the estimated tokens, a concurrent slot; even past capacity, since
-    /// the upstream will see the request anyway. KEYS: windows, concurrent. ARGV: window ms, lease ttl ms, lease id,
-    /// estimate, has rpm, has tpm, has max (1/0). Returns the token window start, or -1.
-    /// </summary>
-    public static readonly RedisScript ChargeProvider = new("charge_provider", Common + """
-
-        local ttl, lease, estimate = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-        local requests, tokens = ARGV[5] == '1', false
-        if ARGV[6] == '1' then tokens = estimate end
-        local start = -1
-        if requests or tokens then
-          local r, rr, u, ts = read(KEYS[1], requests and 0 or -1, tokens and 0 or -1)
-          r, rr, u, ts = charge(KEYS[1], requests, tokens, r, rr, u, ts)
-          if tokens then start = ts end
+        local function charge_provider(k, a)
+          local lease, estimate = ARGV[a], tonumber(ARGV[a + 1])
+          local requests, tokens = ARGV[a + 2] == '1', false
+          if ARGV[a + 3] == '1' then tokens = estimate end
+          local start = -1
+          if requests or tokens then
+            local r, rr, u, ts = read(KEYS[k], requests and 0 or -1, tokens and 0 or -1)
+            r, rr, u, ts = charge(KEYS[k], requests, tokens, r, rr, u, ts)
+            if tokens then start = ts end
+          end
+          if ARGV[a + 4] == '1' then take_slot(KEYS[k + 1], lease, ttl) end
+          return start
         end
-        if ARGV[7] == '1' then take_slot(KEYS[2], lease, ttl) end
-        return start
-        """);
-
-    /// <summary>
-    /// Settles and releases any number of leases in one call, after their responses (see <see cref="RedisProxyRateLimiter"/>'s
-    /// batching). A token correction applies to the window it was reserved in; once that window has ended a refund no
-    /// longer matters, while an overrun is charged to the current one.
-    /// KEYS: one per operation. ARGV: window ms, then three per operation: its kind, then two arguments:
-    /// <c>a</c> (adjust tokens: window start, delta), <c>r</c> (charge one request), <c>t</c> (charge tokens: amount),
-    /// <c>z</c> (release the slot: lease id). Returns the number of operations.
-    /// </summary>
-    public static readonly RedisScript Finish = new("finish", Common + """
 
         local function adjust(key, start, delta)
           local v = redis.call('HMGET', key, 'ts', 'u')
@@ -191,22 +190,36 @@ internal static class RateLimitScripts
           end
         end
 
-        for i = 1, #KEYS do
-          local a = 2 + (i - 1) * 3
-          local kind, key = ARGV[a], KEYS[i]
-          if kind == 'z' then
-            redis.call('ZREM', key, ARGV[a + 1])
-          elseif kind == 'a' then
-            adjust(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
-          elseif kind == 'r' then
-            local r, rr, u, ts = read(key, 0, -1)
-            charge(key, true, false, r, rr, u, ts)
-          elseif kind == 't' then
-            local r, rr, u, ts = read(key, -1, 0)
-            charge(key, false, tonumber(ARGV[a + 1]), r, rr, u, ts)
+        local answers = {}
+        local a, k = 3, 1
+        while a <= #ARGV do
+          local kind = ARGV[a]
+          if kind == 'q' then
+            local providers = tonumber(ARGV[a + 6])
+            answers[#answers + 1] = acquire(k, a + 1)
+            a, k = a + 7 + providers * 3, k + 2 + providers * 2
+          elseif kind == 'p' then
+            answers[#answers + 1] = charge_provider(k, a + 1)
+            a, k = a + 6, k + 2
+          else
+            local key = KEYS[k]
+            if kind == 'z' then
+              redis.call('ZREM', key, ARGV[a + 1])
+            elseif kind == 'a' then
+              adjust(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
+            elseif kind == 'r' then
+              local r, rr, u, ts = read(key, 0, -1)
+              charge(key, true, false, r, rr, u, ts)
+            elseif kind == 't' then
+              local r, rr, u, ts = read(key, -1, 0)
+              charge(key, false, tonumber(ARGV[a + 1]), r, rr, u, ts)
+            else
+              return redis.error_reply('unknown operation ' .. tostring(kind))
+            end
+            a, k = a + 3, k + 1
           end
         end
-        return #KEYS
+        return answers
         """);
 
     /// <summary>
@@ -226,5 +239,5 @@ internal static class RateLimitScripts
         return #KEYS
         """);
 
-    public static IReadOnlyList<RedisScript> All { get; } = [Acquire, ChargeProvider, Finish, Renew];
+    public static IReadOnlyList<RedisScript> All { get; } = [Run, Renew];
 }

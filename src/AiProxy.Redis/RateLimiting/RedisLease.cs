@@ -98,13 +98,13 @@ internal sealed class RedisLease(
             var caller = redis.Keys.Caller(request.Partition);
             if (settled && limits.TokensPerMinute is not null && callerWindowStart >= 0 && delta != 0)
             {
-                owner.Queue(new(RedisProxyRateLimiter.Adjust, caller.Windows, callerWindowStart, delta));
+                owner.Queue(new(FinishOperation.Adjust, caller.Windows, callerWindowStart, delta));
                 queued = true;
             }
 
             if (limits.MaxConcurrentRequests is not null)
             {
-                owner.Queue(new(RedisProxyRateLimiter.Release, caller.Concurrent, Id, 0));
+                owner.Queue(new(FinishOperation.Release, caller.Concurrent, Id, 0));
                 queued = true;
             }
         }
@@ -121,13 +121,13 @@ internal sealed class RedisLease(
             var selectedDelta = answeredBySelected ? delta : -estimate;
             if (settled && capacity.Limits.TokensPerMinute is not null && selectedStart >= 0 && selectedDelta != 0)
             {
-                owner.Queue(new(RedisProxyRateLimiter.Adjust, keys.Windows, selectedStart, selectedDelta));
+                owner.Queue(new(FinishOperation.Adjust, keys.Windows, selectedStart, selectedDelta));
                 queued = true;
             }
 
             if (capacity.Limits.MaxConcurrentRequests is not null)
             {
-                owner.Queue(new(RedisProxyRateLimiter.Release, keys.Concurrent, Id, 0));
+                owner.Queue(new(FinishOperation.Release, keys.Concurrent, Id, 0));
                 queued = true;
             }
         }
@@ -139,13 +139,13 @@ internal sealed class RedisLease(
             var keys = redis.Keys.Provider(answered.Provider);
             if (answered.Limits.RequestsPerMinute is not null)
             {
-                owner.Queue(new(RedisProxyRateLimiter.ChargeRequest, keys.Windows, 0, 0));
+                owner.Queue(new(FinishOperation.ChargeRequest, keys.Windows, 0, 0));
                 queued = true;
             }
 
             if (answered.Limits.TokensPerMinute is not null && actual > 0)
             {
-                owner.Queue(new(RedisProxyRateLimiter.ChargeTokens, keys.Windows, actual, 0));
+                owner.Queue(new(FinishOperation.ChargeTokens, keys.Windows, actual, 0));
                 queued = true;
             }
         }

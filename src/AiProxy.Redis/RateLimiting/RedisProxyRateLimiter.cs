@@ -7,10 +7,12 @@ using StackExchange.Redis;
 namespace AiProxy.Redis.RateLimiting;
 
 /// <summary>
-/// The <see cref="IProxyRateLimiter"/> shared by every instance: one <c>EVALSHA</c> per request decides the caller's
-/// requests, tokens and concurrency and the candidates' capacity (<see cref="RateLimitScripts.Acquire"/>); the chosen
-/// provider is charged off the request path, and settling and releasing are queued after the response and sent in batches
-/// off the request path (<see cref="Queue"/>). While
+/// The <see cref="IProxyRateLimiter"/> shared by every instance. Every Redis operation of the request path goes through
+/// one queue and one script (<see cref="RateLimitScripts.Run"/>): a request's acquire (its caller's requests, tokens and
+/// concurrency and its candidates' capacity), the chosen provider's charge, and what a finished lease settles and releases.
+/// One call is out at a time; what queues meanwhile goes in the next, so a lone request costs one round trip as before,
+/// and under load many requests share one round trip and one script run, each still decided atomically on the server, in
+/// order, as if it ran alone (limits stay exact across instances). Settling and releasing never hold a request up. While
 /// Redis is unavailable it falls back to the in-memory limiter (<see cref="RedisFailMode.Open"/>) or refuses with
 /// <see cref="ProxyRateLimitReason.Unavailable"/> (<see cref="RedisFailMode.Closed"/>).
 /// </summary>
@@ -19,17 +21,11 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     /// <summary>Lua numbers are doubles: amounts stay well inside their exact integer range.</summary>
     private const long MaxAmount = 1L << 50;
 
-    /// <summary>Operations per settle-and-release call: bounds one script's run on the server.</summary>
-    private const int MaxBatch = 256;
+    /// <summary>Settle-and-release operations per call: bounds one script's run on the server.</summary>
+    private const int MaxFinishes = 256;
 
-    internal static readonly RedisValue Adjust = "a";
-    internal static readonly RedisValue ChargeRequest = "r";
-    internal static readonly RedisValue ChargeTokens = "t";
-    internal static readonly RedisValue Release = "z";
-
-    private static readonly RedisValue None = -1;
-    private static readonly RedisValue Yes = 1;
-    private static readonly RedisValue No = 0;
+    /// <summary>Acquires and provider charges per call, likewise.</summary>
+    private const int MaxCalls = 64;
 
     private readonly RedisConnection _redis;
     private readonly InMemoryProxyRateLimiter _local;
@@ -38,7 +34,12 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private readonly ConcurrentDictionary<RedisLease, byte> _held = new();
     private readonly ITimer _renewal;
     private readonly ConcurrentQueue<FinishOperation> _finishes = new();
+    private readonly ConcurrentQueue<LimiterCall> _calls = new();
+    private readonly List<RedisKey> _batchKeys = [];
+    private readonly List<RedisValue> _batchValues = [];
+    private readonly List<LimiterCall> _batchCalls = [];
     private long _nextLease;
+    private long _batchesSent;
     private int _flushing;
 
     public RedisProxyRateLimiter(RedisConnection redis, InMemoryProxyRateLimiter local, TimeProvider time)
@@ -57,6 +58,9 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     /// <summary>Leases holding concurrent slots in Redis, for renewal (and tests).</summary>
     internal int HeldCount => _held.Count;
 
+    /// <summary>Calls sent to Redis by the batching queue so far (tests: many requests share a call under load).</summary>
+    internal long BatchesSent => Volatile.Read(ref _batchesSent);
+
     public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyRateLimitRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -66,30 +70,43 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             return UnlimitedLease.Instance;
         }
 
-        if (!_redis.TryGetDatabase(out var database))
+        if (!_redis.TryGetDatabase(out _))
         {
             return Fallback(request);
         }
 
         var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
         var leaseId = _redis.InstanceId + ":" + Interlocked.Increment(ref _nextLease).ToString(CultureInfo.InvariantCulture);
-        var (keys, values) = AcquireArguments(request, estimate, leaseId);
-        var acquire = RateLimitScripts.Acquire.EvaluateAsync(database, keys, values);
-        bool ok;
-        RedisResult result;
+        var call = new AcquireCall(_redis.Keys, request, estimate, leaseId);
+        _calls.Enqueue(call);
+        Flush();
+        RedisResult? result;
         try
         {
-            (ok, result) = await _redis.TryRunAsync(database, "acquire", acquire, static (_, task) => task, cancellationToken).ConfigureAwait(false);
+            result = await call.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            ReleaseUnanswered(request, leaseId, acquire);
+            // The acquire still goes (or went) to the server: a slot it takes for this request that is no more is given back.
+            _ = call.Task.ContinueWith(
+                static (task, state) =>
+                {
+                    var (limiter, call) = ((RedisProxyRateLimiter, AcquireCall))state!;
+                    if (task.Result is { } answer && (int)((RedisResult[])answer!)[0] == 0 && call.SlotRelease is { } release)
+                    {
+                        limiter.Queue(release);
+                        limiter.Flush();
+                    }
+                },
+                (this, call),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             throw;
         }
 
-        if (!ok)
+        if (result is null)
         {
-            ReleaseUnanswered(request, leaseId, acquire);
             return Fallback(request);
         }
 
@@ -112,43 +129,6 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         return lease;
     }
 
-    /// <summary>
-    /// An acquire whose answer never came (timeout, failure, cancellation) may still have run on the server and taken the
-    /// caller's concurrent slot under <paramref name="leaseId"/>; nothing would release it before
-    /// <see cref="RedisOptions.ConcurrencyLeaseTimeout"/>. Its release is queued once the call has ended (so it reaches the
-    /// server after the script, even one resent after <c>NOSCRIPT</c>); when the script did not run it removes nothing.
-    /// The acquire takes no provider slot (the selected provider's is taken later, by its lease), so only the caller's.
-    /// </summary>
-    private void ReleaseUnanswered(ProxyRateLimitRequest request, string leaseId, Task<RedisResult> acquire)
-    {
-        if (request.Limits.IsUnlimited || request.Limits.MaxConcurrentRequests is null)
-        {
-            return;
-        }
-
-        var release = new FinishOperation(Release, _redis.Keys.Caller(request.Partition).Concurrent, leaseId, 0);
-        if (acquire.IsCompleted)
-        {
-            _ = acquire.Exception; // observed: its failure was reported already
-            Queue(release);
-            Flush();
-            return;
-        }
-
-        _ = acquire.ContinueWith(
-            static (task, state) =>
-            {
-                _ = task.Exception;
-                var (limiter, operation) = ((RedisProxyRateLimiter, FinishOperation))state!;
-                limiter.Queue(operation);
-                limiter.Flush();
-            },
-            (this, release),
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
     private ProxyRateLimitLease Fallback(ProxyRateLimitRequest request)
         => _redis.FailsClosed
             ? new RejectedLease(ProxyRateLimitReason.Unavailable, _redis.Options.RetryInterval, null, null)
@@ -157,83 +137,28 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private static ProxyRateLimitWindow Window(long limit, long used, long resetMs)
         => new(limit, Math.Max(0, limit - used), TimeSpan.FromMilliseconds(Math.Max(0, resetMs)));
 
-    private (RedisKey[] Keys, RedisValue[] Values) AcquireArguments(ProxyRateLimitRequest request, long estimate, string leaseId)
-    {
-        var providers = request.Providers;
-        var keys = new RedisKey[2 + (providers.Count * 2)];
-        var values = new RedisValue[7 + (providers.Count * 3)];
-        values[0] = _window;
-        values[1] = _leaseTtl;
-        values[2] = leaseId;
-        values[3] = estimate;
-        var limits = request.Limits;
-        if (limits.IsUnlimited)
-        {
-            keys[0] = keys[1] = _redis.Keys.Unused;
-            values[4] = values[5] = values[6] = None;
-        }
-        else
-        {
-            var caller = _redis.Keys.Caller(request.Partition);
-            SetLimits(keys, values, 0, 4, caller, limits);
-        }
-
-        for (var i = 0; i < providers.Count; i++)
-        {
-            var capacity = providers[i].Limits;
-            if (capacity.IsUnlimited)
-            {
-                keys[2 + (i * 2)] = keys[3 + (i * 2)] = _redis.Keys.Unused;
-                values[7 + (i * 3)] = values[8 + (i * 3)] = values[9 + (i * 3)] = None;
-            }
-            else
-            {
-                SetLimits(keys, values, 2 + (i * 2), 7 + (i * 3), _redis.Keys.Provider(providers[i].Provider), capacity);
-            }
-        }
-
-        return (keys, values);
-    }
-
-    private static void SetLimits(RedisKey[] keys, RedisValue[] values, int keyIndex, int valueIndex, RedisKeys.LimitKeys target, ProxyLimits limits)
-    {
-        keys[keyIndex] = target.Windows;
-        keys[keyIndex + 1] = target.Concurrent;
-        values[valueIndex] = limits.RequestsPerMinute is { } rpm ? rpm : None;
-        values[valueIndex + 1] = limits.TokensPerMinute is { } tpm ? tpm : None;
-        values[valueIndex + 2] = limits.MaxConcurrentRequests is { } max ? max : None;
-    }
-
     /// <summary>Charges the selected provider; returns its token window start, or -1 when it has no token limit or Redis failed.</summary>
     internal async Task<long> ChargeProviderAsync(string provider, ProxyLimits capacity, long estimate, string leaseId)
     {
-        if (!_redis.TryGetDatabase(out var database))
+        if (!_redis.TryGetDatabase(out _))
         {
             return -1;
         }
 
-        var target = _redis.Keys.Provider(provider);
-        RedisKey[] keys = [target.Windows, target.Concurrent];
-        RedisValue[] values =
-        [
-            _window, _leaseTtl, leaseId, estimate,
-            capacity.RequestsPerMinute is null ? No : Yes,
-            capacity.TokensPerMinute is null ? No : Yes,
-            capacity.MaxConcurrentRequests is null ? No : Yes,
-        ];
-        var (ok, result) = await _redis.TryRunAsync(database, "charge provider", (keys, values), static (db, s) => RateLimitScripts.ChargeProvider.EvaluateAsync(db, s.keys, s.values), CancellationToken.None).ConfigureAwait(false);
-        return ok ? (long)result : -1;
+        var call = new ProviderChargeCall(_redis.Keys.Provider(provider), capacity, estimate, leaseId);
+        _calls.Enqueue(call);
+        Flush();
+        return await call.Task.ConfigureAwait(false) is { } answer ? (long)answer : -1;
     }
 
     /// <summary>
-    /// Queues what a finished lease settles and releases (<see cref="RateLimitScripts.Finish"/>) and returns at once: the
-    /// request never waits for it. One flush at a time sends every queued operation (up to <see cref="MaxBatch"/>) in one
-    /// call; the first starts at once when none is running, and what arrives meanwhile goes with the next, so under load
-    /// many leases share a call, and a slot is free again about one round trip after its lease was disposed (two under load).
+    /// Queues what a finished lease settles and releases and returns at once: the request never waits for it. It goes with
+    /// the next call (<see cref="Flush"/>), so a slot is free again about one round trip after its lease was disposed (two
+    /// under load).
     /// </summary>
     internal void Queue(FinishOperation operation) => _finishes.Enqueue(operation);
 
-    /// <summary>Starts sending what <see cref="Queue"/> collected, unless a flush is running (it will take it along).</summary>
+    /// <summary>Starts sending what is queued, unless a call is out (what is queued then goes with the next one).</summary>
     internal void Flush()
     {
         if (Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
@@ -244,49 +169,134 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 
     private async Task FlushAsync()
     {
-        try
+        while (true)
         {
-            while (true)
+            while (!_finishes.IsEmpty || !_calls.IsEmpty)
             {
-                while (!_finishes.IsEmpty)
-                {
-                    var count = Math.Min(_finishes.Count, MaxBatch);
-                    var keys = new RedisKey[count];
-                    var values = new RedisValue[1 + (count * 3)];
-                    values[0] = _window;
-                    var taken = 0;
-                    while (taken < count && _finishes.TryDequeue(out var operation))
-                    {
-                        keys[taken] = operation.Key;
-                        values[1 + (taken * 3)] = operation.Kind;
-                        values[2 + (taken * 3)] = operation.A;
-                        values[3 + (taken * 3)] = operation.B;
-                        taken++;
-                    }
+                await SendBatchAsync().ConfigureAwait(false);
+            }
 
-                    if (taken < count)
-                    {
-                        Array.Resize(ref keys, taken);
-                        Array.Resize(ref values, 1 + (taken * 3));
-                    }
-
-                    if (taken > 0 && _redis.TryGetDatabase(out var database))
-                    {
-                        await _redis.TryRunAsync(database, "settle and release", (keys, values), static (db, s) => RateLimitScripts.Finish.EvaluateAsync(db, s.keys, s.values), CancellationToken.None).ConfigureAwait(false);
-                    }
-                }
-
-                Volatile.Write(ref _flushing, 0);
-                if (_finishes.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
-                {
-                    return;
-                }
+            Volatile.Write(ref _flushing, 0);
+            if ((_finishes.IsEmpty && _calls.IsEmpty) || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+            {
+                return;
             }
         }
-        catch (Exception ex) when (RedisConnection.IsRedisFailure(ex, CancellationToken.None))
+    }
+
+    /// <summary>
+    /// Sends one call: the queued settlements and releases first (a slot freed is free for the acquires after it), then
+    /// the queued acquires and provider charges, and hands each its answer. Never throws: a call without an answer leaves
+    /// its requests to fall back, and gives back, once the call has ended, every slot it may still have taken on the server.
+    /// </summary>
+    private async Task SendBatchAsync()
+    {
+        var keys = _batchKeys;
+        var values = _batchValues;
+        var calls = _batchCalls;
+        keys.Clear();
+        values.Clear();
+        calls.Clear();
+        values.Add(_window);
+        values.Add(_leaseTtl);
+        for (var i = 0; i < MaxFinishes && _finishes.TryDequeue(out var operation); i++)
         {
-            Volatile.Write(ref _flushing, 0);
+            keys.Add(operation.Key);
+            values.Add(operation.Kind);
+            values.Add(operation.A);
+            values.Add(operation.B);
         }
+
+        for (var i = 0; i < MaxCalls && _calls.TryDequeue(out var call); i++)
+        {
+            call.Write(keys, values);
+            calls.Add(call);
+        }
+
+        if (!_redis.TryGetDatabase(out var database))
+        {
+            foreach (var call in calls)
+            {
+                call.TrySetResult(null); // falls back; settlements are dropped (their windows and slots expire on their own)
+            }
+
+            return;
+        }
+
+        Task<RedisResult>? sent = null;
+        RedisResult[]? answers = null;
+        try
+        {
+            sent = RateLimitScripts.Run.EvaluateAsync(database, [.. keys], [.. values]);
+            Interlocked.Increment(ref _batchesSent);
+            var (ok, result) = await _redis.TryRunAsync(database, "limits", sent, static (_, task) => task, CancellationToken.None).ConfigureAwait(false);
+            if (ok && result is { Resp2Type: ResultType.Array } && ((RedisResult[])result!).Length == calls.Count)
+            {
+                answers = (RedisResult[])result!;
+            }
+        }
+        catch (Exception ex)
+        {
+            // TryRunAsync reports Redis failures; anything else (the client refusing the call) must not strand the requests
+            // waiting for their answers, nor stop the queue: they fall back like any call without an answer.
+            _redis.ReportFailure("limits: " + ex.GetType().Name);
+        }
+
+        for (var i = 0; i < calls.Count; i++)
+        {
+            calls[i].TrySetResult(answers?[i]);
+        }
+
+        if (answers is null && calls.Count > 0)
+        {
+            ReleaseUnanswered(sent, [.. calls]);
+        }
+    }
+
+    /// <summary>
+    /// Calls whose answer never came (timeout, failure) may still have run on the server and taken concurrent slots under
+    /// their lease ids; nothing would release them before <see cref="RedisOptions.ConcurrencyLeaseTimeout"/>. Their releases
+    /// are queued once the call has ended (so they reach the server after the script, even one resent after
+    /// <c>NOSCRIPT</c>); where the script did not run they remove nothing.
+    /// </summary>
+    private void ReleaseUnanswered(Task<RedisResult>? sent, LimiterCall[] calls)
+    {
+        if (!calls.Any(static call => call.SlotRelease is not null))
+        {
+            return;
+        }
+
+        if (sent is null || sent.IsCompleted)
+        {
+            _ = sent?.Exception; // observed: its failure was reported already
+            QueueReleases(calls);
+            return;
+        }
+
+        _ = sent.ContinueWith(
+            static (task, state) =>
+            {
+                _ = task.Exception;
+                var (limiter, calls) = ((RedisProxyRateLimiter, LimiterCall[]))state!;
+                limiter.QueueReleases(calls);
+            },
+            (this, calls),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private void QueueReleases(LimiterCall[] calls)
+    {
+        foreach (var call in calls)
+        {
+            if (call.SlotRelease is { } release)
+            {
+                Queue(release);
+            }
+        }
+
+        Flush();
     }
 
     internal void Track(RedisLease lease) => _held.TryAdd(lease, 0);
@@ -318,10 +328,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private async Task WarmUpAsync(IDatabase database)
     {
         // Runs every script once with nothing to do, so each is cached on the server and its client path is compiled.
-        var unused = _redis.Keys.Unused;
-        await RateLimitScripts.Acquire.EvaluateAsync(database, [unused, unused], [_window, _leaseTtl, "warmup", 0, None, None, None]).ConfigureAwait(false);
-        await RateLimitScripts.ChargeProvider.EvaluateAsync(database, [unused, unused], [_window, _leaseTtl, "warmup", 0, No, No, No]).ConfigureAwait(false);
-        await RateLimitScripts.Finish.EvaluateAsync(database, [], [_window]).ConfigureAwait(false);
+        await RateLimitScripts.Run.EvaluateAsync(database, [], [_window, _leaseTtl]).ConfigureAwait(false);
         await RateLimitScripts.Renew.EvaluateAsync(database, [], [_leaseTtl]).ConfigureAwait(false);
     }
 
@@ -330,8 +337,4 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         _renewal.Dispose();
         Flush(); // what is still queued, best effort: slots left behind expire on their own
     }
-
-    /// <summary>One operation of <see cref="RateLimitScripts.Finish"/>: its kind (<see cref="Adjust"/>,
-    /// <see cref="ChargeRequest"/>, <see cref="ChargeTokens"/>, <see cref="Release"/>), its key and its two arguments.</summary>
-    internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, RedisValue A, RedisValue B);
 }

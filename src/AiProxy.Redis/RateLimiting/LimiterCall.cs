@@ -1,0 +1,121 @@
+using AiProxy.RateLimiting;
+using AiProxy.Redis.Connection;
+using StackExchange.Redis;
+
+namespace AiProxy.Redis.RateLimiting;
+
+/// <summary>
+/// An operation of <see cref="RateLimitScripts.Run"/> that a request waits for: it writes its kind, keys and arguments
+/// into a batch and completes with its answer, or with <see langword="null"/> when the batch got none (Redis failed or
+/// was too slow); the request then falls back as it would for any failed call. Continuations run asynchronously, never on
+/// the thread that sends the next batch.
+/// </summary>
+internal abstract class LimiterCall() : TaskCompletionSource<RedisResult?>(TaskCreationOptions.RunContinuationsAsynchronously)
+{
+    public abstract void Write(List<RedisKey> keys, List<RedisValue> values);
+
+    /// <summary>The concurrent slot this operation may have taken under its lease id, for release when its answer is lost.</summary>
+    public abstract FinishOperation? SlotRelease { get; }
+}
+
+/// <summary>The acquire of one request: the caller's limits and its candidates' capacity (<c>q</c>).</summary>
+internal sealed class AcquireCall(RedisKeys redisKeys, ProxyRateLimitRequest request, long estimate, string leaseId) : LimiterCall
+{
+    private static readonly RedisValue Kind = "q";
+    private static readonly RedisValue None = -1;
+
+    public ProxyRateLimitRequest Request => request;
+
+    public long Estimate => estimate;
+
+    public string LeaseId => leaseId;
+
+    public override FinishOperation? SlotRelease
+        => request.Limits is { IsUnlimited: false, MaxConcurrentRequests: not null }
+            ? new FinishOperation(FinishOperation.Release, redisKeys.Caller(request.Partition).Concurrent, leaseId, 0)
+            : null;
+
+    public override void Write(List<RedisKey> keys, List<RedisValue> values)
+    {
+        var providers = request.Providers;
+        values.Add(Kind);
+        values.Add(leaseId);
+        values.Add(estimate);
+        var limits = request.Limits;
+        if (limits.IsUnlimited)
+        {
+            keys.Add(redisKeys.Unused);
+            keys.Add(redisKeys.Unused);
+            values.Add(None);
+            values.Add(None);
+            values.Add(None);
+        }
+        else
+        {
+            AddLimits(keys, values, redisKeys.Caller(request.Partition), limits);
+        }
+
+        values.Add(providers.Count);
+        for (var i = 0; i < providers.Count; i++)
+        {
+            var capacity = providers[i].Limits;
+            if (capacity.IsUnlimited)
+            {
+                keys.Add(redisKeys.Unused);
+                keys.Add(redisKeys.Unused);
+                values.Add(None);
+                values.Add(None);
+                values.Add(None);
+            }
+            else
+            {
+                AddLimits(keys, values, redisKeys.Provider(providers[i].Provider), capacity);
+            }
+        }
+    }
+
+    private static void AddLimits(List<RedisKey> keys, List<RedisValue> values, RedisKeys.LimitKeys target, ProxyLimits limits)
+    {
+        keys.Add(target.Windows);
+        keys.Add(target.Concurrent);
+        values.Add(limits.RequestsPerMinute is { } rpm ? rpm : None);
+        values.Add(limits.TokensPerMinute is { } tpm ? tpm : None);
+        values.Add(limits.MaxConcurrentRequests is { } max ? max : None);
+    }
+}
+
+/// <summary>The charge of the provider selection chose (<c>p</c>); answers its token window start, or -1.</summary>
+internal sealed class ProviderChargeCall(RedisKeys.LimitKeys target, ProxyLimits capacity, long estimate, string leaseId) : LimiterCall
+{
+    private static readonly RedisValue Kind = "p";
+    private static readonly RedisValue Yes = 1;
+    private static readonly RedisValue No = 0;
+
+    public override FinishOperation? SlotRelease
+        => capacity.MaxConcurrentRequests is not null ? new FinishOperation(FinishOperation.Release, target.Concurrent, leaseId, 0) : null;
+
+    public override void Write(List<RedisKey> keys, List<RedisValue> values)
+    {
+        keys.Add(target.Windows);
+        keys.Add(target.Concurrent);
+        values.Add(Kind);
+        values.Add(leaseId);
+        values.Add(estimate);
+        values.Add(capacity.RequestsPerMinute is null ? No : Yes);
+        values.Add(capacity.TokensPerMinute is null ? No : Yes);
+        values.Add(capacity.MaxConcurrentRequests is null ? No : Yes);
+    }
+}
+
+/// <summary>
+/// An operation of <see cref="RateLimitScripts.Run"/> nobody waits for (settling and releasing after a response): its
+/// kind (<see cref="Adjust"/>, <see cref="ChargeRequest"/>, <see cref="ChargeTokens"/>, <see cref="Release"/>), its key and
+/// its two arguments.
+/// </summary>
+internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, RedisValue A, RedisValue B)
+{
+    internal static readonly RedisValue Adjust = "a";
+    internal static readonly RedisValue ChargeRequest = "r";
+    internal static readonly RedisValue ChargeTokens = "t";
+    internal static readonly RedisValue Release = "z";
+}

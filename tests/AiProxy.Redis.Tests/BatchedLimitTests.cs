@@ -1,0 +1,85 @@
+using AiProxy.RateLimiting;
+
+namespace AiProxy.Redis.Tests;
+
+/// <summary>
+/// Requests arriving while an instance's call to Redis is out share its next call: fewer round trips under load, with every
+/// request still decided on its own, atomically and in order, so limits stay exact.
+/// </summary>
+public sealed class BatchedLimitTests
+{
+    private static ProxyRateLimitRequest Request(ProxyLimits limits) => new() { Partition = "token:tests", Limits = limits };
+
+    [Test]
+    public async Task Concurrent_acquires_share_calls_and_still_admit_exactly_the_limit_across_instances()
+    {
+        await using var cluster = await ScaleOut.StartAsync(new() { ["Tokens:tests:Key"] = ProxyHost.Token });
+        var limiters = Enumerable.Range(0, 3).Select(cluster.Limiter).ToArray();
+        var before = limiters.Sum(l => l.BatchesSent);
+        var request = Request(new ProxyLimits(RequestsPerMinute: 120));
+
+        var leases = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(() => limiters[i % 3].AcquireAsync(request, CancellationToken.None).AsTask())));
+
+        var calls = limiters.Sum(l => l.BatchesSent) - before;
+        var admitted = leases.Where(l => l.IsAcquired).ToArray();
+        Assert.That(admitted, Has.Length.EqualTo(120), "exactly the limit");
+        Assert.That(leases.Count(l => l.Reason == ProxyRateLimitReason.Requests), Is.EqualTo(180));
+        Assert.That(admitted.Select(l => l.Requests!.Value.Remaining), Is.EquivalentTo(Enumerable.Range(0, 120).Select(i => (long)i)),
+            "each admitted request was decided alone and saw its own place in the one shared window");
+        Assert.That(calls, Is.LessThan(300), "requests waiting behind a call went together in the next one");
+        TestContext.Out.WriteLine($"300 acquires in {calls} calls");
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        foreach (var host in cluster.Hosts)
+        {
+            Assert.That(host.Logs.AllText, Does.Not.Contain("Redis is unavailable"));
+        }
+    }
+
+    [Test]
+    public async Task Concurrent_slots_taken_in_one_call_are_all_released_by_later_calls()
+    {
+        await using var cluster = await ScaleOut.StartAsync(new() { ["Tokens:tests:Key"] = ProxyHost.Token }, instances: 1);
+        var limiter = cluster.Limiter(0);
+        var concurrent = limiter.Redis.Keys.Caller("token:tests").Concurrent;
+        await using var admin = await RedisTestServer.Server.ConnectAsync();
+        var db = admin.GetDatabase();
+        var request = Request(new ProxyLimits(MaxConcurrentRequests: 40));
+
+        var leases = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(() => limiter.AcquireAsync(request, CancellationToken.None).AsTask())));
+        Assert.That(leases.Count(l => l.IsAcquired), Is.EqualTo(40));
+        Assert.That(await db.SortedSetLengthAsync(concurrent), Is.EqualTo(40));
+
+        await Task.WhenAll(leases.Select(l => l.DisposeAsync().AsTask()));
+
+        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True);
+        await using var next = await limiter.AcquireAsync(request, CancellationToken.None);
+        Assert.That(next.IsAcquired, Is.True);
+    }
+
+    [Test]
+    public async Task A_slot_taken_for_an_acquire_whose_request_was_cancelled_while_waiting_is_released()
+    {
+        // A timeout long enough that the call is answered (late) rather than given up: the request left before the answer.
+        await using var cluster = await ScaleOut.StartAsync(
+            new() { ["Tokens:tests:Key"] = ProxyHost.Token }, instances: 1, configure: o => o.Timeout = TimeSpan.FromSeconds(10));
+        var limiter = cluster.Limiter(0);
+        var concurrent = limiter.Redis.Keys.Caller("token:tests").Concurrent;
+        await using var admin = await RedisTestServer.Server.ConnectAsync();
+        var db = admin.GetDatabase();
+        var request = Request(new ProxyLimits(MaxConcurrentRequests: 1));
+
+        await db.ExecuteAsync("CLIENT", "PAUSE", 500, "ALL");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        await Assert.CatchAsync<OperationCanceledException>(async () => await limiter.AcquireAsync(request, cancel.Token));
+
+        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(5)),
+            Is.True, "the slot the answered acquire took was given back, not left for the 30 s lease timeout");
+        await using var next = await limiter.AcquireAsync(request, CancellationToken.None);
+        Assert.That(next.IsAcquired, Is.True);
+        Assert.That(cluster.Hosts[0].Logs.AllText, Does.Not.Contain("Redis is unavailable"));
+    }
+}
