@@ -254,19 +254,23 @@ fi
 
 measure_load() { # run conc target
   local run="$1" conc="$2" target="$3"
-  local url pid base threads=2 alloc0="" alloc1="" cpu0 cpu1 out json alloc="null" redis0="" redis1="" rcpu0="" rcpu1="" redis="" outages0=""
+  local url pid base threads=2 alloc0="" alloc1="" cpu0 cpu1 out json alloc="null" redis0="" redis1="" rcpu0="" rcpu1="" redis="" outages0="" fb0="" fb1=""
   url="$(target_url "$target")"; pid="$(target_pid "$target")"; base="$(target_base "$target")"
   (( conc < 2 )) && threads=1
   if [[ "$target" == aiproxy-redis ]]; then
     wait_for_redis || record_error "$target" "c=$conc run $run started while the host still used its in-memory fallback"
     outages0="$(redis_outages)"
+    fb0="$(http_get "$URL_aiproxy_redis/_bench/redis/fallbacks")"
   fi
   [[ -n "$base" ]] && alloc0="$(http_get "$base/_bench/alloc")"
   if [[ "$target" == aiproxy-redis ]]; then redis0="$(redis_counters "$REDIS_PORT")"; rcpu0="$(cpu_ticks "$PID_redis")"; fi
   cpu0="$(cpu_ticks "$pid")"
   out="$(timeout $(( DURATION_S + 30 )) wrk -t"$threads" -c"$conc" -d"$DURATION" --latency -s "$WRK" "$url" 2>&1)" || true
   cpu1="$(cpu_ticks "$pid")"
-  if [[ "$target" == aiproxy-redis ]]; then rcpu1="$(cpu_ticks "$PID_redis")"; redis1="$(redis_counters "$REDIS_PORT")"; fi
+  if [[ "$target" == aiproxy-redis ]]; then
+    rcpu1="$(cpu_ticks "$PID_redis")"; redis1="$(redis_counters "$REDIS_PORT")"
+    fb1="$(http_get "$URL_aiproxy_redis/_bench/redis/fallbacks")"
+  fi
   [[ -n "$base" ]] && alloc1="$(http_get "$base/_bench/alloc")"
   printf '%s\n' "$out" > "$OUT/wrk-$target-c$conc-run$run.log"
   json="$(printf '%s\n' "$out" | sed -n 's/^BENCHJSON //p')"
@@ -284,6 +288,8 @@ measure_load() { # run conc target
     if [[ "$c0$s0$c1$s1" =~ ^[0-9]+$ && -n "$s1" && -n "$c0" ]]; then
       redis=$(printf ',"redisCommands":%d,"redisScripts":%d,"redisCpuTicks":%d' $(( c1 - c0 )) $(( s1 - s0 )) $(( rcpu1 - rcpu0 )))
     fi
+    # Requests the host decided with its in-memory fallback because their Redis call got no answer.
+    [[ "$fb0" =~ ^[0-9]+$ && "$fb1" =~ ^[0-9]+$ ]] && redis+=$(printf ',"redisFallbacks":%d' $(( fb1 - fb0 )))
   fi
   printf '{"kind":"load","run":%d,"target":"%s","conc":%d,"cpuTicks":%d,"clkTck":%d,"allocBytes":%s%s,"wrk":%s}\n' \
     "$run" "$target" "$conc" $(( cpu1 - cpu0 )) "$CLK_TCK" "$alloc" "$redis" "$json" >> "$RESULTS"

@@ -40,6 +40,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private readonly List<LimiterCall> _batchCalls = [];
     private long _nextLease;
     private long _batchesSent;
+    private long _fallbacks;
     private int _flushing;
 
     public RedisProxyRateLimiter(RedisConnection redis, InMemoryProxyRateLimiter local, TimeProvider time)
@@ -60,6 +61,9 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 
     /// <summary>Calls sent to Redis by the batching queue so far (tests: many requests share a call under load).</summary>
     internal long BatchesSent => Volatile.Read(ref _batchesSent);
+
+    /// <summary>Requests decided without Redis (unavailable, or their call got no answer), for tests and the benchmark.</summary>
+    internal long Fallbacks => Volatile.Read(ref _fallbacks);
 
     public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyRateLimitRequest request, CancellationToken cancellationToken)
     {
@@ -130,9 +134,12 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     }
 
     private ProxyRateLimitLease Fallback(ProxyRateLimitRequest request)
-        => _redis.FailsClosed
+    {
+        Interlocked.Increment(ref _fallbacks);
+        return _redis.FailsClosed
             ? new RejectedLease(ProxyRateLimitReason.Unavailable, _redis.Options.RetryInterval, null, null)
             : _local.Acquire(request);
+    }
 
     private static ProxyRateLimitWindow Window(long limit, long used, long resetMs)
         => new(limit, Math.Max(0, limit - used), TimeSpan.FromMilliseconds(Math.Max(0, resetMs)));
@@ -176,7 +183,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
                 await SendBatchAsync().ConfigureAwait(false);
             }
 
-            Volatile.Write(ref _flushing, 0);
+            Interlocked.Exchange(ref _flushing, 0); // a full fence: what was queued before a Flush that saw 1 is seen below
             if ((_finishes.IsEmpty && _calls.IsEmpty) || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
             {
                 return;

@@ -76,6 +76,8 @@ internal static class AiProxyHost
         // Whether requests keep their limits in Redis now, or use this instance's in-memory fallback (fail-open).
         var connection = app.Services.GetRequiredService<AiProxy.Redis.Connection.RedisConnection>();
         app.MapGet("/_bench/redis", () => Results.Text(connection.IsAvailable ? "available" : "unavailable"));
+        var limiter = app.Services.GetRequiredService<AiProxy.Redis.RateLimiting.RedisProxyRateLimiter>();
+        app.MapGet("/_bench/redis/fallbacks", () => Results.Text(limiter.Fallbacks.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return await BenchHost.RunAsync(app, _ => connection.IsAvailable
             ? null
             : $"Redis at {redis} did not answer at start (see the warning above); the Redis row would measure the in-memory fallback.");
