@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using AiProxy.Redis.Connection;
 using AiProxy.Telemetry;
 using AiProxy.Usage;
@@ -23,7 +22,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
     /// <summary>How long increments gather in memory before one batch carries them all to Redis.</summary>
     internal static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
 
-    private readonly ConcurrentDictionary<(DateOnly Day, string Field), StrongBox<long>> _pending = new();
+    private readonly ConcurrentDictionary<(DateOnly Day, UsageCounterKey Key), PendingCounts> _pending = new();
     private readonly SemaphoreSlim _flushGate = new(1, 1);
     private SentKeys? _sent;
     private int _flushScheduled;
@@ -37,13 +36,14 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
     {
         ArgumentNullException.ThrowIfNull(record);
         var day = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        var prefix = Field(Bounded(day, UsageCounterKey.From(record, models)));
-        Add(day, prefix + Metrics[0], 1);
+        var key = Bounded(day, UsageCounterKey.From(record, models));
+        var counts = _pending.GetOrAdd((day, key), static _ => new PendingCounts());
+        Interlocked.Increment(ref counts.Values[0]);
         if (record.Usage is { } usage)
         {
-            Add(day, prefix + Metrics[1], usage.InputTokens ?? 0);
-            Add(day, prefix + Metrics[2], usage.OutputTokens ?? 0);
-            Add(day, prefix + Metrics[3], usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
+            Interlocked.Add(ref counts.Values[1], usage.InputTokens ?? 0);
+            Interlocked.Add(ref counts.Values[2], usage.OutputTokens ?? 0);
+            Interlocked.Add(ref counts.Values[3], usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
         }
 
         if (Interlocked.CompareExchange(ref _flushScheduled, 1, 0) == 0)
@@ -92,14 +92,6 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
         return key;
     }
 
-    private void Add(DateOnly day, string field, long value)
-    {
-        if (value != 0)
-        {
-            Interlocked.Add(ref _pending.GetOrAdd((day, field), static _ => new StrongBox<long>()).Value, value);
-        }
-    }
-
     private async Task FlushLaterAsync()
     {
         try
@@ -122,14 +114,22 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
         {
             var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
             var increments = new List<(DateOnly Day, string Field, long Value)>();
-            foreach (var (key, box) in _pending)
+            foreach (var (key, counts) in _pending)
             {
-                var value = Interlocked.Exchange(ref box.Value, 0);
-                if (value != 0)
+                var any = false;
+                string? prefix = null;
+                for (var metric = 0; metric < Metrics.Length; metric++)
                 {
-                    increments.Add((key.Day, key.Field, value));
+                    var value = Interlocked.Exchange(ref counts.Values[metric], 0);
+                    if (value != 0)
+                    {
+                        prefix ??= Field(key.Key);
+                        increments.Add((key.Day, prefix + Metrics[metric], value));
+                        any = true;
+                    }
                 }
-                else if (key.Day < today)
+
+                if (!any && key.Day < today)
                 {
                     _pending.TryRemove(key, out _);
                 }
@@ -180,6 +180,12 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
         }
 
         return local.GetDailyUsage(day);
+    }
+
+    /// <summary>A key's increments not sent yet, one per <see cref="Metrics"/> entry (strings are built only when sent).</summary>
+    private sealed class PendingCounts
+    {
+        public readonly long[] Values = new long[4];
     }
 
     /// <summary>The distinct keys this instance sent for one day.</summary>
