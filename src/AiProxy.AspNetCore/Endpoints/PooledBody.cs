@@ -1,33 +1,25 @@
 using System.Buffers;
 using AiProxy.Errors;
+using AiProxy.Forwarding;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
-/// A request body read once into a pooled array, bounded by <c>MaxRequestBodyBytes</c>: refused from
+/// Reads a request body once into a pooled array, bounded by <c>MaxRequestBodyBytes</c>: refused from
 /// <c>Content-Length</c> before reading when it is too large, and counted while reading otherwise.
 /// </summary>
-internal sealed class PooledBody : IDisposable
+/// <remarks>
+/// The body comes back as a <see cref="RequestBodyBuffer"/>: disposing it gives the array back to the pool, but only
+/// once no upstream send is still writing from it (a handler may outlive the attempt that started it).
+/// </remarks>
+internal static class PooledBody
 {
     private const int InitialSize = 4096;
-    private byte[]? _buffer;
-
-    private PooledBody(byte[]? buffer, int length)
-    {
-        _buffer = buffer;
-        Length = length;
-    }
-
-    public int Length { get; }
-
-    public ReadOnlyMemory<byte> Memory => _buffer is null ? default : _buffer.AsMemory(0, Length);
-
-    public static readonly PooledBody Empty = new(null, 0);
 
     /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
-    public static async ValueTask<(PooledBody? Body, ProxyError? Error)> ReadAsync(HttpContext context, long limit)
+    public static async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync(HttpContext context, long limit)
     {
         var request = context.Request;
         var declared = request.ContentLength;
@@ -38,7 +30,7 @@ internal sealed class PooledBody : IDisposable
 
         if (declared == 0)
         {
-            return (Empty, null);
+            return (RequestBodyBuffer.Empty, null);
         }
 
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -102,15 +94,12 @@ internal sealed class PooledBody : IDisposable
             return (null, null);
         }
 
-        return (new PooledBody(buffer, length), null);
-    }
-
-    public void Dispose()
-    {
-        var buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is not null)
+        if (length == 0)
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            return (RequestBodyBuffer.Empty, null);
         }
+
+        return (new RequestBodyBuffer(buffer, length), null);
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 
 namespace AiProxy.Forwarding;
 
@@ -6,6 +7,11 @@ namespace AiProxy.Forwarding;
 /// A request body sent as slices around at most two splices (the model name, the stream-usage option).
 /// The body is never copied or re-serialized to change it.
 /// </summary>
+/// <remarks>
+/// When the body is the memory of a <see cref="RequestBodyBuffer"/>, every serialization holds a reference on it from
+/// its first byte to its end, so the pooled array outlives a handler that is still sending after <c>SendAsync</c>
+/// returned; a serialization that starts after the array went back to the pool fails instead of sending it.
+/// </remarks>
 internal sealed class SplicedContent : HttpContent
 {
     private readonly ReadOnlyMemory<byte> _body;
@@ -45,45 +51,75 @@ internal sealed class SplicedContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        if (_first.IsNone)
+        // Taken before the first await: by the time the handler holds this task, the body is retained.
+        var lifetime = Retain();
+        try
         {
-            await stream.WriteAsync(_body, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        var position = 0;
-        for (var i = 0; i < 2; i++)
-        {
-            var edit = i == 0 ? _first : _second;
-            if (edit.IsNone)
+            if (_first.IsNone)
             {
-                break;
+                await stream.WriteAsync(_body, cancellationToken).ConfigureAwait(false);
+                return;
             }
 
-            await stream.WriteAsync(_body[position..edit.Offset], cancellationToken).ConfigureAwait(false);
-            await stream.WriteAsync(edit.Insert, cancellationToken).ConfigureAwait(false);
-            position = edit.Offset + edit.RemoveLength;
-        }
+            var position = 0;
+            for (var i = 0; i < 2; i++)
+            {
+                var edit = i == 0 ? _first : _second;
+                if (edit.IsNone)
+                {
+                    break;
+                }
 
-        await stream.WriteAsync(_body[position..], cancellationToken).ConfigureAwait(false);
+                await stream.WriteAsync(_body[position..edit.Offset], cancellationToken).ConfigureAwait(false);
+                await stream.WriteAsync(edit.Insert, cancellationToken).ConfigureAwait(false);
+                position = edit.Offset + edit.RemoveLength;
+            }
+
+            await stream.WriteAsync(_body[position..], cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lifetime?.Release();
+        }
     }
 
     protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        var position = 0;
-        foreach (var edit in (ReadOnlySpan<BodyEdit>)[_first, _second])
+        var lifetime = Retain();
+        try
         {
-            if (edit.IsNone)
+            var position = 0;
+            foreach (var edit in (ReadOnlySpan<BodyEdit>)[_first, _second])
             {
-                break;
+                if (edit.IsNone)
+                {
+                    break;
+                }
+
+                stream.Write(_body.Span[position..edit.Offset]);
+                stream.Write(edit.Insert.Span);
+                position = edit.Offset + edit.RemoveLength;
             }
 
-            stream.Write(_body.Span[position..edit.Offset]);
-            stream.Write(edit.Insert.Span);
-            position = edit.Offset + edit.RemoveLength;
+            stream.Write(_body.Span[position..]);
+        }
+        finally
+        {
+            lifetime?.Release();
+        }
+    }
+
+    /// <summary>Holds the pooled body (when it is one) for one serialization; the caller releases what this returns.</summary>
+    private RequestBodyBuffer? Retain()
+    {
+        // Found from the memory itself rather than kept in a field: the content object stays the size it was.
+        if (_body.IsEmpty || !MemoryMarshal.TryGetMemoryManager(_body, out RequestBodyBuffer? lifetime))
+        {
+            return null;
         }
 
-        stream.Write(_body.Span[position..]);
+        // Its array already went back to the pool (a send that starts after the request ended): send nothing from it.
+        return lifetime.TryRetain() ? lifetime : throw new ObjectDisposedException(nameof(RequestBodyBuffer), "The request body was released before it was sent.");
     }
 
     protected override bool TryComputeLength(out long length)
