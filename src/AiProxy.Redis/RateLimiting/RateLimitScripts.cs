@@ -17,7 +17,8 @@ namespace AiProxy.Redis.RateLimiting;
 /// a count that would refuse, so a dead instance's slots free themselves; live leases are renewed.</item>
 /// </list>
 /// Times come from the server's <c>TIME</c>, read once per call, so the instances' clocks never matter. Limits of -1
-/// mean none, and a limit that is not set costs no command.
+/// mean none, and a limit that is not set costs no command. Within one call each hash is read once and written once and
+/// each set's size counted once, however many of the call's operations touch it.
 /// </remarks>
 internal static class RateLimitScripts
 {
@@ -26,57 +27,110 @@ internal static class RateLimitScripts
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local window = tonumber(ARGV[1])
 
+        -- Every key is read at most once per call and written at most once, at its end (save): a call carrying many
+        -- requests of one caller costs that caller one HMGET and one HSET, not one of each per request.
+        local windows, cards, touched = {}, {}, {}
+
+        local function state(key)
+          local w = windows[key]
+          if w == nil then
+            local v = redis.call('HMGET', key, 'rs', 'r', 'ts', 'u')
+            w = { rs = tonumber(v[1] or '-1'), r = tonumber(v[2] or '0'), ts = tonumber(v[3] or '-1'), u = tonumber(v[4] or '0'),
+                  dirty = false, opened = false }
+            windows[key] = w
+          end
+          return w
+        end
+
         -- The live windows of a target: requests used, requests reset ms, tokens used, token window start (-1 none).
         local function read(key, rpm, tpm)
           local r, rr, u, ts = 0, 0, 0, -1
           if rpm < 0 and tpm < 0 then return r, rr, u, ts end
-          local v = redis.call('HMGET', key, 'rs', 'r', 'ts', 'u')
-          if rpm >= 0 and v[1] then
-            local s = tonumber(v[1])
-            if s + window > now then
-              r = tonumber(v[2] or '0')
-              rr = s + window - now
-            end
+          local w = state(key)
+          if rpm >= 0 and w.rs >= 0 and w.rs + window > now then
+            r = w.r
+            rr = w.rs + window - now
           end
-          if tpm >= 0 and v[3] then
-            local s = tonumber(v[3])
-            if s + window > now then
-              ts = s
-              u = tonumber(v[4] or '0')
-            end
+          if tpm >= 0 and w.ts >= 0 and w.ts + window > now then
+            ts = w.ts
+            u = w.u
           end
           return r, rr, u, ts
         end
 
-        -- Charges what read returned with one HSET (and a PEXPIRE when a window opens); returns the new values.
+        -- Charges what read returned (a window that is over opens anew, as in memory); returns the new values.
         local function charge(key, requests, tokens, r, rr, u, ts)
-          local args, opened = { key }, false
+          if not requests and not tokens then return r, rr, u, ts end
+          local w = state(key)
           if requests then
             if rr <= 0 then
-              r, rr, opened = 1, window, true
-              args[#args + 1] = 'rs'; args[#args + 1] = now
+              r, rr = 1, window
+              w.rs, w.opened = now, true
             else
               r = r + 1
             end
-            args[#args + 1] = 'r'; args[#args + 1] = r
+            w.r, w.dirty = r, true
           end
           if tokens then
             if ts < 0 then
-              u, ts, opened = tokens, now, true
-              args[#args + 1] = 'ts'; args[#args + 1] = now
+              u, ts = tokens, now
+              w.ts, w.opened = now, true
             else
               u = u + tokens
             end
-            args[#args + 1] = 'u'; args[#args + 1] = u
+            w.u, w.dirty = u, true
           end
-          if #args > 1 then redis.call('HSET', unpack(args)) end
-          if opened then redis.call('PEXPIRE', key, window) end
           return r, rr, u, ts
         end
 
+        -- Concurrent slots: the set's size is read once per call and kept up to date by this call's own changes.
+        local function card(key)
+          local c = cards[key]
+          if c == nil then
+            c = redis.call('ZCARD', key)
+            cards[key] = c
+          end
+          return c
+        end
+
+        local function full(key, max)
+          if card(key) < max then return false end
+          cards[key] = cards[key] - redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+          return cards[key] >= max
+        end
+
         local function take_slot(key, lease, ttl)
-          redis.call('ZADD', key, now + ttl, lease)
-          redis.call('PEXPIRE', key, ttl)
+          local added = redis.call('ZADD', key, now + ttl, lease)
+          if cards[key] ~= nil then cards[key] = cards[key] + added end
+          touched[key] = ttl
+        end
+
+        local function release_slot(key, lease)
+          local removed = redis.call('ZREM', key, lease)
+          if cards[key] ~= nil then cards[key] = cards[key] - removed end
+        end
+
+        -- Writes what the call changed: one HSET per window hash (and a PEXPIRE, the rest of the window opened last, when
+        -- one opened), one PEXPIRE per set a slot was taken in.
+        local function save()
+          for key, w in pairs(windows) do
+            if w.dirty then
+              local args = { key }
+              if w.rs >= 0 then
+                args[#args + 1] = 'rs'; args[#args + 1] = w.rs
+                args[#args + 1] = 'r'; args[#args + 1] = w.r
+              end
+              if w.ts >= 0 then
+                args[#args + 1] = 'ts'; args[#args + 1] = w.ts
+                args[#args + 1] = 'u'; args[#args + 1] = w.u
+              end
+              if #args > 1 then redis.call('HSET', unpack(args)) end
+              if w.opened then redis.call('PEXPIRE', key, window) end
+            end
+          end
+          for key, ttl in pairs(touched) do
+            redis.call('PEXPIRE', key, ttl)
+          end
         end
         """;
 
@@ -107,14 +161,8 @@ internal static class RateLimitScripts
 
         local ttl = tonumber(ARGV[2])
 
-        local function full(key, max)
-          if redis.call('ZCARD', key) < max then return false end
-          redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-          return redis.call('ZCARD', key) >= max
-        end
-
-        local function check(windows, concurrent, rpm, tpm, max, estimate)
-          local r, rr, u, ts = read(windows, rpm, tpm)
+        local function check(windows_key, slots_key, rpm, tpm, max, estimate)
+          local r, rr, u, ts = read(windows_key, rpm, tpm)
           if rpm >= 0 and r + 1 > rpm then return 1, rr, r, rr, u, ts end
           if tpm >= 0 and u + estimate > tpm then
             local reset = 0
@@ -122,7 +170,7 @@ internal static class RateLimitScripts
             if reset <= 0 then reset = window end
             return 2, reset, r, rr, u, ts
           end
-          if max >= 0 and full(concurrent, max) then return 3, 1000, r, rr, u, ts end
+          if max >= 0 and full(slots_key, max) then return 3, 1000, r, rr, u, ts end
           return 0, 0, r, rr, u, ts
         end
 
@@ -178,12 +226,11 @@ internal static class RateLimitScripts
         end
 
         local function adjust(key, start, delta)
-          local v = redis.call('HMGET', key, 'ts', 'u')
-          local current = tonumber(v[1] or '-1')
-          if current == start and current + window > now then
-            local used = tonumber(v[2] or '0') + delta
+          local w = state(key)
+          if w.ts == start and w.ts + window > now then
+            local used = w.u + delta
             if used < 0 then used = 0 end
-            redis.call('HSET', key, 'u', used)
+            w.u, w.dirty = used, true
           elseif delta > 0 then
             local r, rr, u, ts = read(key, -1, 0)
             charge(key, false, delta, r, rr, u, ts)
@@ -204,7 +251,7 @@ internal static class RateLimitScripts
           else
             local key = KEYS[k]
             if kind == 'z' then
-              redis.call('ZREM', key, ARGV[a + 1])
+              release_slot(key, ARGV[a + 1])
             elseif kind == 'a' then
               adjust(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
             elseif kind == 'r' then
@@ -219,6 +266,7 @@ internal static class RateLimitScripts
             a, k = a + 3, k + 1
           end
         end
+        save()
         return answers
         """);
 
