@@ -82,4 +82,30 @@ public sealed class BatchedLimitTests
         Assert.That(next.IsAcquired, Is.True);
         Assert.That(cluster.Hosts[0].Logs.AllText, Does.Not.Contain("Redis is unavailable"));
     }
+
+    [Test]
+    public async Task Only_candidates_with_a_capacity_are_checked_and_one_without_keeps_the_request_admitted()
+    {
+        await using var cluster = await ScaleOut.StartAsync(new() { ["Tokens:tests:Key"] = ProxyHost.Token }, instances: 1);
+        var limiter = cluster.Limiter(0);
+        var open = new ProxyProviderCapacity("open", ProxyLimits.None);
+        var full = new ProxyProviderCapacity("small", new ProxyLimits(RequestsPerMinute: 1));
+        var both = new ProxyRateLimitRequest { Partition = "token:tests", Limits = ProxyLimits.None, Providers = [open, full, open with { Provider = "open2" }] };
+
+        await using (var first = await limiter.AcquireAsync(both, CancellationToken.None))
+        {
+            Assert.That(first.HasProviderCapacity("small"), Is.True);
+            first.OnProviderSelected("small"); // its one request a minute is used
+        }
+
+        await using var second = await limiter.AcquireAsync(both, CancellationToken.None);
+        Assert.That(second.IsAcquired, Is.True, "the candidates without a capacity have room");
+        Assert.That(second.HasProviderCapacity("small"), Is.False);
+        Assert.That(second.HasProviderCapacity("open"), Is.True);
+        Assert.That(second.HasProviderCapacity("open2"), Is.True);
+
+        var refused = await limiter.AcquireAsync(new ProxyRateLimitRequest { Partition = "token:tests", Limits = ProxyLimits.None, Providers = [full] }, CancellationToken.None);
+        Assert.That(refused.Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity));
+        Assert.That(refused.RetryAfter, Is.GreaterThan(TimeSpan.Zero));
+    }
 }

@@ -40,7 +40,13 @@ public sealed class LimitScriptTests
 
     /// <summary>An acquire of the caller only: rpm, tpm, max (-1 none), no candidates.</summary>
     private (RedisKey[] Keys, RedisValue[] Values) Acquire(string lease, long estimate, long rpm, long tpm, long max)
-        => ([Windows, Slots], ["q", lease, estimate, rpm, tpm, max, 0]);
+        => ([Windows, Slots], ["q", lease, estimate, rpm, tpm, max, 0, 0]);
+
+    private static AcquireAnswer Answer(RedisResult result)
+    {
+        Assert.That(AcquireAnswer.TryParse(result, out var answer), Is.True, result.ToString());
+        return answer;
+    }
 
     private async Task<RedisResult[]> RunAsync(params (RedisKey[] Keys, RedisValue[] Values)[] operations)
     {
@@ -59,10 +65,10 @@ public sealed class LimitScriptTests
             Acquire("d", 10, rpm: 3, tpm: 250, max: -1),
             Acquire("e", 10, rpm: 3, tpm: 250, max: -1));
 
-        var reasons = answers.Select(a => (int)((RedisResult[])a!)[0]).ToArray();
+        var reasons = answers.Select(a => Answer(a).Reason).ToArray();
         Assert.That(reasons, Is.EqualTo(new[] { 0, 0, 2, 0, 1 }), "the third exceeds the tokens, the fifth the requests");
-        Assert.That(answers.Take(2).Select(a => (long)((RedisResult[])a!)[2]), Is.EqualTo(new long[] { 1, 2 }), "requests used after each");
-        Assert.That((long)((RedisResult[])answers[3]!)[4], Is.EqualTo(210), "tokens used after the fourth");
+        Assert.That(answers.Take(2).Select(a => Answer(a).RequestsUsed), Is.EqualTo(new long[] { 1, 2 }), "requests used after each");
+        Assert.That(Answer(answers[3]).TokensUsed, Is.EqualTo(210), "tokens used after the fourth");
         var stored = await _db.HashGetAllAsync(Windows);
         var fields = stored.ToDictionary(e => (string)e.Name!, e => (long)e.Value);
         Assert.That(fields["r"], Is.EqualTo(3));
@@ -79,22 +85,20 @@ public sealed class LimitScriptTests
         var now = ((long)server[0] * 1000) + ((long)server[1] / 1000);
         await _db.HashSetAsync(Windows, [new("rs", now - Window - 1000), new("r", 5), new("ts", now - Window - 1000), new("u", 999)]);
 
-        var answer = (RedisResult[])(await RunAsync(Acquire("a", 40, rpm: 5, tpm: 1000, max: -1)))[0]!;
+        var answer = Answer((await RunAsync(Acquire("a", 40, rpm: 5, tpm: 1000, max: -1)))[0]);
 
-        Assert.That((int)answer[0], Is.EqualTo(0), "the old window's counts no longer count");
-        Assert.That((long)answer[2], Is.EqualTo(1));
-        Assert.That((long)answer[4], Is.EqualTo(40));
-        Assert.That((long)answer[6], Is.GreaterThanOrEqualTo(now), "the token window starts now");
+        Assert.That(answer.Reason, Is.EqualTo(0), "the old window's counts no longer count");
+        Assert.That(answer.RequestsUsed, Is.EqualTo(1));
+        Assert.That(answer.TokensUsed, Is.EqualTo(40));
+        Assert.That(answer.TokenWindowStart, Is.GreaterThanOrEqualTo(now), "the token window starts now");
         Assert.That(await _db.KeyTimeToLiveAsync(Windows), Is.Not.Null);
     }
 
     [Test]
     public async Task A_slot_released_earlier_in_a_call_is_free_for_an_acquire_later_in_it()
     {
-        var first = (RedisResult[])(await RunAsync(Acquire("a", 0, rpm: -1, tpm: -1, max: 1)))[0]!;
-        Assert.That((int)first[0], Is.EqualTo(0));
-        var refused = (RedisResult[])(await RunAsync(Acquire("b", 0, rpm: -1, tpm: -1, max: 1)))[0]!;
-        Assert.That((int)refused[0], Is.EqualTo(3), "the one slot is held by a");
+        Assert.That(Answer((await RunAsync(Acquire("a", 0, rpm: -1, tpm: -1, max: 1)))[0]).Reason, Is.EqualTo(0));
+        Assert.That(Answer((await RunAsync(Acquire("b", 0, rpm: -1, tpm: -1, max: 1)))[0]).Reason, Is.EqualTo(3), "the one slot is held by a");
 
         var answers = await RunAsync(
             Acquire("b", 0, rpm: -1, tpm: -1, max: 1),
@@ -102,7 +106,7 @@ public sealed class LimitScriptTests
             Acquire("c", 0, rpm: -1, tpm: -1, max: 1),
             Acquire("d", 0, rpm: -1, tpm: -1, max: 1));
 
-        Assert.That(answers.Select(a => (int)((RedisResult[])a!)[0]), Is.EqualTo(new[] { 3, 0, 3 }), "b finds a's slot taken; c takes it once a released it; d finds it taken by c");
+        Assert.That(answers.Select(a => Answer(a).Reason), Is.EqualTo(new[] { 3, 0, 3 }), "b finds a's slot taken; c takes it once a released it; d finds it taken by c");
         Assert.That((await _db.SortedSetRangeByRankAsync(Slots)).Select(m => (string)m!), Is.EqualTo(new[] { "c" }));
         Assert.That(await _db.KeyTimeToLiveAsync(Slots), Is.Not.Null.And.GreaterThan(TimeSpan.FromSeconds(20)));
     }
@@ -116,14 +120,13 @@ public sealed class LimitScriptTests
 
         var answers = await RunAsync(Acquire("a", 0, rpm: -1, tpm: -1, max: 2), Acquire("b", 0, rpm: -1, tpm: -1, max: 2), Acquire("c", 0, rpm: -1, tpm: -1, max: 2));
 
-        Assert.That(answers.Select(a => (int)((RedisResult[])a!)[0]), Is.EqualTo(new[] { 0, 0, 3 }));
+        Assert.That(answers.Select(a => Answer(a).Reason), Is.EqualTo(new[] { 0, 0, 3 }));
     }
 
     [Test]
     public async Task A_token_correction_applies_to_its_window_and_an_overrun_after_it_ended_to_the_current_one()
     {
-        var reserved = (RedisResult[])(await RunAsync(Acquire("a", 500, rpm: -1, tpm: 10_000, max: -1)))[0]!;
-        var start = (long)reserved[6];
+        var start = Answer((await RunAsync(Acquire("a", 500, rpm: -1, tpm: 10_000, max: -1)))[0]).TokenWindowStart;
 
         await RunAsync(([Windows], ["a", start, -380]));
         Assert.That((long)await _db.HashGetAsync(Windows, "u"), Is.EqualTo(120), "refund into the window it was reserved in");

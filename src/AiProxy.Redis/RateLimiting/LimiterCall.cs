@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using AiProxy.RateLimiting;
 using AiProxy.Redis.Connection;
 using StackExchange.Redis;
@@ -55,21 +56,20 @@ internal sealed class AcquireCall(RedisKeys redisKeys, ProxyRateLimitRequest req
             AddLimits(keys, values, redisKeys.Caller(request.Partition), limits);
         }
 
-        values.Add(providers.Count);
+        // Only candidates with a capacity go to the script (in order); one without any always has room.
+        var limited = 0;
         for (var i = 0; i < providers.Count; i++)
         {
-            var capacity = providers[i].Limits;
-            if (capacity.IsUnlimited)
+            limited += providers[i].Limits.IsUnlimited ? 0 : 1;
+        }
+
+        values.Add(limited);
+        values.Add(limited < providers.Count ? 1 : 0);
+        for (var i = 0; i < providers.Count; i++)
+        {
+            if (!providers[i].Limits.IsUnlimited)
             {
-                keys.Add(redisKeys.Unused);
-                keys.Add(redisKeys.Unused);
-                values.Add(None);
-                values.Add(None);
-                values.Add(None);
-            }
-            else
-            {
-                AddLimits(keys, values, redisKeys.Provider(providers[i].Provider), capacity);
+                AddLimits(keys, values, redisKeys.Provider(providers[i].Provider), providers[i].Limits);
             }
         }
     }
@@ -118,4 +118,35 @@ internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, R
     internal static readonly RedisValue ChargeRequest = "r";
     internal static readonly RedisValue ChargeTokens = "t";
     internal static readonly RedisValue Release = "z";
+}
+
+/// <summary>
+/// The answer of an acquire (<see cref="RateLimitScripts.Run"/>'s <c>q</c>), one comma-separated string: read from its
+/// bytes without splitting it into strings.
+/// </summary>
+internal readonly record struct AcquireAnswer(
+    int Reason, long RetryAfterMs, long RequestsUsed, long RequestsResetMs, long TokensUsed, long TokensResetMs, long TokenWindowStart, string Availability)
+{
+    public static bool TryParse(RedisResult result, out AcquireAnswer answer)
+    {
+        answer = default;
+        var value = (RedisValue)result;
+        ReadOnlySpan<byte> text = ((ReadOnlyMemory<byte>)value).Span;
+        Span<long> numbers = stackalloc long[7];
+        for (var i = 0; i < numbers.Length; i++)
+        {
+            if (!Utf8Parser.TryParse(text, out long number, out var used) || used >= text.Length || text[used] != (byte)',')
+            {
+                return false;
+            }
+
+            numbers[i] = number;
+            text = text[(used + 1)..];
+        }
+
+        // Empty unless some candidate is full, so the usual answer allocates nothing here.
+        var availability = text.IsEmpty ? string.Empty : System.Text.Encoding.ASCII.GetString(text);
+        answer = new((int)numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5], numbers[6], availability);
+        return true;
+    }
 }

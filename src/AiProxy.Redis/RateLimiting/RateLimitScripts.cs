@@ -141,12 +141,14 @@ internal static class RateLimitScripts
     /// ARGV: window ms, lease ttl ms, then the operations; KEYS are taken by the operations in order. Each operation starts
     /// with its kind:
     /// <list type="bullet">
-    /// <item><c>q</c> acquire (KEYS: caller windows, concurrent, then windows, concurrent per candidate; ARGV: lease id,
-    /// estimate, caller rpm, tpm, max concurrent, candidate count, then rpm, tpm, max per candidate): checks and charges the
-    /// caller (one request, the estimated tokens, a concurrent slot) and checks every candidate's capacity without charging
-    /// it, refusing with the first full limit as the in-memory limiter does. Answers { reason (0 admitted, 1 requests,
-    /// 2 tokens, 3 concurrency, 4 provider capacity), retry-after ms, requests used, requests reset ms, tokens used, tokens
-    /// reset ms, token window start (-1 none), provider availability ('1'/'0' each) }.</item>
+    /// <item><c>q</c> acquire (KEYS: caller windows, concurrent, then windows, concurrent per candidate with a capacity;
+    /// ARGV: lease id, estimate, caller rpm, tpm, max concurrent, the number of candidates with a capacity, 1 when another
+    /// candidate has none (so room is never lacking), then rpm, tpm, max per candidate with a capacity): checks and charges
+    /// the caller (one request, the estimated tokens, a concurrent slot) and checks those candidates' capacity without
+    /// charging it, refusing with the first full limit as the in-memory limiter does. Answers one string,
+    /// <c>reason,retry-after ms,requests used,requests reset ms,tokens used,tokens reset ms,token window start,availability</c>:
+    /// reason 0 admitted, 1 requests, 2 tokens, 3 concurrency, 4 provider capacity; token window start -1 for none;
+    /// availability '1'/'0' per candidate sent, empty when every one has room.</item>
     /// <item><c>p</c> charge the provider selection chose (KEYS: windows, concurrent; ARGV: lease id, estimate, has rpm, has
     /// tpm, has max as 1/0): one request, the estimated tokens, a concurrent slot, even past capacity, since the upstream sees
     /// the request anyway. Answers its token window start, or -1.</item>
@@ -177,12 +179,13 @@ internal static class RateLimitScripts
         local function acquire(k, a)
           local lease, estimate = ARGV[a], tonumber(ARGV[a + 1])
           local rpm, tpm, max = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-          local providers = tonumber(ARGV[a + 5])
+          local providers, open = tonumber(ARGV[a + 5]), ARGV[a + 6] == '1'
           local function describe(reason, wait, r, rr, u, ts, start, available)
             local treset = 0
             if tpm >= 0 and ts >= 0 then treset = ts + window - now end
             if rpm < 0 then rr = 0 end
-            return { reason, wait, r, rr, u, treset, start, available }
+            if not string.find(available, '0', 1, true) then available = '' end
+            return string.format('%d,%d,%d,%d,%d,%d,%d,', reason, wait, r, rr, u, treset, start) .. available
           end
 
           local reason, wait, r, rr, u, ts = check(KEYS[k], KEYS[k + 1], rpm, tpm, max, estimate)
@@ -190,7 +193,7 @@ internal static class RateLimitScripts
 
           local available, any, shortest = '', false, -1
           for i = 0, providers - 1 do
-            local pa, pk = a + 6 + i * 3, k + 2 + i * 2
+            local pa, pk = a + 7 + i * 3, k + 2 + i * 2
             local prpm, ptpm, pmax = tonumber(ARGV[pa]), tonumber(ARGV[pa + 1]), tonumber(ARGV[pa + 2])
             local pr, w = 0, 0
             if prpm >= 0 or ptpm >= 0 or pmax >= 0 then pr, w = check(KEYS[pk], KEYS[pk + 1], prpm, ptpm, pmax, estimate) end
@@ -202,7 +205,7 @@ internal static class RateLimitScripts
               if shortest < 0 or w < shortest then shortest = w end
             end
           end
-          if providers > 0 and not any then return describe(4, shortest, r, rr, u, ts, -1, available) end
+          if providers > 0 and not any and not open then return describe(4, shortest, r, rr, u, ts, -1, available) end
 
           local tokens = false
           if tpm >= 0 then tokens = estimate end
@@ -244,7 +247,7 @@ internal static class RateLimitScripts
           if kind == 'q' then
             local providers = tonumber(ARGV[a + 6])
             answers[#answers + 1] = acquire(k, a + 1)
-            a, k = a + 7 + providers * 3, k + 2 + providers * 2
+            a, k = a + 8 + providers * 3, k + 2 + providers * 2
           elseif kind == 'p' then
             answers[#answers + 1] = charge_provider(k, a + 1)
             a, k = a + 6, k + 2

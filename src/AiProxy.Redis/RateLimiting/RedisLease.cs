@@ -38,10 +38,25 @@ internal sealed class RedisLease(
 
     public override ProxyRateLimitWindow? Tokens { get; } = tokens;
 
+    /// <summary>
+    /// Whether the acquire found room at <paramref name="provider"/>. Its availability covers only the candidates with a
+    /// capacity, in order, and is empty when every one had room.
+    /// </summary>
     public override bool HasProviderCapacity(string provider)
     {
         var index = request.IndexOfProvider(provider);
-        return index < 0 || index >= available.Length || available[index] == '1';
+        if (index < 0 || available.Length == 0 || request.Providers[index].Limits.IsUnlimited)
+        {
+            return true;
+        }
+
+        var position = 0;
+        for (var i = 0; i < index; i++)
+        {
+            position += request.Providers[i].Limits.IsUnlimited ? 0 : 1;
+        }
+
+        return position >= available.Length || available[position] == '1';
     }
 
     public override void OnProviderSelected(string provider)

@@ -84,47 +84,39 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var call = new AcquireCall(_redis.Keys, request, estimate, leaseId);
         _calls.Enqueue(call);
         Flush();
-        RedisResult? result;
-        try
-        {
-            result = await call.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // The acquire still goes (or went) to the server: a slot it takes for this request that is no more is given back.
-            _ = call.Task.ContinueWith(
-                static (task, state) =>
-                {
-                    var (limiter, call) = ((RedisProxyRateLimiter, AcquireCall))state!;
-                    if (task.Result is { } answer && (int)((RedisResult[])answer!)[0] == 0 && call.SlotRelease is { } release)
-                    {
-                        limiter.Queue(release);
-                        limiter.Flush();
-                    }
-                },
-                (this, call),
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
-            throw;
-        }
-
+        // Not abandoned on the client's cancellation: the answer comes within the call's timeout (two while a call is out),
+        // and only with it can a slot taken for a request that is gone be given back at once.
+        var result = await call.Task.ConfigureAwait(false);
         if (result is null)
         {
             return Fallback(request);
         }
 
-        var fields = (RedisResult[])result!;
-        var reason = (int)fields[0];
-        var requests = limits.RequestsPerMinute is { } rpm ? Window(rpm, (long)fields[2], (long)fields[3]) : (ProxyRateLimitWindow?)null;
-        var tokens = limits.TokensPerMinute is { } tpm ? Window(tpm, (long)fields[4], (long)fields[5]) : (ProxyRateLimitWindow?)null;
-        if (reason != 0)
+        if (!AcquireAnswer.TryParse(result, out var answer))
         {
-            return new RejectedLease((ProxyRateLimitReason)reason, TimeSpan.FromMilliseconds((long)fields[1]), requests, tokens);
+            _redis.ReportFailure("limits: an answer that cannot be read");
+            return Fallback(request);
         }
 
-        var available = (string?)fields[7] ?? string.Empty;
-        var lease = new RedisLease(this, request, estimate, leaseId, requests, tokens, (long)fields[6], available);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            if (answer.Reason == 0 && call.SlotRelease is { } release)
+            {
+                Queue(release);
+                Flush();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        var requests = limits.RequestsPerMinute is { } rpm ? Window(rpm, answer.RequestsUsed, answer.RequestsResetMs) : (ProxyRateLimitWindow?)null;
+        var tokens = limits.TokensPerMinute is { } tpm ? Window(tpm, answer.TokensUsed, answer.TokensResetMs) : (ProxyRateLimitWindow?)null;
+        if (answer.Reason != 0)
+        {
+            return new RejectedLease((ProxyRateLimitReason)answer.Reason, TimeSpan.FromMilliseconds(answer.RetryAfterMs), requests, tokens);
+        }
+
+        var lease = new RedisLease(this, request, estimate, leaseId, requests, tokens, answer.TokenWindowStart, answer.Availability);
         if (limits.MaxConcurrentRequests is not null)
         {
             _held.TryAdd(lease, 0);
