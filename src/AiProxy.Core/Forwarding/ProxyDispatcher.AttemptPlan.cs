@@ -1,6 +1,7 @@
 using System.Text;
 using AiProxy.Errors;
 using AiProxy.Providers;
+using AiProxy.Selection;
 
 namespace AiProxy.Forwarding;
 
@@ -18,6 +19,7 @@ internal sealed partial class ProxyDispatcher
         private readonly int _count;
         private readonly TimeSpan _budget;
         private readonly long _started;
+        private PendingFallbacks _fallbacks;
         private ulong _tried;
         private ulong _noRepeat;
         private TimeSpan?[]? _retryAfter;
@@ -35,13 +37,14 @@ internal sealed partial class ProxyDispatcher
         private bool _budgetExhausted;
 
         public AttemptPlan(
-            ProxyDispatcher dispatcher, ProxyRequest request, IProviderClient[] candidates, int count, bool panic,
+            ProxyDispatcher dispatcher, ProxyRequest request, IProviderClient[] candidates, int count, PendingFallbacks fallbacks, bool panic,
             OpenAiProxyOptions options, long started, CancellationToken clientAborted)
         {
             Dispatcher = dispatcher;
             Request = request;
             _candidates = candidates;
             _count = Math.Min(count, MaxTracked);
+            _fallbacks = fallbacks;
             Panic = panic;
             Options = options;
             _started = started;
@@ -83,6 +86,13 @@ internal sealed partial class ProxyDispatcher
 
             for (var i = 0; i < _count; i++)
             {
+                if (i == 1 && _fallbacks.IsPending)
+                {
+                    // The selection ordered only the first candidate, which most requests never get past: order the rest now.
+                    _fallbacks.Order(_candidates);
+                    _fallbacks = default;
+                }
+
                 if ((_tried & Bit(i)) == 0)
                 {
                     _tried |= Bit(i);

@@ -58,9 +58,10 @@ internal sealed partial class ProxyDispatcher
         {
             int count;
             bool panic;
+            PendingFallbacks fallbacks;
             try
             {
-                count = _selector.Select(request.Model, request.Selection, candidates, out panic);
+                count = _selector.SelectFirst(request.Model, request.Selection, candidates, out panic, out fallbacks);
             }
             catch (ArgumentException ex)
             {
@@ -82,7 +83,7 @@ internal sealed partial class ProxyDispatcher
                 LogPanic(_logger, request.Model);
             }
 
-            var plan = new AttemptPlan(this, request, candidates, count, panic, options, _time.GetTimestamp(), clientAborted);
+            var plan = new AttemptPlan(this, request, candidates, count, fallbacks, panic, options, _time.GetTimestamp(), clientAborted);
             var result = await RunAsync(plan, options, clientAborted).ConfigureAwait(false);
             if (result.Error is { } error)
             {

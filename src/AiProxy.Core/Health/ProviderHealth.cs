@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace AiProxy.Health;
 
@@ -57,7 +58,13 @@ internal sealed class ProviderHealth
     public int LeaveFlight() => Interlocked.Decrement(ref _inFlight);
 
     /// <summary>May the provider be chosen now (not in cooldown, and no trial already running when half-open)?</summary>
+    /// <remarks>Asked of every provider on every request: the healthy case is small enough to inline into the selector's loop.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsSelectable(string model)
+        => (_state == ProviderHealthState.Healthy && Volatile.Read(ref _missingCount) == 0) || IsSelectableUnlessHealthy(model);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool IsSelectableUnlessHealthy(string model)
     {
         var state = _state;
         if (state == ProviderHealthState.Cooldown)
@@ -274,6 +281,7 @@ internal sealed class ProviderHealth
     public long CurrentEpoch() => _time.GetUtcNow().UtcTicks / BucketTicks;
 
     /// <inheritdoc cref="View()"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public SelectionView View(long epoch)
     {
         if (Volatile.Read(ref _windowEpoch) == epoch)
@@ -282,6 +290,14 @@ internal sealed class ProviderHealth
             return new SelectionView(InFlight, Volatile.Read(ref _windowRequests), Volatile.Read(ref _windowFailures), Volatile.Read(ref _latencyEwmaTicks));
         }
 
+        return ScanWindow(epoch);
+    }
+
+    /// <summary>The view when no request finished in the current bucket yet: sums the window's buckets. Out of line so
+    /// that <see cref="View(long)"/> stays small enough to inline into the strategies' loops.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private SelectionView ScanWindow(long epoch)
+    {
         long requests = 0, failures = 0;
         for (var i = 0; i < BucketCount; i++)
         {

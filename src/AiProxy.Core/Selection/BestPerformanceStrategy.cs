@@ -12,18 +12,47 @@ internal sealed class BestPerformanceStrategy : ISelectionStrategy
 
     public void Order(string model, Span<IProviderClient> candidates)
     {
-        FailoverStrategy.SortByPriority(candidates);
-        var keys = candidates.Length <= CandidateSort.StackLimit
-            ? stackalloc (long Latency, double SuccessRate)[candidates.Length]
-            : new (long Latency, double SuccessRate)[candidates.Length];
-        long epoch = 0;
-        for (var i = 0; i < candidates.Length; i++)
+        var n = candidates.Length;
+        if (n <= 1)
         {
-            var view = CandidateView.Of(candidates[i], ref epoch);
-            // Unmeasured sorts first: -1 is below every real latency.
-            keys[i] = ((long)view.LatencyTicks, view.SuccessRate);
+            return;
         }
 
-        CandidateSort.SortBy(candidates, keys, static (a, b) => a.Latency != b.Latency ? a.Latency.CompareTo(b.Latency) : b.SuccessRate.CompareTo(a.SuccessRate));
+        var latencies = n <= CandidateSort.StackLimit ? stackalloc long[n] : new long[n];
+        var successRates = n <= CandidateSort.StackLimit ? stackalloc double[n] : new double[n];
+        if (!Read(candidates, latencies, successRates) && FailoverStrategy.SortByPriority(candidates))
+        {
+            Read(candidates, latencies, successRates); // they were not in failover order: read them again in it
+        }
+
+        var order = n <= CandidateSort.StackLimit ? stackalloc int[n] : new int[n];
+        CandidateSort.Identity(order);
+        CandidateSort.Sort(order, new Rank(latencies, successRates));
+        CandidateSort.Apply(candidates, order);
+    }
+
+    /// <returns>Whether the candidates came in failover order.</returns>
+    private static bool Read(ReadOnlySpan<IProviderClient> candidates, Span<long> latencies, Span<double> successRates)
+    {
+        var reader = new CandidateReader();
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            var view = reader.Read(candidates[i]);
+            // Unmeasured sorts first: -1 is below every real latency.
+            latencies[i] = (long)view.LatencyTicks;
+            successRates[i] = view.SuccessRate;
+        }
+
+        return reader.InFailoverOrder;
+    }
+
+    /// <summary>Lower latency first, then higher success rate.</summary>
+    private readonly ref struct Rank(ReadOnlySpan<long> latencies, ReadOnlySpan<double> successRates) : ICandidateRank
+    {
+        private readonly ReadOnlySpan<long> _latencies = latencies;
+        private readonly ReadOnlySpan<double> _successRates = successRates;
+
+        public bool Before(int a, int b)
+            => _latencies[a] != _latencies[b] ? _latencies[a] < _latencies[b] : _successRates[a] > _successRates[b];
     }
 }

@@ -3,56 +3,83 @@ using AiProxy.Providers;
 namespace AiProxy.Selection;
 
 /// <summary>
-/// Stable sort of a few candidates by precomputed keys, without allocating: an insertion sort, which for the
-/// handful of providers a request has beats anything cleverer, and keeps the earlier (failover) order among equals.
+/// Stable sort of a few candidates by keys read once, without allocating. The strategies sort positions
+/// (<c>order[k]</c> = where the candidate now at <c>k</c> came from) and move the candidates once at the end: every
+/// store of a reference into the candidates' array pays a GC write barrier, a store of an <see langword="int"/> on the
+/// stack does not. An insertion sort, which for the handful of providers a request has beats anything cleverer, and
+/// keeps the earlier (failover) order among equals.
 /// </summary>
 internal static class CandidateSort
 {
     /// <summary>The most candidates whose keys a strategy keeps on the stack.</summary>
     public const int StackLimit = 64;
 
-    public static void SortBy<TKey>(Span<IProviderClient> candidates, Span<TKey> keys, Comparison<TKey> compare)
+    /// <summary>Writes 0, 1, 2... into <paramref name="order"/>: every candidate where it is.</summary>
+    public static void Identity(Span<int> order)
     {
-        for (var i = 1; i < candidates.Length; i++)
+        for (var i = 0; i < order.Length; i++)
         {
-            var candidate = candidates[i];
-            var key = keys[i];
-            var j = i - 1;
-            while (j >= 0 && compare(keys[j], key) > 0)
-            {
-                candidates[j + 1] = candidates[j];
-                keys[j + 1] = keys[j];
-                j--;
-            }
-
-            candidates[j + 1] = candidate;
-            keys[j + 1] = key;
+            order[i] = i;
         }
     }
 
-    /// <summary>As <see cref="SortBy{TKey}"/> for scores, highest first, without a comparison delegate.</summary>
-    public static void SortByDescending(Span<IProviderClient> candidates, Span<double> scores)
+    /// <summary>Sorts <paramref name="order"/> (positions into the keys <paramref name="rank"/> holds) stably.</summary>
+    public static void Sort<TRank>(Span<int> order, scoped in TRank rank)
+        where TRank : ICandidateRank, allows ref struct
     {
-        for (var i = 1; i < candidates.Length; i++)
+        for (var i = 1; i < order.Length; i++)
         {
-            var candidate = candidates[i];
-            var score = scores[i];
+            var position = order[i];
             var j = i - 1;
-            while (j >= 0 && scores[j] < score)
+            while (j >= 0 && rank.Before(position, order[j]))
             {
-                candidates[j + 1] = candidates[j];
-                scores[j + 1] = scores[j];
+                order[j + 1] = order[j];
                 j--;
             }
 
-            candidates[j + 1] = candidate;
-            scores[j + 1] = score;
+            order[j + 1] = position;
         }
     }
 
-    /// <summary>Sorts a few values in place, ascending (the median of a handful of latencies).</summary>
-    public static void Sort(Span<double> values)
+    /// <summary>Moves the candidates into <paramref name="order"/>, one store per candidate that moves. Leaves
+    /// <paramref name="order"/> as the identity.</summary>
+    public static void Apply(Span<IProviderClient> candidates, Span<int> order)
     {
+        for (var start = 0; start < order.Length; start++)
+        {
+            if (order[start] == start)
+            {
+                continue; // in place, or already moved with an earlier cycle
+            }
+
+            // Follow the cycle through start: each position takes the candidate from the position it names.
+            var held = candidates[start];
+            var k = start;
+            while (true)
+            {
+                var from = order[k];
+                order[k] = k;
+                if (from == start)
+                {
+                    candidates[k] = held;
+                    break;
+                }
+
+                candidates[k] = candidates[from];
+                k = from;
+            }
+        }
+    }
+
+    /// <summary>The median of a few values; sorts them.</summary>
+    public static double Median(Span<double> values)
+    {
+        if (values.IsEmpty)
+        {
+            return 0;
+        }
+
+        // An insertion sort: for the handful of latencies a request has, cheaper than a quickselect (measured).
         for (var i = 1; i < values.Length; i++)
         {
             var value = values[i];
@@ -65,5 +92,8 @@ internal static class CandidateSort
 
             values[j + 1] = value;
         }
+
+        var middle = values.Length / 2;
+        return values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
     }
 }

@@ -91,17 +91,30 @@ internal sealed class ClientSelector : IClientSelector
     /// <summary>As <see cref="Select(string, SelectionContext, Span{IProviderClient})"/>; <paramref name="panic"/> tells that every
     /// candidate was cooling down, so all were returned rather than none.</summary>
     public int Select(string model, SelectionContext context, Span<IProviderClient> destination, out bool panic)
+        => Select(model, context, destination, firstOnly: false, out panic, out _);
+
+    /// <summary>
+    /// The request path's form of <see cref="Select(string, SelectionContext, Span{IProviderClient}, out bool)"/>: when the strategy
+    /// can choose its first candidate for less than the whole order (<see cref="IFirstChoiceStrategy"/>), only
+    /// <c>destination[0]</c> is final and <paramref name="fallbacks"/> orders the rest, to call when they are needed.
+    /// </summary>
+    public int SelectFirst(string model, SelectionContext context, Span<IProviderClient> destination, out bool panic, out PendingFallbacks fallbacks)
+        => Select(model, context, destination, firstOnly: true, out panic, out fallbacks);
+
+    private int Select(string model, SelectionContext context, Span<IProviderClient> destination, bool firstOnly, out bool panic, out PendingFallbacks fallbacks)
     {
         panic = false;
+        fallbacks = default;
         var strategyName = context.Strategy ?? _options.CurrentValue.DefaultStrategy;
-        ISelectionStrategy strategy;
+        ResolvedStrategy resolved;
         if (_lastStrategy is { } last && ReferenceEquals(last.Name, strategyName))
         {
-            strategy = last.Strategy; // the default strategy's name is the same string on every request
+            resolved = last; // the default strategy's name is the same string on every request
         }
-        else if (_strategies.TryGetValue(strategyName, out strategy!))
+        else if (_strategies.TryGetValue(strategyName, out var found))
         {
-            _lastStrategy = new ResolvedStrategy(strategyName, strategy);
+            resolved = new ResolvedStrategy(strategyName, found, found as IFirstChoiceStrategy);
+            _lastStrategy = resolved;
         }
         else
         {
@@ -132,7 +145,17 @@ internal sealed class ClientSelector : IClientSelector
             panic = count > 0;
         }
 
-        strategy.Order(model, destination[..count]);
+        // With two candidates the first choice is the whole order.
+        if (firstOnly && count > 2 && resolved.FirstChoice is { } firstChoice)
+        {
+            firstChoice.OrderFirst(model, destination[..count]);
+            fallbacks = new PendingFallbacks(firstChoice, model, count);
+        }
+        else
+        {
+            resolved.Strategy.Order(model, destination[..count]);
+        }
+
         if (count > 0)
         {
             context.Capacity?.OnProviderSelected(destination[0].Name);
@@ -180,7 +203,8 @@ internal sealed class ClientSelector : IClientSelector
         return serving;
     }
 
-    private sealed record ResolvedStrategy(string Name, ISelectionStrategy Strategy);
+    /// <summary>A strategy looked up by name, and whether it can choose its first candidate alone (found out once, not per request).</summary>
+    private sealed record ResolvedStrategy(string Name, ISelectionStrategy Strategy, IFirstChoiceStrategy? FirstChoice);
 
     /// <summary>Per registry snapshot and mapping version: the providers serving each model seen so far.</summary>
     private sealed class ServingCache(ProviderClient[] providers, int mappingVersion)

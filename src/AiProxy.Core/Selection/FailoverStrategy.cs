@@ -9,7 +9,8 @@ internal sealed class FailoverStrategy : ISelectionStrategy
 
     public void Order(string model, Span<IProviderClient> candidates) => SortByPriority(candidates);
 
-    internal static void SortByPriority(Span<IProviderClient> candidates)
+    /// <returns>Whether the candidates moved: <see langword="false"/> when they were in failover order already.</returns>
+    internal static bool SortByPriority(Span<IProviderClient> candidates)
     {
         // Candidates usually arrive in this order already (the selector keeps them so): then there is nothing to do.
         for (var i = 1; i < candidates.Length; i++)
@@ -17,9 +18,11 @@ internal sealed class FailoverStrategy : ISelectionStrategy
             if (Compare(candidates[i - 1], candidates[i]) > 0)
             {
                 candidates.Sort(static (a, b) => Compare(a, b));
-                return;
+                return true;
             }
         }
+
+        return false;
     }
 
     internal static int Compare(IProviderClient a, IProviderClient b)

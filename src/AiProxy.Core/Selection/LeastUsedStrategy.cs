@@ -9,17 +9,45 @@ internal sealed class LeastUsedStrategy : ISelectionStrategy
 
     public void Order(string model, Span<IProviderClient> candidates)
     {
-        FailoverStrategy.SortByPriority(candidates);
-        var keys = candidates.Length <= CandidateSort.StackLimit
-            ? stackalloc (int InFlight, long Recent)[candidates.Length]
-            : new (int InFlight, long Recent)[candidates.Length];
-        long epoch = 0;
-        for (var i = 0; i < candidates.Length; i++)
+        var n = candidates.Length;
+        if (n <= 1)
         {
-            var view = CandidateView.Of(candidates[i], ref epoch);
-            keys[i] = (view.InFlight, view.RecentRequests);
+            return;
         }
 
-        CandidateSort.SortBy(candidates, keys, static (a, b) => a.InFlight != b.InFlight ? a.InFlight.CompareTo(b.InFlight) : a.Recent.CompareTo(b.Recent));
+        var inFlight = n <= CandidateSort.StackLimit ? stackalloc int[n] : new int[n];
+        var recent = n <= CandidateSort.StackLimit ? stackalloc long[n] : new long[n];
+        if (!Read(candidates, inFlight, recent) && FailoverStrategy.SortByPriority(candidates))
+        {
+            Read(candidates, inFlight, recent); // they were not in failover order: read them again in it
+        }
+
+        var order = n <= CandidateSort.StackLimit ? stackalloc int[n] : new int[n];
+        CandidateSort.Identity(order);
+        CandidateSort.Sort(order, new Rank(inFlight, recent));
+        CandidateSort.Apply(candidates, order);
+    }
+
+    /// <returns>Whether the candidates came in failover order.</returns>
+    private static bool Read(ReadOnlySpan<IProviderClient> candidates, Span<int> inFlight, Span<long> recent)
+    {
+        var reader = new CandidateReader();
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            var view = reader.Read(candidates[i]);
+            inFlight[i] = view.InFlight;
+            recent[i] = view.RecentRequests;
+        }
+
+        return reader.InFailoverOrder;
+    }
+
+    /// <summary>Fewer in flight first, then fewer recent requests.</summary>
+    private readonly ref struct Rank(ReadOnlySpan<int> inFlight, ReadOnlySpan<long> recent) : ICandidateRank
+    {
+        private readonly ReadOnlySpan<int> _inFlight = inFlight;
+        private readonly ReadOnlySpan<long> _recent = recent;
+
+        public bool Before(int a, int b) => _inFlight[a] != _inFlight[b] ? _inFlight[a] < _inFlight[b] : _recent[a] < _recent[b];
     }
 }

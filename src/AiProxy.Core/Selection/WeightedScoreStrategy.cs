@@ -8,92 +8,144 @@ namespace AiProxy.Selection;
 /// A provider with no measurement counts as success rate 1 and the median latency. The first pick is
 /// weighted-random by score (uniform when every score is 0); the fallbacks follow by score, highest first.
 /// </summary>
-internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelectionStrategy
+internal sealed class WeightedScoreStrategy(SelectionRandom random) : IFirstChoiceStrategy
 {
     public string Name => SelectionStrategyNames.WeightedScore;
 
-    public void Order(string model, Span<IProviderClient> candidates)
-    {
-        var n = candidates.Length;
-        if (n <= 1)
-        {
-            return;
-        }
+    public void Order(string model, Span<IProviderClient> candidates) => Order(candidates, Part.Whole);
 
-        FailoverStrategy.SortByPriority(candidates);
-        double[]? rented = null;
-        var buffer = n <= CandidateSort.StackLimit ? stackalloc double[n * 3] : (rented = ArrayPool<double>.Shared.Rent(n * 3));
-        try
-        {
-            var scores = buffer[..n];
-            var latencies = buffer.Slice(n, n);
-            var sorted = buffer.Slice(2 * n, n);
-            ComputeScores(candidates, scores, latencies, sorted);
+    public void OrderFirst(string model, Span<IProviderClient> candidates) => Order(candidates, Part.First);
 
-            var first = PickWeighted(scores);
-            (candidates[0], candidates[first]) = (candidates[first], candidates[0]);
-            (scores[0], scores[first]) = (scores[first], scores[0]);
-
-            // Fallbacks by score descending, failover order among equals.
-            CandidateSort.SortByDescending(candidates[1..], scores[1..]);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<double>.Shared.Return(rented);
-            }
-        }
-    }
+    public void OrderFallbacks(string model, Span<IProviderClient> candidates) => Order(candidates, Part.Fallbacks);
 
     /// <summary>Scores per DESIGN §4, written into <paramref name="scores"/>.</summary>
     internal static void ComputeScores(ReadOnlySpan<IProviderClient> candidates, Span<double> scores, Span<double> latencies, Span<double> scratch)
+        => ComputeScores(candidates, scores, latencies, scratch, new int[candidates.Length]);
+
+    /// <summary>Scores per DESIGN §4, written into <paramref name="scores"/>; <paramref name="scratch"/> ends holding their
+    /// running totals, for the draw. Reads each candidate once.</summary>
+    /// <returns>Whether the candidates came in failover order.</returns>
+    private static bool ComputeScores(
+        ReadOnlySpan<IProviderClient> candidates, Span<double> scores, Span<double> latencies, Span<double> scratch, Span<int> inFlight)
     {
+        var n = candidates.Length;
         var measured = 0;
-        long epoch = 0;
-        for (var i = 0; i < candidates.Length; i++)
+        var reader = new CandidateReader();
+        for (var i = 0; i < n; i++)
         {
-            var view = CandidateView.Of(candidates[i], ref epoch);
+            var provider = candidates[i];
+            var view = reader.Read(provider);
+            var successRate = view.SuccessRate;
+            var weight = provider is ProviderClient client ? client.Weight : provider.Weight;
+            scores[i] = weight * successRate * successRate; // the score's start, until the median latency is known
+            inFlight[i] = view.InFlight;
             latencies[i] = view.LatencyTicks;
-            scores[i] = view.SuccessRate; // kept here until the median is known
             if (latencies[i] >= 0)
             {
                 scratch[measured++] = latencies[i];
             }
         }
 
-        var median = Median(scratch[..measured]);
-        for (var i = 0; i < candidates.Length; i++)
+        // The formula with two divisions fewer per candidate (a reciprocal of the median, one denominator): divisions are
+        // most of what scoring costs. The same numbers but for rounding in the last bits.
+        var median = CandidateSort.Median(scratch[..measured]);
+        var perMedian = median > 0 ? 1 / median : 0;
+        var runningTotal = 0.0;
+        for (var i = 0; i < n; i++)
         {
-            var provider = candidates[i];
-            var successRate = scores[i];
-            var latencyRatio = latencies[i] < 0 || median <= 0 ? 1.0 : latencies[i] / median;
-            var score = provider.Weight * successRate * successRate / (1 + latencyRatio) / (1 + provider.InFlight);
+            var latencyRatio = latencies[i] < 0 || median <= 0 ? 1.0 : latencies[i] * perMedian;
+            var score = scores[i] / ((1 + latencyRatio) * (1 + inFlight[i]));
             scores[i] = double.IsFinite(score) && score > 0 ? score : 0;
+            runningTotal += scores[i];
+            scratch[i] = runningTotal;
+        }
+
+        return reader.InFailoverOrder;
+    }
+
+    private void Order(Span<IProviderClient> candidates, Part part)
+    {
+        var n = candidates.Length;
+        if (n <= (part == Part.Fallbacks ? 2 : 1))
+        {
+            return; // nothing to choose between
+        }
+
+        double[]? rented = null;
+        int[]? rentedPositions = null;
+        var buffer = n <= CandidateSort.StackLimit ? stackalloc double[n * 3] : (rented = ArrayPool<double>.Shared.Rent(n * 3));
+        var positions = n <= CandidateSort.StackLimit ? stackalloc int[n * 2] : (rentedPositions = ArrayPool<int>.Shared.Rent(n * 2));
+        try
+        {
+            var scores = buffer[..n];
+            var latencies = buffer.Slice(n, n);
+            var scratch = buffer.Slice(2 * n, n);
+            var inFlight = positions.Slice(n, n);
+            var order = positions[..n];
+            if (part == Part.Fallbacks)
+            {
+                // As the candidates are: the first stays where OrderFirst put it.
+                ComputeScores(candidates, scores, latencies, scratch, inFlight);
+                OrderByScore(candidates, scores, order, first: 0);
+                return;
+            }
+
+            if (!ComputeScores(candidates, scores, latencies, scratch, inFlight) && FailoverStrategy.SortByPriority(candidates))
+            {
+                ComputeScores(candidates, scores, latencies, scratch, inFlight); // they were not in failover order: read them again in it
+            }
+
+            var first = PickWeighted(scores, runningTotals: scratch);
+            if (part == Part.First)
+            {
+                (candidates[0], candidates[first]) = (candidates[first], candidates[0]);
+            }
+            else
+            {
+                OrderByScore(candidates, scores, order, first);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<double>.Shared.Return(rented);
+                ArrayPool<int>.Shared.Return(rentedPositions!);
+            }
         }
     }
 
-    private int PickWeighted(ReadOnlySpan<double> scores)
+    /// <summary>The candidate at <paramref name="first"/> goes first and the one at 0 takes its place (a swap); then the
+    /// rest by score descending, in that order among equals.</summary>
+    private static void OrderByScore(Span<IProviderClient> candidates, ReadOnlySpan<double> scores, Span<int> order, int first)
     {
-        var total = 0.0;
-        foreach (var score in scores)
-        {
-            total += score;
-        }
+        CandidateSort.Identity(order);
+        order[0] = first;
+        order[first] = 0;
+        CandidateSort.Sort(order[1..], new Rank(scores));
+        CandidateSort.Apply(candidates, order);
+    }
 
+    private int PickWeighted(ReadOnlySpan<double> scores, ReadOnlySpan<double> runningTotals)
+    {
+        var total = runningTotals[^1];
         if (total <= 0)
         {
             return random.Random.Next(scores.Length);
         }
 
+        // The first whose running total passes the target: counted rather than searched for, which leaves no branch to
+        // mispredict (the same draw as subtracting score after score from the target, but for rounding).
         var target = random.Random.NextDouble() * total;
-        for (var i = 0; i < scores.Length; i++)
+        var first = 0;
+        foreach (var runningTotal in runningTotals)
         {
-            target -= scores[i];
-            if (target < 0)
-            {
-                return i;
-            }
+            first += runningTotal <= target ? 1 : 0;
+        }
+
+        if (first < scores.Length)
+        {
+            return first;
         }
 
         // Rounding left a sliver: the last provider with a score.
@@ -108,15 +160,19 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : ISelection
         return 0;
     }
 
-    private static double Median(Span<double> values)
+    /// <summary>Which part of the order a call computes.</summary>
+    private enum Part
     {
-        if (values.IsEmpty)
-        {
-            return 0;
-        }
+        Whole,
+        First,
+        Fallbacks,
+    }
 
-        CandidateSort.Sort(values);
-        var middle = values.Length / 2;
-        return values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    /// <summary>Higher score first.</summary>
+    private readonly ref struct Rank(ReadOnlySpan<double> scores) : ICandidateRank
+    {
+        private readonly ReadOnlySpan<double> _scores = scores;
+
+        public bool Before(int a, int b) => _scores[a] > _scores[b];
     }
 }
