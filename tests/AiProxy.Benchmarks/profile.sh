@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Profiles one AiProxy host the way run-load.sh measures it, to see where the time or the memory goes.
+#
+#   tests/AiProxy.Benchmarks/profile.sh cpu        # wrk at c=32; CPU samples of the proxy, top methods
+#   REDIS=1 tests/AiProxy.Benchmarks/profile.sh cpu  # the same with the token's limits in a redis-server of its own
+#   tests/AiProxy.Benchmarks/profile.sh memory     # STALLED (1000) held streams; the managed heap by type (gcdump)
+#   TARGET=yarp tests/AiProxy.Benchmarks/profile.sh memory   # the same for the bare YARP forwarder
+#
+# Knobs: TARGET (aiproxy | yarp), REDIS (0 | 1, cpu only), CONNECTIONS (32), SAMPLE_SECONDS (8: the sampled time),
+# STALLED (1000), TOP (30), OUT (folder for the trace, the dump and logs).
+# Uses dotnet-trace and dotnet-gcdump from PATH, or installs them into OUT/tools, and python3 to sum the CPU samples.
+# Traffic goes to 127.0.0.1 only, and every process started is stopped at the end.
+set -euo pipefail
+
+MODE="${1:-cpu}"
+[[ "$MODE" == cpu || "$MODE" == memory ]] || { echo "usage: profile.sh cpu|memory" >&2; exit 2; }
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TARGET="${TARGET:-aiproxy}"
+REDIS="${REDIS:-0}"
+CONNECTIONS="${CONNECTIONS:-32}"
+SECONDS_SAMPLED="${SAMPLE_SECONDS:-8}"
+STALLED="${STALLED:-1000}"
+TOP="${TOP:-30}"
+TOKEN="sk-bench-token"
+OUT="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/aiproxy-profile.XXXXXX")}"
+mkdir -p "$OUT"
+export DOTNET_gcServer=0 DOTNET_gcConcurrent=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 BENCH_TOKEN="$TOKEN"
+DLL="$HERE/bin/Release/net10.0/AiProxy.Benchmarks.dll"
+
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+tool() { # tool NAME: the path of a diagnostics tool, installed into OUT/tools when it is not on PATH
+  if command -v "$1" >/dev/null; then command -v "$1"; return; fi
+  [[ -x "$OUT/tools/$1" ]] || dotnet tool install "$1" --tool-path "$OUT/tools" >&2
+  echo "$OUT/tools/$1"
+}
+
+start() { # start NAME ARGS...: starts a benchmark host and waits for READY; sets URL_<NAME> and PID_<NAME>
+  local name="$1"; shift
+  dotnet "$DLL" "$@" > "$OUT/$name.log" 2>&1 &
+  local pid=$! url=""
+  PIDS+=("$pid")
+  for _ in $(seq 1 300); do
+    url="$(awk '/^READY /{print $2; exit}' "$OUT/$name.log")"
+    [[ -n "$url" ]] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$OUT/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -n "$url" ]] || { echo "profile.sh: $name was not ready within 30 s" >&2; exit 1; }
+  printf -v "URL_${name//-/_}" '%s' "$url"
+  printf -v "PID_${name//-/_}" '%s' "$pid"
+}
+
+echo "Building Release..." >&2
+dotnet build "$HERE/AiProxy.Benchmarks.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly > "$OUT/build.log" 2>&1 \
+  || { cat "$OUT/build.log" >&2; exit 1; }
+
+proxy() { # proxy UPSTREAM [ARGS...]: starts TARGET in front of UPSTREAM; sets URL (its chat completions) and PID
+  local upstream="$1"; shift
+  if [[ "$TARGET" == yarp ]]; then
+    start proxy yarp --port 0 --upstream "$upstream"
+    URL="$URL_proxy/v1/chat/completions"
+  else
+    start proxy aiproxy --port 0 --upstream "$upstream" --token "$TOKEN" "$@"
+    URL="$URL_proxy/proxy/v1/chat/completions"
+  fi
+  PID="$PID_proxy"
+}
+
+if [[ "$MODE" == cpu ]]; then
+  command -v wrk >/dev/null || { echo "profile.sh: wrk is needed (run-load.sh installs it)" >&2; exit 1; }
+  TRACE="$(tool dotnet-trace)"
+  start upstream upstream --port 0
+  upstream="$URL_upstream"
+  extra=()
+  if [[ "$REDIS" == 1 ]]; then
+    port=$(( 20000 + RANDOM % 20000 ))
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --logfile "" > "$OUT/redis.log" 2>&1 &
+    PIDS+=("$!")
+    sleep 0.5
+    extra=(--redis "127.0.0.1:$port")
+  fi
+  proxy "$upstream" "${extra[@]}"
+  url="$URL" pid="$PID"
+  wrk -t2 -c"$CONNECTIONS" -d3s -s "$HERE/wrk-chat.lua" "$url" > /dev/null 2>&1 # warm-up
+  wrk -t2 -c"$CONNECTIONS" -d"$(( SECONDS_SAMPLED + 4 ))s" -s "$HERE/wrk-chat.lua" "$url" > "$OUT/wrk.txt" 2>&1 &
+  load=$!
+  sleep 2
+  # Thread stacks sampled about every 10 ms; the report keeps the samples of threads that were running.
+  "$TRACE" collect -p "$pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf '%02d' "$SECONDS_SAMPLED")" \
+    -o "$OUT/cpu.nettrace" > "$OUT/trace.log" 2>&1
+  wait "$load" || true
+  grep -E "Requests/sec" "$OUT/wrk.txt" >&2 || true
+  # Only samples of threads running managed code count (the exporter marks them CPU_TIME; waiting threads are
+  # UNMANAGED_CODE_TIME): a method's share is of the CPU the process's managed code used.
+  "$TRACE" convert --format speedscope "$OUT/cpu.nettrace" -o "$OUT/cpu" > /dev/null
+  python3 - "$OUT/cpu.speedscope.json" "$TOP" <<'PY'
+import collections, json, sys
+data = json.load(open(sys.argv[1]))
+top = int(sys.argv[2])
+names = [f["name"] for f in data["shared"]["frames"]]
+inclusive, exclusive, total = collections.Counter(), collections.Counter(), 0.0
+for profile in data["profiles"]:
+    stack, last = [], profile.get("startValue", 0)
+    for event in profile.get("events", []):
+        weight = event["at"] - last
+        last = event["at"]
+        if stack and weight > 0 and names[stack[-1]] == "CPU_TIME":
+            total += weight
+            if len(stack) > 1:
+                exclusive[names[stack[-2]]] += weight
+            for frame in set(stack[:-1]):
+                inclusive[names[frame]] += weight
+        if event["type"] == "O":
+            stack.append(event["frame"])
+        elif stack:
+            stack.pop()
+print(f"CPU samples of managed code: {total:.0f} ms")
+for title, counter in (("exclusive", exclusive), ("inclusive", inclusive)):
+    print(f"--- top {top} methods by {title} CPU ---")
+    for name, weight in counter.most_common(top):
+        print(f"{100 * weight / total:5.1f}%  {name[:150]}")
+PY
+  echo "Trace: $OUT/cpu.nettrace (open it in PerfView or Visual Studio, or 'dotnet-trace convert --format speedscope')" >&2
+else
+  GCDUMP="$(tool dotnet-gcdump)"
+  start stalled-upstream stalled-upstream --port 0
+  upstream="$URL_stalled_upstream"
+  proxy "$upstream"
+  url="$URL" pid="$PID"
+  dotnet "$DLL" stalled-streams --url "$url" --pid "$pid" --release "$upstream" --count "$STALLED" --hold-seconds 20 \
+    --token "$TOKEN" > "$OUT/stalled.json" 2> "$OUT/stalled.err" &
+  client=$!
+  sleep 10 # the client warms up with 50 streams, then opens STALLED and holds them
+  "$GCDUMP" collect -p "$pid" -o "$OUT/held.gcdump" > "$OUT/gcdump.log" 2>&1
+  wait "$client" || true
+  cat "$OUT/stalled.json" >&2; echo >&2
+  # The report lists each type's size per object and its count; multiplied here and sorted by total.
+  "$GCDUMP" report "$OUT/held.gcdump" > "$OUT/gcdump.txt"
+  awk -v streams="$STALLED" '/GC Heap bytes/ { gsub(",", "", $1)
+    printf "managed heap with %d streams held: %.1f MB (%.1f KB per stream, the baseline included)\n", streams, $1 / 1048576, $1 / 1024 / streams }' "$OUT/gcdump.txt"
+  awk '$1 ~ /^[0-9,]+$/ && $2 ~ /^[0-9,]+$/ { b = $1; c = $2; gsub(",", "", b); gsub(",", "", c); $1 = ""; $2 = ""
+    printf "%12d %8d %s\n", b * c, c, $0 }' "$OUT/gcdump.txt" | sort -k1,1nr | head -n "$TOP"
+  echo "Dump: $OUT/held.gcdump" >&2
+fi
