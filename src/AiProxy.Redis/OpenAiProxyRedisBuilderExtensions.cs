@@ -40,10 +40,6 @@ public static class OpenAiProxyRedisBuilderExtensions
 
         // Start even when Redis is down: the gateway then serves in its fail mode and the client keeps reconnecting.
         configuration.AbortOnConnectFail = false;
-
-        // The client's I/O runs on the .NET thread pool rather than on its own dedicated threads, which on a small machine
-        // spin and contend with the request threads for the same cores (see docs/benchmarks.md, "What Redis costs").
-        configuration.SocketManager ??= SocketManager.ThreadPool;
         return AddRedisCore(builder, async () => await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false), ownsConnection: true, configure);
     }
 
