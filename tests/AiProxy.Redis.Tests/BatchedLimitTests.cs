@@ -108,4 +108,26 @@ public sealed class BatchedLimitTests
         Assert.That(refused.Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity));
         Assert.That(refused.RetryAfter, Is.GreaterThan(TimeSpan.Zero));
     }
+
+    [Test]
+    public async Task A_request_that_cannot_be_written_into_a_call_falls_back_and_does_not_stop_the_queue()
+    {
+        await using var cluster = await ScaleOut.StartAsync(new() { ["Tokens:tests:Key"] = ProxyHost.Token }, instances: 1);
+        var limiter = cluster.Limiter(0);
+        var broken = new ProxyRateLimitRequest
+        {
+            Partition = "token:tests", Limits = ProxyLimits.None, Providers = [new(null!, new ProxyLimits(RequestsPerMinute: 5))],
+        };
+        var fallbacks = limiter.Fallbacks;
+
+        var brokenTask = Task.Run(() => limiter.AcquireAsync(broken, CancellationToken.None).AsTask());
+        var good = Task.Run(() => limiter.AcquireAsync(Request(new ProxyLimits(RequestsPerMinute: 10)), CancellationToken.None).AsTask());
+
+        Assert.That(await good.WaitAsync(TimeSpan.FromSeconds(10)) is { IsAcquired: true }, Is.True);
+        await Assert.CatchAsync<ArgumentException>(async () => await brokenTask.WaitAsync(TimeSpan.FromSeconds(10)),
+            "it fell back to this instance's limiter, which refuses the nameless provider too");
+        Assert.That(limiter.Fallbacks - fallbacks, Is.EqualTo(1), "only the request that could not be written fell back");
+        await using var next = await limiter.AcquireAsync(Request(new ProxyLimits(RequestsPerMinute: 10)), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(next.Requests!.Value.Remaining, Is.EqualTo(8), "the queue kept going, through Redis");
+    }
 }

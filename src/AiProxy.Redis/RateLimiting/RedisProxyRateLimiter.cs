@@ -172,7 +172,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         {
             while (!_finishes.IsEmpty || !_calls.IsEmpty)
             {
-                await SendBatchAsync().ConfigureAwait(false);
+                await SendBatchAsync().ConfigureAwait(false); // never throws: each call it took is answered or falls back
             }
 
             Interlocked.Exchange(ref _flushing, 0); // a full fence: what was queued before a Flush that saw 1 is seen below
@@ -208,8 +208,19 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 
         for (var i = 0; i < MaxCalls && _calls.TryDequeue(out var call); i++)
         {
-            call.Write(keys, values);
-            calls.Add(call);
+            var (keyCount, valueCount) = (keys.Count, values.Count);
+            try
+            {
+                call.Write(keys, values);
+                calls.Add(call);
+            }
+            catch (Exception ex) when (ex is ArgumentException or NullReferenceException or InvalidOperationException)
+            {
+                // Never strand a request: this one falls back (Redis is fine), the rest go as if it had not been queued.
+                keys.RemoveRange(keyCount, keys.Count - keyCount);
+                values.RemoveRange(valueCount, values.Count - valueCount);
+                call.TrySetResult(null);
+            }
         }
 
         if (!_redis.TryGetDatabase(out var database))
