@@ -15,7 +15,8 @@ public sealed class RedisOptions
     /// The longest wait for any one Redis call on the request path. Past it the call is abandoned and its requests fall
     /// back as <see cref="FailMode"/> says; after three such calls in a row, or a lost connection, Redis counts as
     /// unavailable until a probe reaches it again (<see cref="RetryInterval"/>). A request that arrives while the
-    /// instance's call is out goes in the next one, so it waits at most twice this. Default 50 ms.
+    /// instance's call is out goes in the next one (up to 64 requests share a call), so it waits for the calls ahead of
+    /// it, usually one, each bounded by this. Default 50 ms.
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(50);
 

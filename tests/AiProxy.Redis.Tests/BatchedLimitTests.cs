@@ -109,6 +109,24 @@ public sealed class BatchedLimitTests
         Assert.That(refused.RetryAfter, Is.GreaterThan(TimeSpan.Zero));
     }
 
+    /// <summary>Candidates whose second read throws (a host's own list type, say): the first read, when the request is
+    /// built, works; writing it into a call fails.</summary>
+    private sealed class ThrowingCandidates(ProxyProviderCapacity item) : IReadOnlyList<ProxyProviderCapacity>
+    {
+        private int _reads;
+
+        public int Count => 1;
+
+        public ProxyProviderCapacity this[int index] => index == 0 && Interlocked.Increment(ref _reads) > 1 ? throw new NotSupportedException("boom") : item;
+
+        public IEnumerator<ProxyProviderCapacity> GetEnumerator()
+        {
+            yield return item;
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
     [Test]
     public async Task A_request_that_cannot_be_written_into_a_call_falls_back_and_does_not_stop_the_queue()
     {
@@ -116,7 +134,7 @@ public sealed class BatchedLimitTests
         var limiter = cluster.Limiter(0);
         var broken = new ProxyRateLimitRequest
         {
-            Partition = "token:tests", Limits = ProxyLimits.None, Providers = [new(null!, new ProxyLimits(RequestsPerMinute: 5))],
+            Partition = "token:tests", Limits = ProxyLimits.None, Providers = new ThrowingCandidates(new("x", new ProxyLimits(RequestsPerMinute: 5))),
         };
         var fallbacks = limiter.Fallbacks;
 
@@ -124,10 +142,38 @@ public sealed class BatchedLimitTests
         var good = Task.Run(() => limiter.AcquireAsync(Request(new ProxyLimits(RequestsPerMinute: 10)), CancellationToken.None).AsTask());
 
         Assert.That(await good.WaitAsync(TimeSpan.FromSeconds(10)) is { IsAcquired: true }, Is.True);
-        await Assert.CatchAsync<ArgumentException>(async () => await brokenTask.WaitAsync(TimeSpan.FromSeconds(10)),
-            "it fell back to this instance's limiter, which refuses the nameless provider too");
+        await Assert.CatchAsync<NotSupportedException>(async () => await brokenTask.WaitAsync(TimeSpan.FromSeconds(10)),
+            "it fell back to this instance's limiter, which reads the candidates again");
         Assert.That(limiter.Fallbacks - fallbacks, Is.EqualTo(1), "only the request that could not be written fell back");
         await using var next = await limiter.AcquireAsync(Request(new ProxyLimits(RequestsPerMinute: 10)), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.That(next.Requests!.Value.Remaining, Is.EqualTo(8), "the queue kept going, through Redis");
+        Assert.That(cluster.Hosts[0].Logs.AllText, Does.Not.Contain("Redis is unavailable"));
+    }
+
+    [Test]
+    public async Task A_provider_slot_whose_charge_answered_too_late_is_kept_for_its_live_lease()
+    {
+        // Found by review: the late charge's slot was given back while its request was still at the provider.
+        await using var cluster = await ScaleOut.StartAsync(new() { ["Tokens:tests:Key"] = ProxyHost.Token }, instances: 1);
+        var limiter = cluster.Limiter(0);
+        var slots = limiter.Redis.Keys.Provider("small").Concurrent;
+        await using var admin = await RedisTestServer.Server.ConnectAsync();
+        var db = admin.GetDatabase();
+        var request = new ProxyRateLimitRequest
+        {
+            Partition = "token:tests", Limits = ProxyLimits.None, Providers = [new("small", new ProxyLimits(MaxConcurrentRequests: 1))],
+        };
+
+        var first = await limiter.AcquireAsync(request, CancellationToken.None);
+        await db.ExecuteAsync("CLIENT", "PAUSE", 300, "ALL");
+        first.OnProviderSelected("small"); // its charge times out (50 ms) and runs on the server after the pause
+        await Task.Delay(1000);
+
+        Assert.That(await db.SortedSetLengthAsync(slots), Is.EqualTo(1), "the first request is still at 'small'");
+        var second = await limiter.AcquireAsync(request, CancellationToken.None);
+        Assert.That(second.Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity));
+        await first.DisposeAsync();
+        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(slots) == 0, TimeSpan.FromSeconds(3)), Is.True,
+            "released with its lease");
     }
 }

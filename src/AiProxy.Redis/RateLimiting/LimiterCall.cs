@@ -15,7 +15,8 @@ internal abstract class LimiterCall() : TaskCompletionSource<RedisResult?>(TaskC
 {
     public abstract void Write(List<RedisKey> keys, List<RedisValue> values);
 
-    /// <summary>The concurrent slot this operation may have taken under its lease id, for release when its answer is lost.</summary>
+    /// <summary>The concurrent slot this operation may have taken under its lease id that nobody else would release when
+    /// its answer is lost (an acquire's; a provider charge's belongs to its live lease).</summary>
     public abstract FinishOperation? SlotRelease { get; }
 }
 
@@ -91,8 +92,8 @@ internal sealed class ProviderChargeCall(RedisKeys.LimitKeys target, ProxyLimits
     private static readonly RedisValue Yes = 1;
     private static readonly RedisValue No = 0;
 
-    public override FinishOperation? SlotRelease
-        => capacity.MaxConcurrentRequests is not null ? new FinishOperation(FinishOperation.Release, target.Concurrent, leaseId, 0) : null;
+    /// <summary>None: the slot a lost charge may have taken belongs to a lease still in flight, whose disposal releases it.</summary>
+    public override FinishOperation? SlotRelease => null;
 
     public override void Write(List<RedisKey> keys, List<RedisValue> values)
     {

@@ -79,6 +79,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             return Fallback(request);
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
         var leaseId = _redis.InstanceId + ":" + Interlocked.Increment(ref _nextLease).ToString(CultureInfo.InvariantCulture);
         var call = new AcquireCall(_redis.Keys, request, estimate, leaseId);
@@ -89,12 +90,20 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var result = await call.Task.ConfigureAwait(false);
         if (result is null)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             return Fallback(request);
         }
 
         if (!AcquireAnswer.TryParse(result, out var answer))
         {
-            _redis.ReportFailure("limits: an answer that cannot be read");
+            // Not Redis's fault as a whole: this request falls back, and a slot its acquire may have taken is given back.
+            if (call.SlotRelease is { } taken)
+            {
+                Queue(taken);
+                Flush();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
             return Fallback(request);
         }
 
@@ -172,7 +181,20 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         {
             while (!_finishes.IsEmpty || !_calls.IsEmpty)
             {
-                await SendBatchAsync().ConfigureAwait(false); // never throws: each call it took is answered or falls back
+                try
+                {
+                    await SendBatchAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Not expected (every call it took is answered or falls back), but the queue must never stop: a stopped
+                    // queue would leave every later request waiting.
+                    _redis.ReportFailure("limits: " + ex.GetType().Name);
+                    foreach (var call in _batchCalls)
+                    {
+                        call.TrySetResult(null);
+                    }
+                }
             }
 
             Interlocked.Exchange(ref _flushing, 0); // a full fence: what was queued before a Flush that saw 1 is seen below
@@ -214,7 +236,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
                 call.Write(keys, values);
                 calls.Add(call);
             }
-            catch (Exception ex) when (ex is ArgumentException or NullReferenceException or InvalidOperationException)
+            catch (Exception)
             {
                 // Never strand a request: this one falls back (Redis is fine), the rest go as if it had not been queued.
                 keys.RemoveRange(keyCount, keys.Count - keyCount);
