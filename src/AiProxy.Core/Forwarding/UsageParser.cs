@@ -38,15 +38,7 @@ internal static class UsageParser
             {
                 if (reader.ValueTextEquals(UsageName))
                 {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.StartObject)
-                    {
-                        hasUsage = ReadUsageObject(ref reader, usage);
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
+                    hasUsage = ReadUsageValue(ref reader, usage);
                 }
                 else if (reader.ValueTextEquals(ChoicesName))
                 {
@@ -67,8 +59,7 @@ internal static class UsageParser
                 }
                 else if (readModel && reader.ValueTextEquals(ModelName))
                 {
-                    reader.Read();
-                    model = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    model = ReadStringValue(ref reader);
                 }
                 else if (reader.ValueTextEquals(ResponseName))
                 {
@@ -186,20 +177,11 @@ internal static class UsageParser
         {
             if (reader.ValueTextEquals(UsageName))
             {
-                reader.Read();
-                if (reader.TokenType == JsonTokenType.StartObject)
-                {
-                    hasUsage = ReadUsageObject(ref reader, usage);
-                }
-                else
-                {
-                    reader.Skip();
-                }
+                hasUsage = ReadUsageValue(ref reader, usage);
             }
             else if (readModel && reader.ValueTextEquals(ModelName))
             {
-                reader.Read();
-                model = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                model = ReadStringValue(ref reader);
             }
             else
             {
@@ -209,6 +191,26 @@ internal static class UsageParser
         }
 
         return (hasUsage, model);
+    }
+
+    /// <summary>From a <c>usage</c> property name: reads its object into <paramref name="usage"/>, or skips any other value.</summary>
+    private static bool ReadUsageValue(ref Utf8JsonReader reader, UsageData usage)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            return ReadUsageObject(ref reader, usage);
+        }
+
+        reader.Skip();
+        return false;
+    }
+
+    /// <summary>From a property name: its value when a string, otherwise <see langword="null"/>.</summary>
+    private static string? ReadStringValue(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
     }
 
     private static bool ReadUsageObject(ref Utf8JsonReader reader, UsageData usage)
