@@ -36,6 +36,18 @@ public sealed class UsageParserTests
         Assert.That((usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, usage.ResponseModel), Is.EqualTo((5L, 2L, 7L, "gpt-4.1-mini")));
     }
 
+    [Test]
+    public void A_model_that_is_not_a_string_is_skipped_whole_and_the_usage_after_it_still_read()
+    {
+        var usage = new UsageData();
+
+        var info = UsageParser.ReadChunk(
+            """{"model":{"usage":{"prompt_tokens":99}},"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"""u8, usage, readModel: true);
+
+        Assert.That(info.HasUsage, Is.True);
+        Assert.That((usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, usage.ResponseModel), Is.EqualTo((1L, 2L, 3L, (string?)null)));
+    }
+
     [TestCase("""{"type":"error","code":"server_error","message":"boom","sequence_number":1}""")]
     [TestCase("""{"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"server_error","message":"boom"}}}""")]
     [TestCase("""{"error":{"message":"boom","type":"server_error"}}""")]

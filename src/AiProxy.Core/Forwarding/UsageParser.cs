@@ -210,7 +210,13 @@ internal static class UsageParser
     private static string? ReadStringValue(ref Utf8JsonReader reader)
     {
         reader.Read();
-        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString();
+        }
+
+        reader.Skip(); // an object or array as a whole, so the caller's loop goes on with the next property
+        return null;
     }
 
     private static bool ReadUsageObject(ref Utf8JsonReader reader, UsageData usage)
