@@ -29,22 +29,24 @@ internal sealed class RedisKeys
     /// <summary>The pub/sub channel cooldowns are announced on.</summary>
     public RedisChannel CooldownChannel { get; }
 
-    public LimitKeys Caller(string partition) => Get(_callers, "limits:", partition);
+    public LimitKeys Caller(string partition) => Get(_callers, "limits:", partition, lowerCase: false);
 
-    public LimitKeys Provider(string provider) => Get(_providers, "limits:provider:", provider.ToLowerInvariant());
+    /// <summary>A provider's keys; names differing only in letter case share them (looked up as given, lower-cased only
+    /// when the keys are built).</summary>
+    public LimitKeys Provider(string provider) => Get(_providers, "limits:provider:", provider, lowerCase: true);
 
     public RedisKey Cooldown(string provider) => _prefix + "cooldown:" + provider.ToLowerInvariant();
 
     public RedisKey Usage(DateOnly day) => _prefix + "usage:" + day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
-    private LimitKeys Get(ConcurrentDictionary<string, LimitKeys> cache, string kind, string name)
+    private LimitKeys Get(ConcurrentDictionary<string, LimitKeys> cache, string kind, string name, bool lowerCase)
     {
         if (cache.TryGetValue(name, out var keys))
         {
             return keys;
         }
 
-        var baseName = _prefix + kind + name;
+        var baseName = _prefix + kind + (lowerCase ? name.ToLowerInvariant() : name);
         keys = new LimitKeys(baseName + ":windows", baseName + ":concurrent");
         if (cache.Count < MaxCached)
         {

@@ -26,15 +26,12 @@ internal sealed class AcquireCall(RedisKeys redisKeys, ProxyRateLimitRequest req
     private static readonly RedisValue Kind = "q";
     private static readonly RedisValue None = -1;
 
-    public ProxyRateLimitRequest Request => request;
-
-    public long Estimate => estimate;
-
-    public string LeaseId => leaseId;
+    /// <summary>The caller's keys, looked up once for the call and then for its lease; <see langword="null"/> without limits.</summary>
+    public RedisKeys.LimitKeys? Caller { get; } = request.Limits.IsUnlimited ? null : redisKeys.Caller(request.Partition);
 
     public override FinishOperation? SlotRelease
-        => request.Limits is { IsUnlimited: false, MaxConcurrentRequests: not null }
-            ? new FinishOperation(FinishOperation.Release, redisKeys.Caller(request.Partition).Concurrent, leaseId, 0)
+        => Caller is { } caller && request.Limits.MaxConcurrentRequests is not null
+            ? new FinishOperation(FinishOperation.Release, caller.Concurrent, leaseId, 0)
             : null;
 
     public override void Write(List<RedisKey> keys, List<RedisValue> values)
@@ -44,7 +41,7 @@ internal sealed class AcquireCall(RedisKeys redisKeys, ProxyRateLimitRequest req
         values.Add(leaseId);
         values.Add(estimate);
         var limits = request.Limits;
-        if (limits.IsUnlimited)
+        if (Caller is not { } caller)
         {
             keys.Add(redisKeys.Unused);
             keys.Add(redisKeys.Unused);
@@ -54,7 +51,7 @@ internal sealed class AcquireCall(RedisKeys redisKeys, ProxyRateLimitRequest req
         }
         else
         {
-            AddLimits(keys, values, redisKeys.Caller(request.Partition), limits);
+            AddLimits(keys, values, caller, limits);
         }
 
         // Only candidates with a capacity go to the script (in order); one without any always has room.

@@ -1,4 +1,5 @@
 using AiProxy.RateLimiting;
+using AiProxy.Redis.Connection;
 using StackExchange.Redis;
 
 namespace AiProxy.Redis.RateLimiting;
@@ -11,6 +12,7 @@ namespace AiProxy.Redis.RateLimiting;
 internal sealed class RedisLease(
     RedisProxyRateLimiter owner,
     ProxyRateLimitRequest request,
+    RedisKeys.LimitKeys? callerKeys,
     long estimate,
     string id,
     ProxyRateLimitWindow? requests,
@@ -108,9 +110,8 @@ internal sealed class RedisLease(
         var delta = actual - estimate;
         var limits = request.Limits;
         var queued = false;
-        if (!limits.IsUnlimited)
+        if (callerKeys is { } caller)
         {
-            var caller = redis.Keys.Caller(request.Partition);
             if (settled && limits.TokensPerMinute is not null && callerWindowStart >= 0 && delta != 0)
             {
                 owner.Queue(new(FinishOperation.Adjust, caller.Windows, callerWindowStart, delta));
@@ -174,9 +175,9 @@ internal sealed class RedisLease(
     /// <summary>Adds this lease's concurrent slots to a renewal.</summary>
     internal void AddSlots(List<RedisKey> keys, List<RedisValue> values)
     {
-        if (request.Limits.MaxConcurrentRequests is not null)
+        if (callerKeys is { } caller && request.Limits.MaxConcurrentRequests is not null)
         {
-            keys.Add(owner.Redis.Keys.Caller(request.Partition).Concurrent);
+            keys.Add(caller.Concurrent);
             values.Add(Id);
         }
 

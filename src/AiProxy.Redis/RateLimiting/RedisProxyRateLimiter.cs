@@ -125,7 +125,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             return new RejectedLease((ProxyRateLimitReason)answer.Reason, TimeSpan.FromMilliseconds(answer.RetryAfterMs), requests, tokens);
         }
 
-        var lease = new RedisLease(this, request, estimate, leaseId, requests, tokens, answer.TokenWindowStart, answer.Availability);
+        var lease = new RedisLease(this, request, call.Caller, estimate, leaseId, requests, tokens, answer.TokenWindowStart, answer.Availability);
         if (limits.MaxConcurrentRequests is not null)
         {
             _held.TryAdd(lease, 0);
@@ -281,7 +281,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 
         if (answers is null && calls.Count > 0)
         {
-            ReleaseUnanswered(sent, [.. calls]);
+            ReleaseUnanswered(sent, calls);
         }
     }
 
@@ -291,9 +291,10 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     /// are queued once the call has ended (so they reach the server after the script, even one resent after
     /// <c>NOSCRIPT</c>); where the script did not run they remove nothing.
     /// </summary>
-    private void ReleaseUnanswered(Task<RedisResult>? sent, LimiterCall[] calls)
+    private void ReleaseUnanswered(Task<RedisResult>? sent, List<LimiterCall> calls)
     {
-        if (!calls.Any(static call => call.SlotRelease is not null))
+        var releases = calls.Select(static call => call.SlotRelease).OfType<FinishOperation>().ToArray();
+        if (releases.Length == 0)
         {
             return;
         }
@@ -301,7 +302,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         if (sent is null || sent.IsCompleted)
         {
             _ = sent?.Exception; // observed: its failure was reported already
-            QueueReleases(calls);
+            QueueReleases(releases);
             return;
         }
 
@@ -309,23 +310,20 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             static (task, state) =>
             {
                 _ = task.Exception;
-                var (limiter, calls) = ((RedisProxyRateLimiter, LimiterCall[]))state!;
-                limiter.QueueReleases(calls);
+                var (limiter, releases) = ((RedisProxyRateLimiter, FinishOperation[]))state!;
+                limiter.QueueReleases(releases);
             },
-            (this, calls),
+            (this, releases),
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
 
-    private void QueueReleases(LimiterCall[] calls)
+    private void QueueReleases(FinishOperation[] releases)
     {
-        foreach (var call in calls)
+        foreach (var release in releases)
         {
-            if (call.SlotRelease is { } release)
-            {
-                Queue(release);
-            }
+            Queue(release);
         }
 
         Flush();
