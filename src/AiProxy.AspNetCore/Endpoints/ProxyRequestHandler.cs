@@ -223,8 +223,8 @@ internal sealed partial class ProxyRequestHandler(
 
         if (result.IsEventStream)
         {
-            // A stream that ended without a usage chunk: about one token per content event, four bytes per prompt token.
-            long prompt = (request.Body.Length + 3) / 4;
+            // A stream that ended without a usage chunk: about one token per content event, the prompt as estimated.
+            var prompt = RequestTokenEstimate.PromptTokens(request.Body.Length);
             long completion = usage.DataEvents;
             return new TokenUsage(prompt, completion, prompt + completion, IsEstimate: true);
         }

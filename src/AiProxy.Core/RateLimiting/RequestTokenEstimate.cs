@@ -14,9 +14,12 @@ internal static class RequestTokenEstimate
     /// <summary>The largest estimate: far above any real limit, far below where window arithmetic could overflow.</summary>
     internal const long MaxEstimate = 1L << 50;
 
+    /// <summary>The prompt's share: a quarter of the body's bytes, rounded up.</summary>
+    public static long PromptTokens(int bodyLength) => (Math.Max(0, bodyLength) + 3L) / 4;
+
     public static long Estimate(int bodyLength, in RequestInspection inspection)
     {
-        long prompt = (Math.Max(0, bodyLength) + 3) / 4;
+        var prompt = PromptTokens(bodyLength);
         var completion = Math.Max(0, inspection.MaxCompletionTokens ?? inspection.MaxTokens ?? 0);
         var choices = Math.Clamp(inspection.N ?? 1, 1, MaxChoices);
 
