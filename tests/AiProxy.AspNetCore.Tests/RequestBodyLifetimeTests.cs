@@ -98,18 +98,21 @@ public sealed class RequestBodyLifetimeTests
         }
     }
 
+    /// <summary>The body as the dispatcher sends it, over HTTP/2 (where the upload may outlive <c>SendAsync</c>).</summary>
+    private static HttpRequestMessage Http2Post(Uri url, RequestBodyBuffer body) => new(HttpMethod.Post, url)
+    {
+        Version = HttpVersion.Version20,
+        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        Content = new SplicedContent(body.Memory, "application/json"),
+    };
+
     [Test]
     public async Task An_http2_upload_that_outlives_send_async_keeps_its_array_and_never_sends_another_requests_bytes()
     {
         await using var upstream = await EarlyAnswerUpstream.StartAsync();
         using var invoker = new HttpMessageInvoker(new SocketsHttpHandler(), disposeHandler: true);
         var body = RentBody();
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.Url)
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new SplicedContent(body.Memory, "application/json"),
-        };
+        var message = Http2Post(upstream.Url, body);
 
         var response = await invoker.SendAsync(message, CancellationToken.None).WaitAsync(Patience);
         var uploadingAfterSend = body.Serializations;
@@ -146,12 +149,7 @@ public sealed class RequestBodyLifetimeTests
         await using var upstream = await EarlyAnswerUpstream.StartAsync();
         using var invoker = new HttpMessageInvoker(new SocketsHttpHandler(), disposeHandler: true);
         var body = RentBody();
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.Url)
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new SplicedContent(body.Memory, "application/json"),
-        };
+        var message = Http2Post(upstream.Url, body);
 
         var response = await invoker.SendAsync(message, CancellationToken.None).WaitAsync(Patience);
         Assert.That(body.Serializations, Is.EqualTo(1), "SendAsync returned while the body was still being sent");
