@@ -8,17 +8,12 @@ internal static class ChatEndpoint
 {
     public static async Task HandleAsync(FakeExchange exchange)
     {
-        GenerationRequest? request = GenerationRequest.Parse(exchange.Request.Body, out string? error);
-        if (request is null)
+        if (await GenerationPlan.StartAsync(exchange, "chatcmpl-") is not { } plan)
         {
-            await exchange.WriteInvalidRequestAsync(error!);
             return;
         }
 
-        (int words, string finishReason) = request.Plan(exchange.Behavior.ChunkCount);
-        var usage = new Usage(request.PromptTokens, words * request.Choices);
-        string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
-        long created = FakeExchange.UnixNow();
+        var (request, words, finishReason, usage, id, created) = plan;
 
         if (request.Stream)
         {

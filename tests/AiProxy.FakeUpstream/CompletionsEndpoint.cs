@@ -8,17 +8,12 @@ internal static class CompletionsEndpoint
 {
     public static async Task HandleAsync(FakeExchange exchange)
     {
-        GenerationRequest? request = GenerationRequest.Parse(exchange.Request.Body, out string? error);
-        if (request is null)
+        if (await GenerationPlan.StartAsync(exchange, "cmpl-") is not { } plan)
         {
-            await exchange.WriteInvalidRequestAsync(error!);
             return;
         }
 
-        (int words, string finishReason) = request.Plan(exchange.Behavior.ChunkCount);
-        var usage = new Usage(request.PromptTokens, words * request.Choices);
-        string id = "cmpl-" + Guid.NewGuid().ToString("N");
-        long created = FakeExchange.UnixNow();
+        var (request, words, finishReason, usage, id, created) = plan;
 
         if (request.Stream)
         {
