@@ -322,6 +322,17 @@ public sealed class TokenScopeTests
         await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, "invalid_request_error", "model_not_found");
     }
 
+    [Test]
+    public async Task Retrieving_a_model_with_an_overlong_id_is_400_without_echoing_it()
+    {
+        var id = new string('m', 300);
+
+        using var response = await _open.GetAsync("v1/models/" + id);
+
+        var message = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request_error", "invalid_request");
+        Assert.That(message, Does.Not.Contain(id));
+    }
+
     // X-Proxy-Provider and AllowedProviders
 
     private static HttpRequestMessage Chat(string model, string? pin = null)

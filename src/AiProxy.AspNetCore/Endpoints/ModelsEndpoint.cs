@@ -15,6 +15,9 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// </summary>
 internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelCatalog catalog, IOptionsMonitor<OpenAiProxyOptions> options)
 {
+    /// <summary>The longest model id looked up, as for a <c>model</c> in a request body.</summary>
+    private const int MaxModelIdBytes = 256;
+
     /// <summary><c>GET /v1/models</c>.</summary>
     public async Task HandleAsync(HttpContext context)
     {
@@ -40,6 +43,13 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
 
         // Routing leaves an encoded '/' encoded; model ids such as 'meta-llama/Llama-3.1-8B' hold one.
         var id = (context.Request.RouteValues["id"] as string ?? string.Empty).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        if (System.Text.Encoding.UTF8.GetByteCount(id) > MaxModelIdBytes)
+        {
+            // No model has such a name; it is not worth echoing back either.
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model")).ConfigureAwait(false);
+            return;
+        }
+
         if (catalog.FindModel(caller, id) is not { } model)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotFound(id)).ConfigureAwait(false);
