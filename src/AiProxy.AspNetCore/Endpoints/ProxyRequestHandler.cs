@@ -431,9 +431,9 @@ internal sealed partial class ProxyRequestHandler(
     /// Checked before the body is read.</summary>
     private static ProxyError? ScopeError(ProxyCaller caller, string path, SelectionContext selection)
     {
-        if (caller.AllowedPaths.Count > 0 && !caller.MayCall(ScopePath(path)))
+        if (caller.AllowedPaths.Count > 0 && ScopePath(path) is var scopePath && !caller.MayCall(scopePath))
         {
-            return ProxyError.PathNotAllowed(ScopePath(path));
+            return ProxyError.PathNotAllowed(scopePath);
         }
 
         return selection.Provider is { } pinned && !caller.MayReach(pinned) ? ProxyError.ProviderNotAllowed(pinned) : null;
@@ -448,7 +448,13 @@ internal sealed partial class ProxyRequestHandler(
             return caller.MayUse(model) ? null : ProxyError.ModelNotAllowed(model);
         }
 
-        return caller.MayCallWithoutModel(ScopePath(path)) ? null : ProxyError.ModelUnknown(ScopePath(path));
+        if (caller.AllowedModels.Count == 0)
+        {
+            return null; // spares building the path for the callers that have no model scope
+        }
+
+        var scopePath = ScopePath(path);
+        return caller.MayCallWithoutModel(scopePath) ? null : ProxyError.ModelUnknown(scopePath);
     }
 
     [LoggerMessage(1, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> {Status} provider={Provider} attempts={Attempts} in {ElapsedMs:0.0} ms")]
