@@ -10,8 +10,8 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the OpenAI-compatible endpoints under <paramref name="prefix"/>: <c>POST /v1/chat/completions</c>,
-    /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> (the models the caller's
-    /// token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret), and any other
+    /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> (the models
+    /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret), and any other
     /// <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider. Every endpoint needs a proxy token
     /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors.
     /// </summary>
@@ -34,6 +34,7 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
         var status = endpoints.ServiceProvider.GetRequiredService<StatusEndpoint>();
         var group = endpoints.MapGroup(prefix);
         group.Map("/v1/models", models.HandleAsync);
+        group.Map("/v1/models/{**id}", models.HandleModelAsync);
         group.Map("/status", status.HandleAsync);
         group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
         group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));

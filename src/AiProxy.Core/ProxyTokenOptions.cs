@@ -18,6 +18,20 @@ public sealed class ProxyTokenOptions
     /// <summary>Models the token may use: exact names or <c>*</c> globs. Empty means every model.</summary>
     public IList<string> AllowedModels { get; } = new List<string>();
 
+    /// <summary>Paths the token may call, as globs over the path after the gateway's prefix (<c>/v1/files*</c>; <c>*</c> matches
+    /// across <c>/</c>, compared case-insensitively). Empty means every path. <c>/v1/models</c>, <c>/v1/models/{id}</c> and
+    /// <c>/status</c> are always allowed. With <see cref="AllowedModels"/> set, a request whose model cannot be known (files,
+    /// batches, uploads without a <c>model</c> field) is refused unless its path is listed here.</summary>
+    public IList<string> AllowedPaths { get; } = new List<string>();
+
+    /// <summary>Names of the providers the token's requests may reach, by <c>X-Proxy-Provider</c> or by strategy. Empty means
+    /// every provider. Each name must be a configured provider.</summary>
+    public IList<string> AllowedProviders { get; } = new List<string>();
+
+    /// <summary>Whether <c>/status</c> shows this token everything: every model, mapping and caller's usage. Default
+    /// <see langword="false"/>: the token sees provider states and only its own models, mappings and usage.</summary>
+    public bool Admin { get; set; }
+
     /// <summary>Requests the token may start per minute (a fixed one-minute window that opens with its first request).
     /// Unset means no limit. When none of the three limits is set, <see cref="OpenAiProxyOptions.DefaultLimits"/> apply.</summary>
     public int? RequestsPerMinute { get; set; }

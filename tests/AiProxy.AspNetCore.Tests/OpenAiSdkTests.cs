@@ -3,6 +3,7 @@ using System.Text;
 using OpenAI;
 using OpenAI.Chat;
 using OpenAI.Embeddings;
+using OpenAI.Models;
 
 namespace AiProxy.AspNetCore.Tests;
 
@@ -43,6 +44,20 @@ public sealed class OpenAiSdkTests
         Assert.That(completion.Usage.TotalTokenCount, Is.GreaterThan(0));
         Assert.That(_upstream.ForwardedCount(), Is.EqualTo(1));
         Assert.That(_upstream.Forwarded()[0].Path, Is.EqualTo("/v1/chat/completions"));
+    }
+
+    [Test]
+    public async Task Sdk_retrieves_a_model_from_the_gateways_catalog()
+    {
+        var client = new OpenAIModelClient(new ApiKeyCredential(ProxyHost.Token), ClientOptions);
+
+        OpenAIModel model = await client.GetModelAsync("gpt-4o-mini");
+
+        Assert.That(model.Id, Is.EqualTo("gpt-4o-mini"));
+        Assert.That(model.OwnedBy, Is.EqualTo("primary"));
+        Assert.That(_upstream.Requests.Where(r => r.Path.StartsWith("/v1/models/", StringComparison.Ordinal)), Is.Empty, "answered by the gateway");
+        var missing = await Assert.ThrowsAsync<ClientResultException>(() => client.GetModelAsync("no-such-model"));
+        Assert.That(missing!.Status, Is.EqualTo(404));
     }
 
     [Test]

@@ -5,7 +5,8 @@ using System.Text.Json;
 
 namespace AiProxy.AspNetCore.Tests;
 
-/// <summary>Other <c>/v1/*</c> endpoints go through as they are: non-JSON bodies, streams, and <c>X-Proxy-Provider</c> pins.</summary>
+/// <summary>Other <c>/v1/*</c> endpoints go through as they are: multipart forms (routed by their <c>model</c> field), streams,
+/// and <c>X-Proxy-Provider</c> pins among the providers that serve the model.</summary>
 public sealed class PassthroughTests
 {
     private FakeServer _a = null!;
@@ -59,7 +60,7 @@ public sealed class PassthroughTests
     }
 
     [Test]
-    public async Task Multipart_upload_goes_through_byte_for_byte_to_the_default_strategys_first_provider()
+    public async Task Multipart_upload_goes_through_byte_for_byte_to_a_provider_of_its_model_field()
     {
         var audio = Enumerable.Range(0, 70_000).Select(i => (byte)(i * 7)).ToArray();
         using var form = AudioUpload(audio);
@@ -68,14 +69,14 @@ public sealed class PassthroughTests
         using var response = await _proxy.Client.PostAsync("v1/audio/transcriptions", form);
 
         var echo = await EchoAsync(response);
-        Assert.That(echo.GetProperty("provider").GetString(), Is.EqualTo("a"), "not routed by a model: failover's first provider");
+        Assert.That(echo.GetProperty("provider").GetString(), Is.EqualTo("b"), "routed by its model field: only b serves whisper-1");
         Assert.That(echo.GetProperty("content_type").GetString(), Is.EqualTo(form.Headers.ContentType!.ToString()));
-        var seen = _a.Requests.Single();
+        var seen = _b.Requests.Single();
         Assert.That(seen.Path, Is.EqualTo("/v1/audio/transcriptions"));
         Assert.That(seen.Body, Is.EqualTo(sent), "the body is not touched");
-        Assert.That(seen.Headers["Authorization"], Is.EqualTo("Bearer sk-upstream-a-secret"));
-        Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("a"));
-        Assert.That(_b.RequestCount, Is.Zero);
+        Assert.That(seen.Headers["Authorization"], Is.EqualTo("Bearer sk-upstream-b-secret"));
+        Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("b"));
+        Assert.That(_a.RequestCount, Is.Zero);
     }
 
     [Test]
@@ -94,18 +95,30 @@ public sealed class PassthroughTests
     }
 
     [Test]
-    public async Task X_Proxy_Provider_pins_a_json_request_to_that_provider_whatever_its_model()
+    public async Task X_Proxy_Provider_pins_a_json_request_to_that_provider_when_it_serves_the_model()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/responses") { Content = Json("""{"model":"gpt-4o-mini","input":"hi"}""") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/responses") { Content = Json("""{"model":"whisper-1","input":"hi"}""") };
         request.Headers.Add("X-Proxy-Provider", "B");
 
         using var response = await _proxy.Client.SendAsync(request);
 
         var echo = await EchoAsync(response);
         Assert.That(echo.GetProperty("provider").GetString(), Is.EqualTo("b"));
-        Assert.That(echo.GetProperty("model").GetString(), Is.EqualTo("gpt-4o-mini"));
+        Assert.That(echo.GetProperty("model").GetString(), Is.EqualTo("whisper-1"));
         Assert.That(response.Headers.GetValues("x-aiproxy-route").Single(), Is.EqualTo("b:200"));
         Assert.That(_a.RequestCount, Is.Zero);
+    }
+
+    [Test]
+    public async Task X_Proxy_Provider_cannot_send_a_model_to_a_provider_that_does_not_serve_it()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/responses") { Content = Json("""{"model":"gpt-4o-mini","input":"hi"}""") };
+        request.Headers.Add("X-Proxy-Provider", "b");
+
+        using var response = await _proxy.Client.SendAsync(request);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, "invalid_request_error", "model_not_found");
+        Assert.That(_a.RequestCount + _b.RequestCount, Is.Zero);
     }
 
     [Test]

@@ -201,6 +201,31 @@ public sealed class TokenAuthenticationTests
     }
 
     [Test]
+    public async Task A_host_apps_token_store_brings_its_paths_providers_and_admin_flag()
+    {
+        var store = new DatabaseLikeStore(
+            new ProxyTokenDescriptor { Name = "from-db", AllowedPaths = ["/v1/embeddings"], AllowedProviders = ["primary"], IsAdmin = true }, StoreKey);
+        var proxy = await ProxyHost.StartAsync(Settings(), services => services.Replace(ServiceDescriptor.Singleton<IProxyTokenStore>(store)));
+        _extraHosts.Add(proxy);
+        using var client = proxy.CreateClient(StoreKey);
+
+        using (var chat = await client.SendAsync(Chat(null)))
+        {
+            await OpenAiErrorAssert.IsErrorAsync(chat, HttpStatusCode.Forbidden, "permission_denied", "path_not_allowed");
+        }
+
+        using (var embeddings = await client.PostAsync("v1/embeddings", new StringContent("""{"model":"text-embedding-3-small","input":"hi"}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.That(embeddings.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(embeddings.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("primary"));
+        }
+
+        using var status = await client.GetAsync("status");
+        using var document = System.Text.Json.JsonDocument.Parse(await status.Content.ReadAsStringAsync());
+        Assert.That(document.RootElement.GetProperty("view").GetString(), Is.EqualTo("admin"));
+    }
+
+    [Test]
     public async Task Logs_name_the_caller_and_never_contain_a_key()
     {
         var proxy = await ProxyHost.StartAsync(Settings());

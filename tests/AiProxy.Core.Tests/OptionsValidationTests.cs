@@ -32,6 +32,15 @@ public sealed class OptionsValidationTests
         yield return Case("KeySha256 not hex", "OpenAiProxy:Tokens:team-a:KeySha256", ("OpenAiProxy:Tokens:team-a:KeySha256", new string('z', 64)));
         yield return Case("KeySha256 too short", "OpenAiProxy:Tokens:team-a:KeySha256", ("OpenAiProxy:Tokens:team-a:KeySha256", "abcdef"));
         yield return Case(
+            "token allowing an unknown provider", "OpenAiProxy:Tokens:team-a:AllowedProviders:0",
+            ("OpenAiProxy:Tokens:team-a:Key", "sk-proxy-a"), ("OpenAiProxy:Tokens:team-a:AllowedProviders:0", "nope"));
+        yield return Case(
+            "token allowing a path without a leading slash", "OpenAiProxy:Tokens:team-a:AllowedPaths:0",
+            ("OpenAiProxy:Tokens:team-a:Key", "sk-proxy-a"), ("OpenAiProxy:Tokens:team-a:AllowedPaths:0", "v1/files*"));
+        yield return Case(
+            "token allowing a path with a query", "OpenAiProxy:Tokens:team-a:AllowedPaths:0",
+            ("OpenAiProxy:Tokens:team-a:Key", "sk-proxy-a"), ("OpenAiProxy:Tokens:team-a:AllowedPaths:0", "/v1/files?purpose=*"));
+        yield return Case(
             "mapping naming an unknown provider", "OpenAiProxy:ModelMappings:0:Provider",
             ("OpenAiProxy:ModelMappings:0:Provider", "nope"), ("OpenAiProxy:ModelMappings:0:From", "a"), ("OpenAiProxy:ModelMappings:0:To", "b"));
         yield return Case(

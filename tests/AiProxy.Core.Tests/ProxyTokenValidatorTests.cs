@@ -41,6 +41,43 @@ public sealed class ProxyTokenValidatorTests
     }
 
     [Test]
+    public async Task A_configured_token_carries_its_paths_providers_and_admin_flag_to_the_caller()
+    {
+        var options = new ProxyTokenOptions { Key = "sk-proxy-a", Admin = true };
+        options.AllowedModels.Add("gpt-4o*");
+        options.AllowedPaths.Add("/v1/files*");
+        options.AllowedProviders.Add("Azure");
+        using var validator = Create(("team-a", options));
+
+        var descriptor = await validator.FindByKeyHashAsync(SHA256.HashData(Encoding.UTF8.GetBytes("sk-proxy-a")), CancellationToken.None);
+        var caller = validator.Authenticate("sk-proxy-a")!;
+
+        Assert.That(descriptor!.AllowedPaths, Is.EqualTo(new[] { "/v1/files*" }));
+        Assert.That(descriptor.AllowedProviders, Is.EqualTo(new[] { "Azure" }));
+        Assert.That(descriptor.IsAdmin, Is.True);
+        Assert.That(caller.IsAdmin, Is.True);
+        Assert.That(caller.MayReach("azure"), Is.True, "provider names compare case-insensitively");
+        Assert.That(caller.MayReach("openai"), Is.False);
+        Assert.That(caller.MayCall("/v1/files/file-1/content"), Is.True, "'*' matches across '/'");
+        Assert.That(caller.MayCall("/v1/chat/completions"), Is.False);
+        Assert.That(caller.MayCallWithoutModel("/v1/files"), Is.True);
+        Assert.That(caller.MayCallWithoutModel("/v1/batches"), Is.False);
+    }
+
+    [Test]
+    public void A_token_without_lists_may_call_every_path_and_reach_every_provider()
+    {
+        using var validator = Create(("team-a", new ProxyTokenOptions { Key = "sk-proxy-a" }));
+
+        var caller = validator.Authenticate("sk-proxy-a")!;
+
+        Assert.That(caller.IsAdmin, Is.False);
+        Assert.That(caller.Providers, Is.Null, "nothing to check per candidate");
+        Assert.That(caller.MayCall("/v1/batches"), Is.True);
+        Assert.That(caller.MayCallWithoutModel("/v1/batches"), Is.True, "no AllowedModels: today's behaviour");
+    }
+
+    [Test]
     public void A_lower_case_KeySha256_accepts_its_key()
     {
         using var validator = Create(("team-a", new ProxyTokenOptions { KeySha256 = Sha256Hex("sk-proxy-a") }));

@@ -288,14 +288,42 @@ public sealed class SelectionTests
     }
 
     [Test]
-    public void A_pinned_provider_is_returned_alone_even_if_it_does_not_list_the_model()
+    public void A_pinned_provider_is_returned_alone()
     {
-        Start(ThreeProviders(change: o => o.Providers["alpha"].Models.Add("other")));
+        Start(ThreeProviders(change: o => o.Providers["alpha"].Models.Add("gpt-4o*")));
 
         var selection = _selector.SelectClientWithFallback("gpt-4o", new SelectionContext(Provider: "ALPHA"));
 
         Assert.That(selection!.Primary.Name, Is.EqualTo("alpha"));
         Assert.That(selection.Fallbacks, Is.Empty);
+    }
+
+    [Test]
+    public void A_pinned_provider_that_does_not_serve_the_model_gives_no_candidate()
+    {
+        Start(ThreeProviders(change: o => o.Providers["alpha"].Models.Add("other")));
+
+        Assert.That(_selector.SelectClientWithFallback("gpt-4o", new SelectionContext(Provider: "alpha")), Is.Null);
+        Assert.That(Names(string.Empty, new SelectionContext(Provider: "alpha")), Is.EqualTo(new[] { "alpha" }), "a request without a model may still be pinned");
+    }
+
+    [Test]
+    public void Allowed_providers_leave_the_others_out_of_the_candidates_and_out_of_panic()
+    {
+        Start(ThreeProviders());
+        var onlyAlphaAndGamma = new SelectionContext { AllowedProviders = new AiProxy.Tokens.ProviderScope(["ALPHA", "gamma"]) };
+
+        Assert.That(Names("gpt-4o", onlyAlphaAndGamma), Is.EqualTo(new[] { "gamma", "alpha" }));
+
+        var until = DateTimeOffset.UtcNow.AddMinutes(5);
+        _registry.ApplyCooldown("alpha", until, "test");
+        _registry.ApplyCooldown("gamma", until, "test");
+        var buffer = new IProviderClient[_selector.MaxCandidates];
+        var count = _selector.Select("gpt-4o", onlyAlphaAndGamma, buffer, out var panic);
+
+        Assert.That(panic, Is.True, "beta is healthy, but out of reach: every allowed candidate cools down");
+        Assert.That(buffer[..count].Select(p => p.Name), Is.EqualTo(new[] { "gamma", "alpha" }));
+        Assert.That(_selector.Select("gpt-4o", onlyAlphaAndGamma with { Provider = "beta" }, buffer), Is.Zero, "a pin out of reach");
     }
 
     [Test]

@@ -2,24 +2,78 @@ using System.Buffers;
 using System.Text.Json;
 using AiProxy.Errors;
 using AiProxy.Providers;
+using AiProxy.Tokens;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
-/// <c>GET /v1/models</c>: OpenAI's list of the models the caller's token may use, across enabled providers
-/// and mappings, with <c>owned_by</c> naming the provider that serves the model first.
+/// <c>GET /v1/models</c>: OpenAI's list of the models the caller's token may use, across the enabled providers it may
+/// reach and their mappings, with <c>owned_by</c> naming the provider that serves the model first; and
+/// <c>GET /v1/models/{id}</c>, one model of that list.
 /// </summary>
 internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelCatalog catalog, IOptionsMonitor<OpenAiProxyOptions> options)
 {
+    /// <summary>The longest model id looked up, as for a <c>model</c> in a request body.</summary>
+    private const int MaxModelIdBytes = 256;
+
+    /// <summary><c>GET /v1/models</c>.</summary>
     public async Task HandleAsync(HttpContext context)
+    {
+        if (await AuthenticateAsync(context).ConfigureAwait(false) is not { } caller)
+        {
+            return;
+        }
+
+        var models = catalog.GetModels(caller);
+        var response = StartResponse(context);
+        WriteList(response.BodyWriter, models);
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary><c>GET /v1/models/{id}</c> (the SDKs' <c>models.retrieve</c>): the model as <c>/v1/models</c> lists it for
+    /// the caller, else 404 <c>model_not_found</c>, whether the model does not exist or the caller's token may not see it.</summary>
+    public async Task HandleModelAsync(HttpContext context)
+    {
+        if (await AuthenticateAsync(context).ConfigureAwait(false) is not { } caller)
+        {
+            return;
+        }
+
+        // Routing leaves an encoded '/' encoded; model ids such as 'meta-llama/Llama-3.1-8B' hold one.
+        var id = (context.Request.RouteValues["id"] as string ?? string.Empty).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        if (System.Text.Encoding.UTF8.GetByteCount(id) > MaxModelIdBytes)
+        {
+            // No model has such a name; it is not worth echoing back either.
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model")).ConfigureAwait(false);
+            return;
+        }
+
+        if (catalog.FindModel(caller, id) is not { } model)
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotFound(id)).ConfigureAwait(false);
+            return;
+        }
+
+        var response = StartResponse(context);
+        using (var json = new Utf8JsonWriter(response.BodyWriter))
+        {
+            WriteModel(json, model);
+        }
+
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The caller of a GET with the catalog settled, or <see langword="null"/> once the error (or nothing, for a
+    /// client that left) is written.</summary>
+    private async Task<ProxyCaller?> AuthenticateAsync(HttpContext context)
     {
         if (!HttpMethods.IsGet(context.Request.Method))
         {
             context.Response.Headers.Allow = "GET";
             await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path)).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var current = options.CurrentValue;
@@ -27,7 +81,7 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         if (caller is null)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         if (!catalog.FirstRefresh.IsCompleted)
@@ -42,17 +96,20 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
             }
             catch (OperationCanceledException)
             {
-                return;
+                return null;
             }
         }
 
-        var models = catalog.GetModels(caller);
+        return caller;
+    }
+
+    private static HttpResponse StartResponse(HttpContext context)
+    {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
         response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        WriteList(response.BodyWriter, models);
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        return response;
     }
 
     internal static void WriteList(IBufferWriter<byte> output, IReadOnlyList<CatalogModel> models)
@@ -63,15 +120,20 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         json.WriteStartArray("data");
         foreach (var model in models)
         {
-            json.WriteStartObject();
-            json.WriteString("id", model.Id);
-            json.WriteString("object", "model");
-            json.WriteNumber("created", model.Created);
-            json.WriteString("owned_by", model.OwnedBy);
-            json.WriteEndObject();
+            WriteModel(json, model);
         }
 
         json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static void WriteModel(Utf8JsonWriter json, CatalogModel model)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", model.Id);
+        json.WriteString("object", "model");
+        json.WriteNumber("created", model.Created);
+        json.WriteString("owned_by", model.OwnedBy);
         json.WriteEndObject();
     }
 }

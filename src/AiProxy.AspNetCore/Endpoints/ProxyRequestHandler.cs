@@ -90,6 +90,12 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
+        if (ScopeError(caller, path, selection) is { } scopeError)
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, scopeError).ConfigureAwait(false);
+            return;
+        }
+
         var (body, bodyError) = await PooledBody.ReadAsync(context, current.MaxRequestBodyBytes).ConfigureAwait(false);
         if (body is null)
         {
@@ -104,16 +110,11 @@ internal sealed partial class ProxyRequestHandler(
         using (body)
         {
             var contentType = context.Request.ContentType;
-            var inspection = RequestInspection.None;
-            var isJson = requireModel || IsJson(contentType);
-            if (isJson && body.Length > 0)
+            var (inspection, inspectionError) = await BodyInspection.InspectAsync(contentType, body, requireModel, context.RequestAborted).ConfigureAwait(false);
+            if (inspectionError is not null)
             {
-                if (!RequestInspector.TryInspect(body.Memory.Span, out inspection, out var jsonError))
-                {
-                    await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest(
-                        jsonError + " See the OpenAI API reference for the expected body.")).ConfigureAwait(false);
-                    return;
-                }
+                await ProxyHttpResponses.WriteErrorAsync(context, inspectionError).ConfigureAwait(false);
+                return;
             }
 
             if (requireModel && string.IsNullOrEmpty(inspection.Model))
@@ -123,9 +124,9 @@ internal sealed partial class ProxyRequestHandler(
                 return;
             }
 
-            if (inspection.Model is { Length: > 0 } model && !caller.MayUse(model))
+            if (ModelScopeError(caller, path, inspection.Model) is { } modelError)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotAllowed(model)).ConfigureAwait(false);
+                await ProxyHttpResponses.WriteErrorAsync(context, modelError).ConfigureAwait(false);
                 return;
             }
 
@@ -151,7 +152,7 @@ internal sealed partial class ProxyRequestHandler(
                 HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
                 ContentType = requireModel ? "application/json" : contentType,
                 Inspection = inspection,
-                Selection = selection with { Capacity = lease },
+                Selection = selection with { Capacity = lease, AllowedProviders = caller.Providers },
                 IsGeneration = IsGeneration(path),
                 StartTimestamp = started,
                 Timeout = timeout,
@@ -247,7 +248,7 @@ internal sealed partial class ProxyRequestHandler(
     private async ValueTask<ProxyRateLimitLease> AcquireAsync(
         ProxyCaller caller, string model, SelectionContext selection, long estimate, CancellationToken cancellationToken)
     {
-        var providers = ProviderCapacities(model, selection);
+        var providers = ProviderCapacities(model, selection, caller.Providers);
         if (caller.Limits.IsUnlimited && providers.Length == 0)
         {
             return UnlimitedLease.Instance;
@@ -260,15 +261,20 @@ internal sealed partial class ProxyRequestHandler(
 
     /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a
     /// capacity limit (the common case, which then allocates nothing). The candidates are the selector's cached set.</summary>
-    private ProxyProviderCapacity[] ProviderCapacities(string model, SelectionContext selection)
+    private ProxyProviderCapacity[] ProviderCapacities(string model, SelectionContext selection, ProviderScope? scope)
     {
         ReadOnlySpan<ProviderClient> candidates = selection.Provider is { } pinned
             ? (registry.Find(pinned) is { } found ? [found] : [])
             : selector.ServingProviders(model);
         var limited = false;
+        var reachable = 0;
         foreach (var provider in candidates)
         {
-            limited |= !provider.Capacity.IsUnlimited;
+            if (scope is null || scope.Allows(provider.Name))
+            {
+                limited |= !provider.Capacity.IsUnlimited;
+                reachable++;
+            }
         }
 
         if (!limited)
@@ -276,10 +282,15 @@ internal sealed partial class ProxyRequestHandler(
             return [];
         }
 
-        var result = new ProxyProviderCapacity[candidates.Length];
-        for (var i = 0; i < result.Length; i++)
+        // Only the providers the caller's token may reach: the capacity of the others is not this request's to take.
+        var result = new ProxyProviderCapacity[reachable];
+        var count = 0;
+        foreach (var provider in candidates)
         {
-            result[i] = new ProxyProviderCapacity(candidates[i].Name, candidates[i].Capacity);
+            if (scope is null || scope.Allows(provider.Name))
+            {
+                result[count++] = new ProxyProviderCapacity(provider.Name, provider.Capacity);
+            }
         }
 
         return result;
@@ -413,23 +424,37 @@ internal sealed partial class ProxyRequestHandler(
 
     internal static readonly string[] ForwardedHeaderNames = [HeaderNames.Accept, HeaderNames.UserAgent, "traceparent", "tracestate"];
 
-    private static bool IsJson(string? contentType)
+    /// <summary>The path a token's <c>AllowedPaths</c> are matched against: the request's path after the prefix.</summary>
+    private static string ScopePath(string path) => "/v1/" + path;
+
+    /// <summary>The refusal for a caller whose token does not allow <paramref name="path"/> or the pinned provider; null when allowed.
+    /// Checked before the body is read.</summary>
+    private static ProxyError? ScopeError(ProxyCaller caller, string path, SelectionContext selection)
     {
-        if (string.IsNullOrEmpty(contentType))
+        if (caller.AllowedPaths.Count > 0 && ScopePath(path) is var scopePath && !caller.MayCall(scopePath))
         {
-            return false;
+            return ProxyError.PathNotAllowed(scopePath);
         }
 
-        var mediaType = contentType.AsSpan();
-        var semicolon = mediaType.IndexOf(';');
-        if (semicolon >= 0)
+        return selection.Provider is { } pinned && !caller.MayReach(pinned) ? ProxyError.ProviderNotAllowed(pinned) : null;
+    }
+
+    /// <summary>The refusal for a model the caller may not use, or for a request whose model cannot be known (files,
+    /// batches, uploads without a model) from a caller limited to some models, unless its <c>AllowedPaths</c> list the path.</summary>
+    private static ProxyError? ModelScopeError(ProxyCaller caller, string path, string? model)
+    {
+        if (!string.IsNullOrEmpty(model))
         {
-            mediaType = mediaType[..semicolon];
+            return caller.MayUse(model) ? null : ProxyError.ModelNotAllowed(model);
         }
 
-        mediaType = mediaType.Trim();
-        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-               || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+        if (caller.AllowedModels.Count == 0)
+        {
+            return null; // spares building the path for the callers that have no model scope
+        }
+
+        var scopePath = ScopePath(path);
+        return caller.MayCallWithoutModel(scopePath) ? null : ProxyError.ModelUnknown(scopePath);
     }
 
     [LoggerMessage(1, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> {Status} provider={Provider} attempts={Attempts} in {ElapsedMs:0.0} ms")]

@@ -5,6 +5,7 @@ using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
+using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -15,9 +16,10 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// <c>GET /status</c>: the gateway's version and uptime, and per provider its settings that are not secret
 /// (never a key, header value or base URL, which may carry credentials) and the numbers the strategies read:
 /// circuit state, latency EWMA, success rate, in-flight, counters, cooldown end and last failure class; and today's
-/// usage per provider and model, over all callers and the requesting caller's own (<see cref="IProxyUsageStore"/>: this
-/// instance's, or every instance's with a shared store).
-/// Needs a valid token unless <c>Status:AllowAnonymous</c>.
+/// usage per provider and model (<see cref="IProxyUsageStore"/>: this instance's, or every instance's with a shared store).
+/// Three audiences: an admin token sees every model, mapping and caller's usage; any other caller sees the provider
+/// states and only its own models, mappings and usage; without a valid token (<c>Status:AllowAnonymous</c>) only the
+/// provider states.
 /// </summary>
 internal sealed class StatusEndpoint
 {
@@ -64,24 +66,28 @@ internal sealed class StatusEndpoint
             return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path));
         }
 
-        var current = _options.CurrentValue;
-        return current.Status.AllowAnonymous ? WriteStatusAsync(context, current, caller: null) : AuthenticateAndWriteStatusAsync(context, current);
+        return AuthenticateAndWriteStatusAsync(context, _options.CurrentValue);
     }
 
     private async Task AuthenticateAndWriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
     {
-        if (await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false) is not { } caller)
+        var caller = await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
+        if (caller is null && !current.Status.AllowAnonymous)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
             return;
         }
 
-        await WriteStatusAsync(context, current, caller.Name).ConfigureAwait(false);
+        await WriteStatusAsync(context, current, caller).ConfigureAwait(false);
     }
 
-    private async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, string? caller)
+    /// <summary>Writes the view of <paramref name="caller"/>: everything for an admin token; provider states with the caller's
+    /// own models, mappings and usage for any other caller; provider states alone without a caller (<c>Status:AllowAnonymous</c>).</summary>
+    private async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, ProxyCaller? caller)
     {
-        var usage = await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
+        var usage = caller is null
+            ? null
+            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
@@ -91,12 +97,13 @@ internal sealed class StatusEndpoint
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
-    private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage usage, string? caller)
+    private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage? usage, ProxyCaller? caller)
     {
         var mappings = _mappings.GetMappings();
         using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteString("object", "aiproxy.status");
+        json.WriteString("view", caller is null ? "anonymous" : caller.IsAdmin ? "admin" : "caller");
         json.WriteString("version", Version);
         json.WriteString("started_at", _startedAt);
         json.WriteNumber("uptime_seconds", Math.Round(_time.GetElapsedTime(_started).TotalSeconds, 3));
@@ -145,60 +152,84 @@ internal sealed class StatusEndpoint
             }
 
             WriteTimeOrNull(json, "last_failure_at", snapshot.LastFailureAt);
-            json.WriteString("models_source", discovered ? "discovered" : "configured");
-            json.WriteStartArray("models");
+            if (caller is not null)
+            {
+                WriteModels(json, provider, discovered, mappings, caller);
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        if (caller is not null && usage is not null)
+        {
+            WriteUsage(json, usage, caller);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>A provider's models and mappings: all of them for an admin; for another caller only those of a provider its
+    /// token may reach and of models it may use (a configured glob shows when the token's own models match it).</summary>
+    private void WriteModels(Utf8JsonWriter json, ProviderClient provider, bool discovered, IReadOnlyList<ModelMapping> mappings, ProxyCaller caller)
+    {
+        var all = caller.IsAdmin;
+        var reachable = all || caller.MayReach(provider.Name);
+        json.WriteString("models_source", discovered ? "discovered" : "configured");
+        json.WriteStartArray("models");
+        if (reachable)
+        {
             if (discovered)
             {
                 foreach (var model in _catalog.GetDiscovered(provider.Name))
                 {
-                    json.WriteStringValue(model.Id);
+                    if (all || caller.MayUse(model.Id))
+                    {
+                        json.WriteStringValue(model.Id);
+                    }
                 }
             }
             else
             {
                 foreach (var model in provider.Models)
                 {
-                    json.WriteStringValue(model);
+                    if (all || caller.MayUse(model))
+                    {
+                        json.WriteStringValue(model);
+                    }
                 }
             }
-
-            json.WriteEndArray();
-            json.WriteStartArray("mappings");
-            foreach (var mapping in mappings)
-            {
-                if (string.Equals(mapping.Provider, provider.Name, StringComparison.OrdinalIgnoreCase))
-                {
-                    json.WriteStartObject();
-                    json.WriteString("from", mapping.RequestedModel);
-                    json.WriteString("to", mapping.ProviderModel);
-                    json.WriteEndObject();
-                }
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
         }
 
         json.WriteEndArray();
-        WriteUsage(json, usage, caller);
-        json.WriteEndObject();
+        json.WriteStartArray("mappings");
+        foreach (var mapping in mappings)
+        {
+            if (reachable && string.Equals(mapping.Provider, provider.Name, StringComparison.OrdinalIgnoreCase) && (all || caller.MayUse(mapping.RequestedModel)))
+            {
+                json.WriteStartObject();
+                json.WriteString("from", mapping.RequestedModel);
+                json.WriteString("to", mapping.ProviderModel);
+                json.WriteEndObject();
+            }
+        }
+
+        json.WriteEndArray();
     }
 
     /// <summary>
-    /// Today's usage per provider and model over every caller, and the requesting caller's own share. Token names are never
-    /// listed (other callers' names are not this caller's business); <see cref="IProxyUsageStore"/> has the per-token counters.
+    /// Today's usage per provider and model: <c>counters</c> over every caller for an admin, over the caller's own requests
+    /// for anyone else; <c>caller</c>, the requesting caller's own share. Token names are never listed (other callers'
+    /// names are not this caller's business); <see cref="IProxyUsageStore"/> has the per-token counters.
     /// </summary>
-    private static void WriteUsage(Utf8JsonWriter json, ProxyDailyUsage usage, string? caller)
+    private static void WriteUsage(Utf8JsonWriter json, ProxyDailyUsage usage, ProxyCaller caller)
     {
         json.WriteStartObject("usage");
         json.WriteString("day", usage.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         json.WriteBoolean("shared", usage.IsShared);
-        WriteCounters(json, "counters", usage.Counters);
-        if (caller is not null)
-        {
-            WriteCounters(json, "caller", usage.Counters.Where(c => string.Equals(c.Caller, caller, StringComparison.Ordinal)));
-        }
-
+        var own = usage.Counters.Where(c => string.Equals(c.Caller, caller.Name, StringComparison.Ordinal));
+        WriteCounters(json, "counters", caller.IsAdmin ? usage.Counters : own);
+        WriteCounters(json, "caller", own);
         json.WriteEndObject();
     }
 

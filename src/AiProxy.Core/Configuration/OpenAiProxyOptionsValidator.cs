@@ -70,7 +70,7 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
 
         foreach (var (tokenName, token) in options.Tokens)
         {
-            ValidateToken(errors, tokenName, token);
+            ValidateToken(errors, tokenName, token, options.Providers);
         }
 
         var defaults = options.DefaultLimits;
@@ -131,7 +131,7 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         ValidateLimits(errors, key, provider.RequestsPerMinute, provider.TokensPerMinute, provider.MaxConcurrentRequests);
     }
 
-    private static void ValidateToken(List<string> errors, string name, ProxyTokenOptions token)
+    private static void ValidateToken(List<string> errors, string name, ProxyTokenOptions token, IDictionary<string, ProviderOptions> providers)
     {
         var key = $"{Section}:Tokens:{name}";
         var hasKey = !string.IsNullOrEmpty(token.Key);
@@ -149,6 +149,28 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         for (var i = 0; i < token.AllowedModels.Count; i++)
         {
             Required(errors, $"{key}:AllowedModels:{i}", token.AllowedModels[i]);
+        }
+
+        for (var i = 0; i < token.AllowedPaths.Count; i++)
+        {
+            var path = token.AllowedPaths[i];
+            if (string.IsNullOrWhiteSpace(path) || path[0] != '/' || path.AsSpan().IndexOfAny('?', '#') >= 0 || path.AsSpan().ContainsAny(" \t\r\n"))
+            {
+                errors.Add($"{key}:AllowedPaths:{i} must be a path after the gateway's prefix starting with '/', with '*' as the only wildcard and no query (was '{path}').");
+            }
+        }
+
+        for (var i = 0; i < token.AllowedProviders.Count; i++)
+        {
+            var provider = token.AllowedProviders[i];
+            if (string.IsNullOrWhiteSpace(provider))
+            {
+                errors.Add($"{key}:AllowedProviders:{i} must not be empty.");
+            }
+            else if (!providers.ContainsKey(provider))
+            {
+                errors.Add($"{key}:AllowedProviders:{i} names '{provider}', which is not a configured provider.");
+            }
         }
 
         ValidateLimits(errors, key, token.RequestsPerMinute, token.TokensPerMinute, token.MaxConcurrentRequests);

@@ -5,6 +5,7 @@ internal sealed class ProxyError(int status, string type, string code, string me
 {
     public const string InvalidRequestType = "invalid_request_error";
     public const string UpstreamErrorType = "upstream_error";
+    public const string PermissionDeniedType = "permission_denied";
 
     public int Status { get; } = status;
     public string Type { get; } = type;
@@ -22,7 +23,18 @@ internal sealed class ProxyError(int status, string type, string code, string me
         => new(401, InvalidRequestType, "invalid_api_key", message);
 
     public static ProxyError ModelNotAllowed(string model)
-        => new(403, "permission_denied", "model_not_allowed", $"This token may not use the model '{model}'.", "model");
+        => new(403, PermissionDeniedType, "model_not_allowed", $"This token may not use the model '{model}'.", "model");
+
+    /// <summary>A request whose model cannot be known (no body, no <c>model</c> in it) from a token limited to some models.</summary>
+    public static ProxyError ModelUnknown(string path)
+        => new(403, PermissionDeniedType, "model_not_allowed",
+            $"This token may use only some models, and the model of this request to {path} cannot be known. List the path in the token's AllowedPaths to allow it.", "model");
+
+    public static ProxyError PathNotAllowed(string path)
+        => new(403, PermissionDeniedType, "path_not_allowed", $"This token may not call {path}.");
+
+    public static ProxyError ProviderNotAllowed(string provider)
+        => new(403, PermissionDeniedType, "provider_not_allowed", $"This token may not use the provider '{provider}'.");
 
     public static ProxyError ModelNotFound(string model)
         => new(404, InvalidRequestType, "model_not_found", $"The model '{model}' does not exist or no provider serves it.", "model");

@@ -55,14 +55,14 @@ internal sealed partial class ModelCatalog
         => _discovered.TryGetValue(provider, out var models) ? models : [];
 
     /// <summary>
-    /// The models <paramref name="caller"/> may use across enabled providers, without duplicates (names compared
-    /// case-insensitively, as routing does), sorted by id. A model's owner is the first provider in failover
-    /// order (priority, then name) that names it.
+    /// The models <paramref name="caller"/> may use across the enabled providers its token may reach, without duplicates
+    /// (names compared case-insensitively, as routing does), sorted by id. A model's owner is the first of those providers
+    /// in failover order (priority, then name) that names it.
     /// </summary>
     public List<CatalogModel> GetModels(ProxyCaller caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        var providers = _registry.All.Where(static p => p.Enabled).OrderBy(static p => p.Priority).ToArray(); // stable: names stay sorted within a priority
+        var providers = _registry.All.Where(p => p.Enabled && caller.MayReach(p.Name)).OrderBy(static p => p.Priority).ToArray(); // stable: names stay sorted within a priority
         var mappings = _mappings.GetMappings();
         var models = new Dictionary<string, CatalogModel>(StringComparer.OrdinalIgnoreCase);
         foreach (var provider in providers)
@@ -103,6 +103,21 @@ internal sealed partial class ModelCatalog
                 models.TryAdd(model.Id, model);
             }
         }
+    }
+
+    /// <summary>The model named <paramref name="id"/> (compared case-insensitively) as <see cref="GetModels"/> lists it for
+    /// <paramref name="caller"/>, or <see langword="null"/> when it is not listed.</summary>
+    public CatalogModel? FindModel(ProxyCaller caller, string id)
+    {
+        foreach (var model in GetModels(caller))
+        {
+            if (string.Equals(model.Id, id, StringComparison.OrdinalIgnoreCase))
+            {
+                return model;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
+using AiProxy.Tokens;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy.Selection;
@@ -46,13 +47,16 @@ internal sealed class ClientSelector : IClientSelector
     public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
         => _strategies.TryGetValue(name, out strategy!);
 
-    private static int Filter(ProviderClient[] serving, string model, Span<IProviderClient> destination, bool healthyOnly, ProxyRateLimitLease? capacity)
+    private static int Filter(
+        ProviderClient[] serving, string model, Span<IProviderClient> destination, bool healthyOnly, ProxyRateLimitLease? capacity, ProviderScope? scope)
     {
         var count = 0;
         foreach (var provider in serving)
         {
-            // Capacity applies in panic too: a provider at its configured limit is full, not merely unhealthy.
-            if ((!healthyOnly || provider.Health.IsSelectable(model)) && (capacity is null || capacity.HasProviderCapacity(provider.Name)))
+            // Capacity and the token's providers apply in panic too: a provider at its configured limit is full, and one the
+            // token may not reach is no candidate at all, not merely an unhealthy one.
+            if ((!healthyOnly || provider.Health.IsSelectable(model)) && (capacity is null || capacity.HasProviderCapacity(provider.Name))
+                && (scope is null || scope.Allows(provider.Name)))
             {
                 destination[count++] = provider;
                 if (count == destination.Length)
@@ -126,7 +130,9 @@ internal sealed class ClientSelector : IClientSelector
         {
             var pinned = _registry.Find(context.Provider)
                 ?? throw new ArgumentException($"Unknown provider '{context.Provider}'.", nameof(context));
-            if (!pinned.Enabled)
+            // A pin chooses among the providers that serve the model; it cannot send a model to one that does not.
+            if (!pinned.Enabled || (model.Length > 0 && Array.IndexOf(Serving(providers, model), pinned) < 0)
+                || (context.AllowedProviders is { } allowed && !allowed.Allows(pinned.Name)))
             {
                 return 0;
             }
@@ -137,11 +143,11 @@ internal sealed class ClientSelector : IClientSelector
         }
 
         var serving = Serving(providers, model);
-        var count = Filter(serving, model, destination, healthyOnly: true, context.Capacity);
+        var count = Filter(serving, model, destination, healthyOnly: true, context.Capacity, context.AllowedProviders);
         if (count == 0)
         {
             // Panic: when every candidate is cooling down, trying them all beats refusing.
-            count = Filter(serving, model, destination, healthyOnly: false, context.Capacity);
+            count = Filter(serving, model, destination, healthyOnly: false, context.Capacity, context.AllowedProviders);
             panic = count > 0;
         }
 

@@ -96,6 +96,9 @@ internal sealed class ProxyTokenValidator : IProxyTokenStore, IDisposable
                 Enabled = token.Enabled,
                 ExpiresAt = token.ExpiresAt,
                 AllowedModels = token.AllowedModels.ToArray(),
+                AllowedPaths = token.AllowedPaths.ToArray(),
+                AllowedProviders = token.AllowedProviders.ToArray(),
+                IsAdmin = token.Admin,
                 Limits = limits.IsUnlimited ? null : limits,
             }));
         }
