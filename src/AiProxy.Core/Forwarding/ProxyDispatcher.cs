@@ -270,6 +270,17 @@ internal sealed partial class ProxyDispatcher
                 return AttemptOutcome.Success(accepted, status);
             }
 
+            if (UpstreamStatus.IsRedirect(status))
+            {
+                // Relaying it would hand the client the provider's internal URL; following it could carry the key elsewhere.
+                var redirectLabel = status.ToString(CultureInfo.InvariantCulture);
+                health.RecordFailure(FailureKind.Status, redirectLabel);
+                return AttemptOutcome.Failed(
+                    new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_redirect", $"Provider '{provider.Name}' answered with a redirect ({redirectLabel}), which the gateway does not follow."),
+                    redirectLabel,
+                    repeatAllowed: false);
+            }
+
             if (!UpstreamStatus.IsRetryable(status))
             {
                 // The caller's problem (400, 413, 422...): relay it unchanged. The provider answered, so it is healthy.
