@@ -49,7 +49,7 @@ internal sealed partial class ProxyDispatcher
     {
         if (!EndpointPath.IsSafe(request.Path))
         {
-            return ForwardResult.Failed(ProxyError.NotFound(request.Method, "/v1/" + request.Path), 0, string.Empty);
+            return ForwardResult.Failed(ProxyError.BadRequest(EndpointPath.UnsafeMessage), 0, string.Empty);
         }
 
         var options = _options.CurrentValue;
