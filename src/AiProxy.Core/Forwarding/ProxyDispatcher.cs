@@ -389,6 +389,9 @@ internal sealed partial class ProxyDispatcher
         }
     }
 
+    /// <summary>Bodies larger than this are sent with <c>Expect: 100-continue</c> (see <see cref="ProviderClient"/>'s wait for it).</summary>
+    internal const int ExpectContinueThreshold = 1024 * 1024;
+
     private static ReadOnlySpan<byte> IncludeUsageMember => "\"stream_options\":{\"include_usage\":true}"u8;
 
     private static readonly byte[] AppendStreamOptions = [(byte)',', .. IncludeUsageMember];
@@ -444,6 +447,12 @@ internal sealed partial class ProxyDispatcher
             }
 
             message.Content = new SplicedContent(request.Body, modelEdit, usageEdit, request.ContentType);
+            if (request.Body.Length > ExpectContinueThreshold)
+            {
+                // Over HTTP/1.1 a response sent before the upload ended (a 413 from the provider's front end) is only
+                // handed back once the whole body went out, if ever: asking first lets the refusal arrive instead.
+                message.Headers.ExpectContinue = true;
+            }
         }
 
         return (message, providerModel, usageInjected);

@@ -233,6 +233,8 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         EnableMultipleHttp2Connections = true,
+        // Large bodies ask "Expect: 100-continue" first; an upstream that never answers it gets the body after this wait.
+        Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
         // Trace context is set by the forwarder (the attempt's activity, else the client's headers), not by the handler.
         ActivityHeadersPropagator = null,
     };
