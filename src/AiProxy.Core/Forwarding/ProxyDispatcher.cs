@@ -229,9 +229,34 @@ internal sealed partial class ProxyDispatcher
     private async ValueTask<AttemptOutcome> SendAttemptAsync(
         ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, int attempt, AttemptTelemetry? telemetry, CancellationToken clientAborted)
     {
+        if (!provider.TryEnterFlight())
+        {
+            // A reload retired the provider after this request chose it, and its last request released the handler:
+            // the instance that replaced it (same name, new settings) takes the attempt; a provider removed is skipped.
+            if (EnterSuccessor(provider) is not { } successor)
+            {
+                return AttemptOutcome.Failed(
+                    ProxyError.NoProviderAvailable($"Provider '{provider.Name}' was removed by a configuration reload."), "removed", repeatAllowed: false);
+            }
+
+            provider = successor;
+        }
+
         using var attemptCts = new CancellationTokenSource(timeout, _time);
         using var abortRegistration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
-        var (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider, traceFromActivity: telemetry?.Activity is not null);
+        HttpRequestMessage message;
+        string? providerModel;
+        bool usageInjected;
+        try
+        {
+            (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider, traceFromActivity: telemetry?.Activity is not null);
+        }
+        catch
+        {
+            provider.LeaveFlight();
+            throw;
+        }
+
         telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
@@ -241,7 +266,6 @@ internal sealed partial class ProxyDispatcher
         }
 
         HttpResponseMessage? response = null;
-        provider.EnterFlight();
         var handedOff = false;
         try
         {
@@ -347,6 +371,19 @@ internal sealed partial class ProxyDispatcher
                 provider.LeaveFlight();
             }
         }
+    }
+
+    private static ProviderClient? EnterSuccessor(ProviderClient retired)
+    {
+        for (var next = retired.Successor; next is not null; next = next.Successor)
+        {
+            if (next.TryEnterFlight())
+            {
+                return next;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
