@@ -113,18 +113,21 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         return _mappings.HasMapping(Name, model);
     }
 
+    /// <exception cref="ArgumentException">The request URI is not under <see cref="BaseUrl"/> (another scheme, host or
+    /// port, a path outside the base path, or encoded dot segments): the provider's key is never sent anywhere else.</exception>
+    /// <exception cref="ObjectDisposedException">The provider was retired by a configuration reload and is idle.</exception>
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.RequestUri is null)
+        var uri = request.RequestUri is null ? BaseUrl
+            : request.RequestUri.IsAbsoluteUri ? request.RequestUri
+            : new Uri(BaseUrl, request.RequestUri);
+        if (!Forwarding.EndpointPath.IsUnder(BaseUrl, uri))
         {
-            request.RequestUri = BaseUrl;
-        }
-        else if (!request.RequestUri.IsAbsoluteUri)
-        {
-            request.RequestUri = new Uri(BaseUrl, request.RequestUri);
+            throw new ArgumentException($"The request URI is not under provider '{Name}''s base URL; the provider's key is only sent there.", nameof(request));
         }
 
+        request.RequestUri = uri;
         ApplyUpstreamHeaders(request);
         return SendCountedAsync(request, cancellationToken);
     }
