@@ -101,5 +101,9 @@ internal sealed class FakeExchange(
         headers["x-ratelimit-limit-tokens"] = "10000000";
         headers["x-ratelimit-remaining-tokens"] = "9999000";
         headers["x-ratelimit-reset-tokens"] = "0s";
+        foreach (KeyValuePair<string, string> extra in Behavior.ResponseHeaders)
+        {
+            headers[extra.Key] = extra.Value;
+        }
     }
 }

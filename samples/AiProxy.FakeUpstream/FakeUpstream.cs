@@ -178,6 +178,12 @@ public sealed class FakeUpstream : IAsyncDisposable
         CancellationToken aborted = linked.Token;
         try
         {
+            if (Behavior.RejectBodiesOver is long limit && http.Request.ContentLength > limit)
+            {
+                await RejectBodyAsync(http, limit, aborted);
+                return;
+            }
+
             RecordedRequest request = await RecordAsync(http, aborted);
             var exchange = new FakeExchange(http, request, Behavior, Name, aborted, started);
 
@@ -190,6 +196,14 @@ public sealed class FakeUpstream : IAsyncDisposable
             if (Behavior.StallBeforeHeaders)
             {
                 await Task.Delay(Timeout.InfiniteTimeSpan, aborted);
+            }
+
+            if (Behavior.RedirectTo is Uri location)
+            {
+                http.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+                http.Response.Headers.Location = location.ToString();
+                exchange.ApplyApiHeaders();
+                return;
             }
 
             if (Behavior.TryConsumeFailure(request) is int status)
@@ -213,6 +227,19 @@ public sealed class FakeUpstream : IAsyncDisposable
                 http.Abort();
             }
         }
+    }
+
+    /// <summary>A 413 sent before a byte of the body was read: Kestrel then neither sends <c>100 Continue</c> nor waits for the body.</summary>
+    private static async Task RejectBodyAsync(HttpContext http, long limit, CancellationToken aborted)
+    {
+        byte[] body = System.Text.Encoding.UTF8.GetBytes(
+            "{\"error\":{\"message\":\"Request body over " + limit.ToString(CultureInfo.InvariantCulture)
+            + " bytes.\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}");
+        http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+        http.Response.ContentType = "application/json";
+        http.Response.ContentLength = body.Length;
+        await http.Response.Body.WriteAsync(body, aborted);
+        await http.Response.CompleteAsync();
     }
 
     private async Task<RecordedRequest> RecordAsync(HttpContext http, CancellationToken aborted)

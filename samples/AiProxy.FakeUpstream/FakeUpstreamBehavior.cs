@@ -25,6 +25,9 @@ public sealed class FakeUpstreamBehavior
     private Func<RecordedRequest, bool>? _failWhen;
     private IReadOnlyList<string> _models = DefaultModels;
     private int _maxRecordedRequests;
+    private IReadOnlyDictionary<string, string> _responseHeaders = new Dictionary<string, string>();
+    private Uri? _redirectTo;
+    private long? _rejectBodiesOver;
 
     /// <summary>Creates the default behavior: immediate, successful answers of three chunks.</summary>
     public FakeUpstreamBehavior() => Reset();
@@ -100,6 +103,22 @@ public sealed class FakeUpstreamBehavior
         set => Write(ref _maxRecordedRequests, value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value)));
     }
 
+    /// <summary>Extra headers put on every answer (an account header a real provider sends, say). Default none.</summary>
+    public IReadOnlyDictionary<string, string> ResponseHeaders
+    {
+        get => Read(ref _responseHeaders);
+        set => Write(ref _responseHeaders, new Dictionary<string, string>(value ?? throw new ArgumentNullException(nameof(value)), StringComparer.OrdinalIgnoreCase));
+    }
+
+    /// <summary>When set, every request is answered <c>307 Temporary Redirect</c> with this <c>Location</c>.</summary>
+    public Uri? RedirectTo { get => Read(ref _redirectTo); set => Write(ref _redirectTo, value); }
+
+    /// <summary>
+    /// When set, a request whose <c>Content-Length</c> is over this many bytes is answered <c>413</c> as soon as its
+    /// headers arrived, without reading its body (as a provider's front end does): the request is not recorded.
+    /// </summary>
+    public long? RejectBodiesOver { get => Read(ref _rejectBodiesOver); set => Write(ref _rejectBodiesOver, value); }
+
     /// <summary>Restores every switch to its default.</summary>
     public void Reset()
     {
@@ -119,6 +138,9 @@ public sealed class FakeUpstreamBehavior
             _failWhen = null;
             _models = DefaultModels;
             _maxRecordedRequests = 10_000;
+            _responseHeaders = new Dictionary<string, string>();
+            _redirectTo = null;
+            _rejectBodiesOver = null;
         }
     }
 

@@ -13,7 +13,8 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
     /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> (the models
     /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret), and any other
     /// <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider. Every endpoint needs a proxy token
-    /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors.
+    /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors; a path
+    /// with dot segments, <c>;</c>, <c>\</c> or <c>//</c> (also percent-encoded) gets 400 before any endpoint sees it.
     /// </summary>
     /// <param name="endpoints">The app's endpoint route builder.</param>
     /// <param name="prefix">The path the gateway is mounted at, for example <c>/proxy</c>; empty for the root.</param>
@@ -33,6 +34,7 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
         var models = endpoints.ServiceProvider.GetRequiredService<ModelsEndpoint>();
         var status = endpoints.ServiceProvider.GetRequiredService<StatusEndpoint>();
         var group = endpoints.MapGroup(prefix);
+        ((IEndpointConventionBuilder)group).Add(UnsafePathGuard.Apply); // before any endpoint of the group: the raw path, as the client sent it
         group.Map("/v1/models", models.HandleAsync);
         group.Map("/v1/models/{**id}", models.HandleModelAsync);
         group.Map("/status", status.HandleAsync);

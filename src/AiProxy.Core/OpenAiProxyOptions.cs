@@ -31,6 +31,11 @@ public sealed class OpenAiProxyOptions
     /// Default 1 minute. A generation that keeps sending is never cut.</summary>
     public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Longest time a client may leave relayed bytes unread (its connection's buffers full) before the gateway
+    /// disconnects it. Default 1 minute. Counted apart from <see cref="StreamIdleTimeout"/>, so a slow reader is logged as
+    /// the client's problem and never marks the provider.</summary>
+    public TimeSpan ClientWriteTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Attempts after the first one. Default 3; overridden by <c>OPENAI_PROXY_MAX_RETRIES</c>.</summary>
     public int MaxRetries { get; set; } = 3;
 

@@ -8,12 +8,14 @@ namespace AiProxy.AspNetCore.Tests;
 public sealed class UpstreamSafetyTests
 {
     /// <summary>Sends a request line exactly as written (an HttpClient would normalize the path).</summary>
-    private static async Task<string> RawAsync(Uri root, string target)
+    private static async Task<string> RawAsync(Uri root, string target, string method = "GET")
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(root.Host, root.Port);
         var stream = tcp.GetStream();
-        var request = $"GET {target} HTTP/1.1\r\nHost: {root.Authority}\r\nAuthorization: Bearer {ProxyHost.Token}\r\nConnection: close\r\n\r\n";
+        var body = method == "POST" ? "{\"model\":\"gpt-4o-mini\"}" : "";
+        var request = $"{method} {target} HTTP/1.1\r\nHost: {root.Authority}\r\nAuthorization: Bearer {ProxyHost.Token}\r\n"
+            + $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
         using var reader = new StreamReader(stream);
         return await reader.ReadToEndAsync();
@@ -36,7 +38,7 @@ public sealed class UpstreamSafetyTests
         foreach (var target in targets)
         {
             var response = await RawAsync(proxy.Root, target);
-            Assert.That(response, Does.StartWith("HTTP/1.1 404").Or.StartWith("HTTP/1.1 400"), target);
+            Assert.That(response, Does.StartWith("HTTP/1.1 400"), target);
             Assert.That(response, Does.Contain("\"error\""), target);
         }
 
@@ -58,6 +60,35 @@ public sealed class UpstreamSafetyTests
 
         Assert.That(response, Does.Not.StartWith("HTTP/1.1 200"));
         Assert.That(provider.Forwarded().Select(r => r.Path), Has.None.Contains("admin"));
+    }
+
+    [TestCase("GET", "/proxy/v1/files/../models")]
+    [TestCase("GET", "/proxy/v1/files/./models")]
+    [TestCase("GET", "/proxy/v1/files/%2E%2E/models")]
+    [TestCase("GET", "/proxy/v1/files/%2e/models")]
+    [TestCase("GET", "/proxy/v1/files/..")]
+    [TestCase("POST", "/proxy/v1/x/../chat/completions")]
+    [TestCase("GET", "/proxy/v1/..;/admin")]
+    [TestCase("GET", "/proxy/v1/.;/models")]
+    [TestCase("GET", "/proxy/v1/files;jsessionid=1")]
+    [TestCase("GET", "/proxy/v1/files%3Bx")]
+    [TestCase("GET", "/proxy/v1/files\\admin")]
+    [TestCase("GET", "/proxy/v1/files%5Cadmin")]
+    [TestCase("GET", "/proxy/v1//admin")]
+    [TestCase("GET", "/proxy/v1/files//admin")]
+    [TestCase("GET", "/proxy/v1/a%2F..%2Fadmin")]
+    [TestCase("GET", "/proxy/v1/http://127.0.0.1:1/v1/models")]
+    [TestCase("GET", "/proxy/v1/http:x")]
+    public async Task An_unsafe_path_gets_400_invalid_request_and_reaches_no_provider(string method, string target)
+    {
+        await using var provider = await FakeServer.StartAsync("a");
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(provider));
+
+        var response = await RawAsync(proxy.Root, target, method);
+
+        Assert.That(response, Does.StartWith("HTTP/1.1 400"), target);
+        Assert.That(response, Does.Contain("\"code\":\"invalid_request\""), target);
+        Assert.That(provider.Forwarded(), Is.Empty, target);
     }
 
     [Test]

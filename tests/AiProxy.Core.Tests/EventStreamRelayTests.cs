@@ -14,7 +14,7 @@ public sealed class EventStreamRelayTests
         using var relay = new EventStreamRelay(new MemoryStream(Encoding.UTF8.GetBytes(upstream)), dropUsageChunk: false, expectDone: true, usage);
         var (first, _) = await relay.ReadFirstEventAsync(CancellationToken.None);
         var pipe = new Pipe();
-        var outcome = await relay.CopyToAsync(pipe.Writer, TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None);
+        var outcome = await relay.CopyToAsync(pipe.Writer, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None);
         await pipe.Writer.CompleteAsync();
         var read = await pipe.Reader.ReadAtLeastAsync(int.MaxValue);
         return (first, outcome, Encoding.UTF8.GetString(read.Buffer), usage);

@@ -40,7 +40,7 @@ public sealed class FirstChoiceSelectionTests
         }
 
         StrategyTestProviders.Measure(b, TimeSpan.FromMilliseconds(300));
-        b.EnterFlight();
+        b.TryEnterFlight();
         StrategyTestProviders.Measure(f, TimeSpan.FromMilliseconds(50), requests: 5, failures: 2);
         StrategyTestProviders.Measure(h, TimeSpan.FromMilliseconds(100), requests: 4, failures: 1);
         return [g, f, e, d, c, b, a, h];
@@ -78,8 +78,8 @@ public sealed class FirstChoiceSelectionTests
         Assert.That(candidates[0].Name, Is.EqualTo("a"), "the heavy weight goes first (with this seed)");
 
         // After the first choice, b gets busy: when the fallbacks are needed, c ranks above it.
-        b.EnterFlight();
-        b.EnterFlight();
+        b.TryEnterFlight();
+        b.TryEnterFlight();
         strategy.OrderFallbacks("m", candidates);
 
         Assert.That(Names(candidates), Is.EqualTo(new[] { "a", "c", "b" }));

@@ -24,6 +24,8 @@ public sealed class OptionsValidationTests
         yield return Case("negative RequestTimeout", "OpenAiProxy:RequestTimeout", ("OpenAiProxy:RequestTimeout", "-00:00:01"));
         yield return Case("zero HealthCheckTimeout", "OpenAiProxy:HealthCheckTimeout", ("OpenAiProxy:HealthCheckTimeout", "00:00:00"));
         yield return Case("DefaultTimeout over MaxTimeout", "OpenAiProxy:DefaultTimeout", ("OpenAiProxy:DefaultTimeout", "00:20:00"));
+        yield return Case("zero ClientWriteTimeout", "OpenAiProxy:ClientWriteTimeout", ("OpenAiProxy:ClientWriteTimeout", "00:00:00"));
+        yield return Case("ClientWriteTimeout over MaxTimeout", "OpenAiProxy:ClientWriteTimeout", ("OpenAiProxy:ClientWriteTimeout", "00:20:00"));
         yield return Case("zero MaxRequestBodyBytes", "OpenAiProxy:MaxRequestBodyBytes", ("OpenAiProxy:MaxRequestBodyBytes", "0"));
         yield return Case(
             "token with Key and KeySha256", "OpenAiProxy:Tokens:team-a",
@@ -163,6 +165,7 @@ public sealed class OptionsValidationTests
         Assert.That(options.RequestTimeout, Is.EqualTo(TimeSpan.FromMinutes(2)));
         Assert.That(options.MaxTimeout, Is.EqualTo(TimeSpan.FromMinutes(10)));
         Assert.That(options.StreamIdleTimeout, Is.EqualTo(TimeSpan.FromMinutes(1)));
+        Assert.That(options.ClientWriteTimeout, Is.EqualTo(TimeSpan.FromMinutes(1)));
         Assert.That(options.RefreshInterval, Is.EqualTo(TimeSpan.FromMinutes(5)));
         Assert.That(options.HealthCheckTimeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
         Assert.That(options.MaxRequestBodyBytes, Is.EqualTo(16L * 1024 * 1024));

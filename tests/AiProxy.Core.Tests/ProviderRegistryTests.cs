@@ -75,7 +75,7 @@ public sealed class ProviderRegistryTests
         using var registry = new ProviderRegistry(monitor, new ModelMappingService(monitor), NullLogger<ProviderRegistry>.Instance);
         var gamma = registry.Find("gamma")!;
         var beta = registry.Find("beta")!;
-        gamma.EnterFlight(); // a stream still relaying
+        gamma.TryEnterFlight(); // a stream still relaying
 
         monitor.Reload(Options(gammaUrl: "http://127.0.0.1:2/v1"));
 
@@ -85,6 +85,21 @@ public sealed class ProviderRegistryTests
         gamma.LeaveFlight();
         Assert.That(gamma.IsDisposed, Is.True, "idle: the old handler is disposed");
         Assert.That(beta.IsDisposed, Is.False);
+    }
+
+    [Test]
+    public void A_replaced_provider_once_idle_takes_no_new_request_and_names_its_successor()
+    {
+        var monitor = new TestOptionsMonitor<OpenAiProxyOptions>(Options());
+        using var registry = new ProviderRegistry(monitor, new ModelMappingService(monitor), NullLogger<ProviderRegistry>.Instance);
+        var gamma = registry.Find("gamma")!;
+
+        monitor.Reload(Options(gammaUrl: "http://127.0.0.1:2/v1"));
+
+        Assert.That(gamma.IsDisposed, Is.True);
+        Assert.That(gamma.TryEnterFlight(), Is.False, "a request that chose it before the reload must not send on a disposed handler");
+        Assert.That(gamma.Successor, Is.SameAs(registry.Find("gamma")));
+        Assert.That(gamma.InFlight, Is.Zero);
     }
 
     [Test]

@@ -48,8 +48,8 @@ public sealed class StrategyTests
         var idleButUsed = _providers.Create("idle-used");
         var idleFresh = _providers.Create("idle-fresh");
         var idleFreshToo = _providers.Create("idle-fresh-too", priority: 1);
-        busy.EnterFlight();
-        busy.EnterFlight();
+        busy.TryEnterFlight();
+        busy.TryEnterFlight();
         StrategyTestProviders.Measure(idleButUsed, TimeSpan.FromMilliseconds(10), requests: 5);
 
         var order = Ordered(new LeastUsedStrategy(), busy, idleButUsed, idleFreshToo, idleFresh);
@@ -104,7 +104,7 @@ public sealed class StrategyTests
         var d = _providers.Create("d", weight: 1);
         StrategyTestProviders.Measure(a, TimeSpan.FromMilliseconds(100), requests: 4, failures: 1); // success rate 0.75
         StrategyTestProviders.Measure(b, TimeSpan.FromMilliseconds(300));
-        b.EnterFlight(); // in-flight 1
+        b.TryEnterFlight(); // in-flight 1
         // c unmeasured: success rate 1 and the median latency (200 ms of 100 and 300).
         StrategyTestProviders.Measure(d, TimeSpan.FromMilliseconds(200));
         IProviderClient[] candidates = [a, b, c, d];

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Net.Http.Headers;
 using AiProxy.Errors;
@@ -25,12 +26,27 @@ internal static class ProxyHttpResponses
     public const string ResetTokensHeader = "x-ratelimit-reset-tokens";
     private const string RateLimitHeaderPrefix = "x-ratelimit-";
 
-    // Connection-level headers are the proxy's own business on each leg; cookies from a provider are not the client's.
-    private static readonly HashSet<string> NotRelayed = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>How an upstream response header is treated; anything not listed never reaches the client.</summary>
+    private enum Relayed
     {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
-        "Transfer-Encoding", "Upgrade", "Alt-Svc", "Set-Cookie", "Server", RequestIdHeader,
-    };
+        AsIs,
+        RequestId,
+    }
+
+    // An allow-list: what a provider adds beyond these (its organization, project, region, Azure's apim-*/x-ms-*, cookies)
+    // describes the gateway's own account and infrastructure, not the caller's request. Content-Length and
+    // Content-Encoding frame the bytes relayed as they are; x-ratelimit-* are matched by prefix.
+    private static readonly FrozenDictionary<string, Relayed> RelayedHeaders = new Dictionary<string, Relayed>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Content-Type"] = Relayed.AsIs,
+        ["Content-Length"] = Relayed.AsIs,
+        ["Content-Encoding"] = Relayed.AsIs,
+        ["Retry-After"] = Relayed.AsIs,
+        ["openai-processing-ms"] = Relayed.AsIs,
+        ["openai-version"] = Relayed.AsIs,
+        [RequestIdHeader] = Relayed.RequestId,
+        ["request-id"] = Relayed.RequestId,
+    }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
     public static Task WriteErrorAsync(HttpContext context, ProxyError error, ForwardResult? result = null)
     {
@@ -120,11 +136,6 @@ internal static class ProxyHttpResponses
         response.StatusCode = (int)upstream.StatusCode;
         CopyHeaders(upstream.Headers, response.Headers);
         CopyHeaders(upstream.Content.Headers, response.Headers);
-        if (upstream.Headers.NonValidated.TryGetValues(RequestIdHeader, out var upstreamId))
-        {
-            response.Headers[UpstreamRequestIdHeader] = upstreamId.ToString();
-        }
-
         response.Headers[RequestIdHeader] = context.TraceIdentifier;
         AddRoutingHeaders(response, result);
         if (result.IsEventStream)
@@ -159,18 +170,26 @@ internal static class ProxyHttpResponses
     {
         foreach (var header in source.NonValidated)
         {
-            if (NotRelayed.Contains(header.Key))
+            var name = header.Key;
+            if (name.StartsWith(RateLimitHeaderPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                if (destination.ContainsKey(name))
+                {
+                    continue; // the caller's own limit, written by the gateway, wins
+                }
+            }
+            else if (!RelayedHeaders.TryGetValue(name, out var relayed))
             {
                 continue;
             }
-
-            if (header.Key.StartsWith(RateLimitHeaderPrefix, StringComparison.OrdinalIgnoreCase) && destination.ContainsKey(header.Key))
+            else if (relayed == Relayed.RequestId)
             {
-                continue; // the caller's own limit, written by the gateway, wins
+                // The gateway's x-request-id names this request; the provider's own id stays findable under another name.
+                name = UpstreamRequestIdHeader;
             }
 
             var values = header.Value;
-            destination[header.Key] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues(values.ToArray());
+            destination[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues(values.ToArray());
         }
     }
 }

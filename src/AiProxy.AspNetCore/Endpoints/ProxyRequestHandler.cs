@@ -160,7 +160,7 @@ internal sealed partial class ProxyRequestHandler(
             };
 
             using var result = await dispatcher.ForwardAsync(request, context.RequestAborted).ConfigureAwait(false);
-            var outcome = await RespondAsync(context, result, current).ConfigureAwait(false);
+            var outcome = await RespondAsync(context, path, result, current).ConfigureAwait(false);
             var elapsed = time.GetElapsedTime(started);
             LogRequest(logger, context.Request.Method, path, request.Model, caller.Name, context.Response.StatusCode,
                 result.Provider?.Name ?? "-", result.Attempts, elapsed.TotalMilliseconds);
@@ -174,7 +174,7 @@ internal sealed partial class ProxyRequestHandler(
         }
     }
 
-    private async Task<ProxyRequestOutcome> RespondAsync(HttpContext context, ForwardResult result, OpenAiProxyOptions current)
+    private async Task<ProxyRequestOutcome> RespondAsync(HttpContext context, string path, ForwardResult result, OpenAiProxyOptions current)
     {
         if (result.ClientAborted)
         {
@@ -188,7 +188,8 @@ internal sealed partial class ProxyRequestHandler(
         }
 
         ProxyHttpResponses.StartRelay(context, result);
-        var outcome = await ResponseRelay.CopyAsync(result, context.Response.BodyWriter, current.StreamIdleTimeout, time, context.RequestAborted).ConfigureAwait(false);
+        var outcome = await ResponseRelay.CopyAsync(
+            result, context.Response.BodyWriter, current.StreamIdleTimeout, current.ClientWriteTimeout, time, context.RequestAborted).ConfigureAwait(false);
         switch (outcome)
         {
             case RelayOutcome.Completed:
@@ -196,6 +197,12 @@ internal sealed partial class ProxyRequestHandler(
                 await context.Response.CompleteAsync().ConfigureAwait(false);
                 return ProxyRequestOutcome.Completed;
             case RelayOutcome.ClientAborted:
+                return ProxyRequestOutcome.ClientDisconnected;
+            case RelayOutcome.ClientTooSlow:
+                // The client's problem: the provider answered fine, so its health is left alone; the connection is dropped
+                // so that neither the upstream call nor the bytes waiting for this client are held any longer.
+                LogClientTooSlow(logger, context.Request.Method, path, current.ClientWriteTimeout.TotalSeconds, result.Provider?.Name ?? "-");
+                context.Abort();
                 return ProxyRequestOutcome.ClientDisconnected;
             default:
                 LogRelayBroken(logger, result.Provider?.Name ?? "-", outcome);
@@ -462,6 +469,9 @@ internal sealed partial class ProxyRequestHandler(
 
     [LoggerMessage(2, LogLevel.Warning, "The response from provider {Provider} broke after it had started: {Outcome}.")]
     private static partial void LogRelayBroken(ILogger logger, string provider, RelayOutcome outcome);
+
+    [LoggerMessage(11, LogLevel.Warning, "Client did not read the response to {Method} {Path} for {Seconds} s (ClientWriteTimeout); disconnected it. Provider {Provider} is not blamed.")]
+    private static partial void LogClientTooSlow(ILogger logger, string method, string path, double seconds, string provider);
 
     [LoggerMessage(10, LogLevel.Information, "{Method} {Path} model={Model} token={Token} refused by the rate limiter: {Reason}, retry after {RetryAfterSeconds} s")]
     private static partial void LogRateLimited(ILogger logger, string method, string path, string model, string token, ProxyRateLimitReason reason, int retryAfterSeconds);

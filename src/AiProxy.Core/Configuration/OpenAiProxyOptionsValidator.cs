@@ -36,11 +36,17 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         Positive(errors, Key(options, nameof(options.RequestTimeout)), options.RequestTimeout);
         Positive(errors, Key(options, nameof(options.MaxTimeout)), options.MaxTimeout);
         Positive(errors, Key(options, nameof(options.StreamIdleTimeout)), options.StreamIdleTimeout);
+        Positive(errors, Key(options, nameof(options.ClientWriteTimeout)), options.ClientWriteTimeout);
         Positive(errors, Key(options, nameof(options.RefreshInterval)), options.RefreshInterval);
         Positive(errors, Key(options, nameof(options.HealthCheckTimeout)), options.HealthCheckTimeout);
         if (options.DefaultTimeout > options.MaxTimeout)
         {
             errors.Add($"{Key(options, nameof(options.DefaultTimeout))} ({options.DefaultTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
+        }
+
+        if (options.ClientWriteTimeout > options.MaxTimeout)
+        {
+            errors.Add($"{Section}:ClientWriteTimeout ({options.ClientWriteTimeout}) must not exceed {Section}:MaxTimeout ({options.MaxTimeout}).");
         }
 
         if (options.RequestTimeout > options.MaxTimeout)

@@ -81,9 +81,12 @@ internal sealed class EventStreamRelay : IDisposable
         }
     }
 
-    /// <summary>Relays the buffered and remaining events to <paramref name="output"/>.</summary>
-    public async ValueTask<RelayOutcome> CopyToAsync(PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
+    /// <summary>Relays the buffered and remaining events to <paramref name="output"/>. <paramref name="idleTimeout"/> bounds
+    /// the upstream's silence (reads only); <paramref name="writeTimeout"/> bounds a client that does not take the bytes.</summary>
+    public async ValueTask<RelayOutcome> CopyToAsync(
+        PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
+        // One timer, armed for whichever side is being waited on: the upstream while reading, the client while flushing.
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         while (true)
@@ -91,9 +94,10 @@ internal sealed class EventStreamRelay : IDisposable
             var (wrote, done) = WriteCompleteEvents(output);
             if (wrote)
             {
-                if (!await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false))
+                var flushed = await RelayFlush.FlushAsync(output, idle, writeTimeout, clientAborted).ConfigureAwait(false);
+                if (flushed != RelayOutcome.Completed)
                 {
-                    return RelayOutcome.ClientAborted;
+                    return flushed;
                 }
             }
 
@@ -144,8 +148,8 @@ internal sealed class EventStreamRelay : IDisposable
                     Usage.SawDone = true;
                     output.Write(leftover);
                     output.Write("\n\n"u8);
-                    await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false);
-                    return RelayOutcome.Completed;
+                    var flushed = await RelayFlush.FlushAsync(output, idle, writeTimeout, clientAborted).ConfigureAwait(false);
+                    return flushed == RelayOutcome.ClientTooSlow ? flushed : RelayOutcome.Completed;
                 }
 
                 if (!leftover.IsEmpty || (_expectDone && !Usage.SawDone && !Usage.SawErrorEvent))

@@ -49,7 +49,7 @@ internal sealed partial class ProxyDispatcher
     {
         if (!EndpointPath.IsSafe(request.Path))
         {
-            return ForwardResult.Failed(ProxyError.NotFound(request.Method, "/v1/" + request.Path), 0, string.Empty);
+            return ForwardResult.Failed(ProxyError.BadRequest(EndpointPath.UnsafeMessage), 0, string.Empty);
         }
 
         var options = _options.CurrentValue;
@@ -229,9 +229,34 @@ internal sealed partial class ProxyDispatcher
     private async ValueTask<AttemptOutcome> SendAttemptAsync(
         ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, int attempt, AttemptTelemetry? telemetry, CancellationToken clientAborted)
     {
+        if (!provider.TryEnterFlight())
+        {
+            // A reload retired the provider after this request chose it, and its last request released the handler:
+            // the instance that replaced it (same name, new settings) takes the attempt; a provider removed is skipped.
+            if (EnterSuccessor(provider) is not { } successor)
+            {
+                return AttemptOutcome.Failed(
+                    ProxyError.NoProviderAvailable($"Provider '{provider.Name}' was removed by a configuration reload."), "removed", repeatAllowed: false);
+            }
+
+            provider = successor;
+        }
+
         using var attemptCts = new CancellationTokenSource(timeout, _time);
         using var abortRegistration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
-        var (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider, traceFromActivity: telemetry?.Activity is not null);
+        HttpRequestMessage message;
+        string? providerModel;
+        bool usageInjected;
+        try
+        {
+            (message, providerModel, usageInjected) = BuildUpstreamRequest(request, provider, traceFromActivity: telemetry?.Activity is not null);
+        }
+        catch
+        {
+            provider.LeaveFlight();
+            throw;
+        }
+
         telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
@@ -241,7 +266,6 @@ internal sealed partial class ProxyDispatcher
         }
 
         HttpResponseMessage? response = null;
-        provider.EnterFlight();
         var handedOff = false;
         try
         {
@@ -268,6 +292,17 @@ internal sealed partial class ProxyDispatcher
                 }
 
                 return AttemptOutcome.Success(accepted, status);
+            }
+
+            if (UpstreamStatus.IsRedirect(status))
+            {
+                // Relaying it would hand the client the provider's internal URL; following it could carry the key elsewhere.
+                var redirectLabel = status.ToString(CultureInfo.InvariantCulture);
+                health.RecordFailure(FailureKind.Status, redirectLabel);
+                return AttemptOutcome.Failed(
+                    new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_redirect", $"Provider '{provider.Name}' answered with a redirect ({redirectLabel}), which the gateway does not follow."),
+                    redirectLabel,
+                    repeatAllowed: false);
             }
 
             if (!UpstreamStatus.IsRetryable(status))
@@ -338,6 +373,19 @@ internal sealed partial class ProxyDispatcher
         }
     }
 
+    private static ProviderClient? EnterSuccessor(ProviderClient retired)
+    {
+        for (var next = retired.Successor; next is not null; next = next.Successor)
+        {
+            if (next.TryEnterFlight())
+            {
+                return next;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Takes a successful response. A stream is only accepted once its first data event arrived within the
     /// attempt timeout, and is not an error event, so that a stream that never really starts still falls back.
@@ -377,6 +425,9 @@ internal sealed partial class ProxyDispatcher
             throw;
         }
     }
+
+    /// <summary>Bodies larger than this are sent with <c>Expect: 100-continue</c> (see <see cref="ProviderClient"/>'s wait for it).</summary>
+    internal const int ExpectContinueThreshold = 1024 * 1024;
 
     private static ReadOnlySpan<byte> IncludeUsageMember => "\"stream_options\":{\"include_usage\":true}"u8;
 
@@ -433,6 +484,12 @@ internal sealed partial class ProxyDispatcher
             }
 
             message.Content = new SplicedContent(request.Body, modelEdit, usageEdit, request.ContentType);
+            if (request.Body.Length > ExpectContinueThreshold)
+            {
+                // Over HTTP/1.1 a response sent before the upload ended (a 413 from the provider's front end) is only
+                // handed back once the whole body went out, if ever: asking first lets the refusal arrive instead.
+                message.Headers.ExpectContinue = true;
+            }
         }
 
         return (message, providerModel, usageInjected);

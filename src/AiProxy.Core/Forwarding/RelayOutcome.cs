@@ -14,4 +14,7 @@ internal enum RelayOutcome
 
     /// <summary>The upstream sent nothing for longer than <c>StreamIdleTimeout</c>.</summary>
     UpstreamIdle,
+
+    /// <summary>The client did not take the bytes for longer than <c>ClientWriteTimeout</c>: its problem, not the provider's.</summary>
+    ClientTooSlow,
 }

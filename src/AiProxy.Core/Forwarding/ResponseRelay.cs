@@ -15,20 +15,26 @@ internal static class ResponseRelay
     private const int MinReadSize = 4096;
     private const int TailSize = 8 * 1024;
 
+    /// <param name="result">The response to relay.</param>
+    /// <param name="output">The client's response body.</param>
+    /// <param name="idleTimeout">Longest silence of the upstream (<c>StreamIdleTimeout</c>); waiting on the client never counts.</param>
+    /// <param name="writeTimeout">Longest time the client may leave relayed bytes untaken (<c>ClientWriteTimeout</c>).</param>
+    /// <param name="time">The clock of both timers.</param>
+    /// <param name="clientAborted">Fires when the client went away.</param>
     public static async ValueTask<RelayOutcome> CopyAsync(
-        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
+        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
-        var outcome = await CopyBodyAsync(result, output, idleTimeout, time, clientAborted).ConfigureAwait(false);
+        var outcome = await CopyBodyAsync(result, output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
         result.Telemetry?.Complete(result, outcome); // the answering attempt ends with its relay
         return outcome;
     }
 
     private static async ValueTask<RelayOutcome> CopyBodyAsync(
-        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, CancellationToken clientAborted)
+        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
         if (result.EventStream is { } events)
         {
-            var outcome = await events.CopyToAsync(output, idleTimeout, time, clientAborted).ConfigureAwait(false);
+            var outcome = await events.CopyToAsync(output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
             if (outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle && !clientAborted.IsCancellationRequested)
             {
                 var provider = result.Provider?.Name ?? "upstream";
@@ -36,7 +42,9 @@ internal static class ResponseRelay
                     ? new ProxyError(504, ProxyError.UpstreamErrorType, "stream_idle_timeout", $"Provider '{provider}' sent nothing for {idleTimeout.TotalSeconds:0.###} s; the stream was ended.")
                     : new ProxyError(502, ProxyError.UpstreamErrorType, "stream_interrupted", $"The stream from provider '{provider}' broke before it was complete.");
                 ProxyErrorWriter.WriteSseEvent(output, error);
-                await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false);
+                using var timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+                using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timer);
+                await RelayFlush.FlushAsync(output, timer, writeTimeout, clientAborted).ConfigureAwait(false);
             }
 
             return outcome;
@@ -47,7 +55,7 @@ internal static class ResponseRelay
         var tail = isJson ? ArrayPool<byte>.Shared.Rent(TailSize * 2) : null;
         try
         {
-            var (outcome, tailLength) = await CopyRawAsync(body, output, idleTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
+            var (outcome, tailLength) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
             if (outcome == RelayOutcome.Completed && tail is not null)
             {
                 UsageParser.ReadUsageFromTail(tail.AsSpan(0, tailLength), result.Usage);
@@ -65,9 +73,10 @@ internal static class ResponseRelay
     }
 
     private static async ValueTask<(RelayOutcome Outcome, int TailLength)> CopyRawAsync(
-        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
+        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
     {
-        // One timer for the whole copy, re-armed before each read: a body may take as long as it keeps sending.
+        // One timer for the whole copy, re-armed before each read (a body may take as long as it keeps sending) and
+        // before a flush the client does not take at once: each wait is measured against its own side.
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var tailLength = 0;
@@ -112,9 +121,10 @@ internal static class ResponseRelay
             }
 
             output.Advance(read);
-            if (!await RelayFlush.TryFlushAsync(output, clientAborted).ConfigureAwait(false))
+            var flushed = await RelayFlush.FlushAsync(output, idle, writeTimeout, clientAborted).ConfigureAwait(false);
+            if (flushed != RelayOutcome.Completed)
             {
-                return (RelayOutcome.ClientAborted, tailLength);
+                return (flushed, tailLength);
             }
         }
     }

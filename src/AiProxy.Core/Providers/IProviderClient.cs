@@ -38,5 +38,8 @@ public interface IProviderClient
 
     /// <summary>Sends <paramref name="request"/> to the provider with its key and configured headers added.
     /// A relative request URI is resolved against <see cref="BaseUrl"/>. The caller owns the response.</summary>
+    /// <exception cref="ArgumentException">The request URI (once resolved) is not under <see cref="BaseUrl"/>: another
+    /// scheme, host or port, a path outside the base path, or a dot segment, <c>;</c>, <c>\</c>, <c>//</c> or encoded
+    /// <c>.</c>, <c>/</c>, <c>\</c> in the path. The key is never attached to such a request.</exception>
     Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken);
 }

@@ -220,6 +220,10 @@ internal sealed partial class ModelCatalog
         {
             // The host is stopping.
         }
+        catch (ObjectDisposedException) when (provider.IsDisposed)
+        {
+            // A reload retired this instance since the refresh began; its successor is refreshed in its own right.
+        }
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException
                                        or ObjectDisposedException or InvalidOperationException)
         {

@@ -21,6 +21,10 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     private int _retired;
     private int _disposed;
 
+    // The registry's own reference (1) plus one per request in flight: the handler is disposed when it drops to 0.
+    private int _references = 1;
+    private ProviderClient? _successor;
+
     public ProviderClient(string name, ProviderOptions options, ModelMappingService mappings, HttpMessageHandler? handler = null, ProviderHealth? health = null)
     {
         Health = health ?? new ProviderHealth(TimeProvider.System, static () => new HealthOptions());
@@ -109,18 +113,21 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         return _mappings.HasMapping(Name, model);
     }
 
+    /// <exception cref="ArgumentException">The request URI is not under <see cref="BaseUrl"/> (another scheme, host or
+    /// port, a path outside the base path, or encoded dot segments): the provider's key is never sent anywhere else.</exception>
+    /// <exception cref="ObjectDisposedException">The provider was retired by a configuration reload and is idle.</exception>
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.RequestUri is null)
+        var uri = request.RequestUri is null ? BaseUrl
+            : request.RequestUri.IsAbsoluteUri ? request.RequestUri
+            : new Uri(BaseUrl, request.RequestUri);
+        if (!Forwarding.EndpointPath.IsUnder(BaseUrl, uri))
         {
-            request.RequestUri = BaseUrl;
-        }
-        else if (!request.RequestUri.IsAbsoluteUri)
-        {
-            request.RequestUri = new Uri(BaseUrl, request.RequestUri);
+            throw new ArgumentException($"The request URI is not under provider '{Name}''s base URL; the provider's key is only sent there.", nameof(request));
         }
 
+        request.RequestUri = uri;
         ApplyUpstreamHeaders(request);
         return SendCountedAsync(request, cancellationToken);
     }
@@ -131,7 +138,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
 
     private async Task<HttpResponseMessage> SendCountedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        EnterFlight();
+        ObjectDisposedException.ThrowIf(!TryEnterFlight(), this);
         try
         {
             return await _invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -142,16 +149,37 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         }
     }
 
-    /// <summary>Counts a request in flight from its first byte sent until its response was relayed whole.</summary>
-    internal void EnterFlight() => Health.EnterFlight();
+    /// <summary>
+    /// Counts a request in flight from its first byte sent until its response was relayed whole, and keeps the handler
+    /// alive meanwhile. <see langword="false"/> when the provider was retired by a reload and its handler is already
+    /// disposed: send to <see cref="Successor"/> instead.
+    /// </summary>
+    internal bool TryEnterFlight()
+    {
+        var references = Volatile.Read(ref _references);
+        while (references > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
+            if (seen == references)
+            {
+                Health.EnterFlight();
+                return true;
+            }
+
+            references = seen;
+        }
+
+        return false;
+    }
 
     internal void LeaveFlight()
     {
-        if (Health.LeaveFlight() == 0 && Volatile.Read(ref _retired) == 1)
-        {
-            Dispose();
-        }
+        Health.LeaveFlight();
+        Release();
     }
+
+    /// <summary>The instance that replaced this one in the reload that retired it (same name), if any.</summary>
+    internal ProviderClient? Successor => Volatile.Read(ref _successor);
 
     internal void ApplyUpstreamHeaders(HttpRequestMessage request)
     {
@@ -162,11 +190,20 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         }
     }
 
-    /// <summary>Marks the instance as replaced by a reload; its handler is disposed once nothing is in flight.</summary>
-    internal void Retire()
+    /// <summary>Marks the instance as replaced by a reload (by <paramref name="successor"/>, when the provider is still
+    /// configured); its handler is disposed once nothing is in flight on it.</summary>
+    internal void Retire(ProviderClient? successor)
     {
-        Volatile.Write(ref _retired, 1);
-        if (Health.InFlight == 0)
+        Volatile.Write(ref _successor, successor);
+        if (Interlocked.Exchange(ref _retired, 1) == 0)
+        {
+            Release(); // the registry's own reference
+        }
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
         {
             Dispose();
         }
@@ -175,6 +212,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     /// <summary>The handler was disposed (the provider was replaced by a reload and went idle, or the host stopped).</summary>
     internal bool IsDisposed => Volatile.Read(ref _disposed) == 1;
 
+    /// <summary>Disposes the handler at once (the host is stopping); a retired provider is disposed by its last request.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
@@ -233,6 +271,8 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         EnableMultipleHttp2Connections = true,
+        // Large bodies ask "Expect: 100-continue" first; an upstream that never answers it gets the body after this wait.
+        Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
         // Trace context is set by the forwarder (the attempt's activity, else the client's headers), not by the handler.
         ActivityHeadersPropagator = null,
     };

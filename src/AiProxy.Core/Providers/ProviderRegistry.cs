@@ -95,7 +95,8 @@ internal sealed partial class ProviderRegistry : IDisposable
             {
                 if (!next.Contains(retired))
                 {
-                    retired.Retire();
+                    // Requests that chose it before this reload still hold it: they keep it alive, or move to the successor.
+                    retired.Retire(next.Find(p => string.Equals(p.Name, retired.Name, StringComparison.OrdinalIgnoreCase)));
                 }
             }
 

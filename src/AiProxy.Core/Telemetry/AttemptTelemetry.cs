@@ -109,6 +109,7 @@ internal sealed class AttemptTelemetry
             RelayOutcome.ClientAborted => "cancelled",
             RelayOutcome.UpstreamFailed => "stream_interrupted",
             RelayOutcome.UpstreamIdle => "stream_idle_timeout",
+            RelayOutcome.ClientTooSlow => "client_write_timeout",
             _ => "not_relayed",
         };
         var usage = result.Usage;

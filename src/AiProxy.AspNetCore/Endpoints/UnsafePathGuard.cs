@@ -1,0 +1,38 @@
+using AiProxy.Errors;
+using AiProxy.Forwarding;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AiProxy.AspNetCore.Endpoints;
+
+/// <summary>
+/// Answers 400 to a request whose path, as the client sent it, holds what <see cref="EndpointPath"/> refuses. Kestrel
+/// decodes the path and removes dot segments before routing, so <c>/v1/files/../models</c> would otherwise reach
+/// <c>/v1/models</c>: the raw target is what tells a hostile path from a plain one.
+/// </summary>
+internal static class UnsafePathGuard
+{
+    private static readonly ProxyError Unsafe = ProxyError.BadRequest(EndpointPath.UnsafeMessage);
+
+    /// <summary>A group convention: wraps the endpoint's request delegate with the check.</summary>
+    public static void Apply(EndpointBuilder endpoint)
+    {
+        if (endpoint.RequestDelegate is { } next)
+        {
+            endpoint.RequestDelegate = context => IsSafe(context) ? next(context) : ProxyHttpResponses.WriteErrorAsync(context, Unsafe);
+        }
+    }
+
+    private static bool IsSafe(HttpContext context)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw) || raw[0] != '/')
+        {
+            // Absolute-form or asterisk-form targets: the decoded path is all there is to check.
+            raw = context.Request.PathBase.Add(context.Request.Path).Value;
+        }
+
+        return raw is null || EndpointPath.IsSafeRawPath(raw);
+    }
+}
