@@ -36,7 +36,7 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(prefix);
         ((IEndpointConventionBuilder)group).Add(UnsafePathGuard.Apply); // before any endpoint of the group: the raw path, as the client sent it
         group.Map("/v1/models", models.HandleAsync);
-        group.Map("/v1/models/{**id}", models.HandleModelAsync);
+        group.Map("/v1/models/{**id}", models.HandleModelAsync).AllowEncodedSlash();
         group.Map("/status", status.HandleAsync);
         group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
         group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));

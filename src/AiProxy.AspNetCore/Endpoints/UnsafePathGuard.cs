@@ -24,6 +24,13 @@ internal static class UnsafePathGuard
         }
     }
 
+    /// <summary>Marks an endpoint that answers from the gateway itself and never builds an upstream path from its route
+    /// (<c>GET /v1/models/{id}</c>): there an encoded <c>/</c> is part of a model id (<c>meta%2Fllama-3.1-70b</c>), not a
+    /// way out of a base URL.</summary>
+    public static TBuilder AllowEncodedSlash<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(EncodedSlashAllowed.Instance);
+
     private static bool IsSafe(HttpContext context)
     {
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
@@ -33,6 +40,18 @@ internal static class UnsafePathGuard
             raw = context.Request.PathBase.Add(context.Request.Path).Value;
         }
 
-        return raw is null || EndpointPath.IsSafeRawPath(raw);
+        if (raw is null || EndpointPath.IsSafeRawPath(raw))
+        {
+            return true;
+        }
+
+        // Read only when the path was refused: the common, safe request pays nothing for the exception.
+        return context.GetEndpoint()?.Metadata.GetMetadata<EncodedSlashAllowed>() is not null
+            && EndpointPath.IsSafeRawPath(raw, allowEncodedSlash: true);
+    }
+
+    private sealed class EncodedSlashAllowed
+    {
+        public static readonly EncodedSlashAllowed Instance = new();
     }
 }

@@ -49,7 +49,7 @@ internal static class EndpointPath
     /// segments) is free of what <see cref="IsSafe"/> refuses: a server that normalises <c>/v1/x/../models</c> to
     /// <c>/v1/models</c> must not turn a hostile path into an accepted one. The query is not looked at.
     /// </summary>
-    public static bool IsSafeRawPath(ReadOnlySpan<char> rawPath)
+    public static bool IsSafeRawPath(ReadOnlySpan<char> rawPath, bool allowEncodedSlash = false)
     {
         var query = rawPath.IndexOf('?');
         if (query >= 0)
@@ -75,7 +75,7 @@ internal static class EndpointPath
             // %2E '.', %2F '/', %3B ';', %5C '\': encoded, they would only be decoded into what is refused in plain.
             var encoded = rawPath[(percent + 1)..];
             if (encoded.Length >= 2 && (encoded[..2].Equals("2E", StringComparison.OrdinalIgnoreCase)
-                || encoded[..2].Equals("2F", StringComparison.OrdinalIgnoreCase)
+                || (!allowEncodedSlash && encoded[..2].Equals("2F", StringComparison.OrdinalIgnoreCase))
                 || encoded[..2].Equals("3B", StringComparison.OrdinalIgnoreCase)
                 || encoded[..2].Equals("5C", StringComparison.OrdinalIgnoreCase)))
             {
