@@ -48,6 +48,14 @@ internal static class RequestInspector
                     if (reader.TokenType == JsonTokenType.String)
                     {
                         model = ModelNames.Read(ref reader);
+                        if (model is null)
+                        {
+                            // Refused before the name reaches a cache, a log line, a metric tag or an error message.
+                            error = $"The model name is longer than {ModelNames.MaxUtf8Length} bytes.";
+                            SkipRest(ref reader);
+                            return false;
+                        }
+
                         modelStart = (int)reader.TokenStartIndex;
                         modelLength = reader.ValueSpan.Length + 2;
                     }
