@@ -25,6 +25,7 @@ internal sealed partial class ProxyRequestHandler(
     ClientSelector selector,
     ProviderRegistry registry,
     CallerAuthentication authentication,
+    RequestBodyReader bodyReader,
     IProxyRateLimiter rateLimiter,
     UsageReporter usageReporter,
     IOptionsMonitor<OpenAiProxyOptions> options,
@@ -90,7 +91,7 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
-        var (body, bodyError) = await PooledBody.ReadAsync(context, current.MaxRequestBodyBytes).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(context, caller, current).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
