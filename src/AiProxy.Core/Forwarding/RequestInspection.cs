@@ -27,6 +27,9 @@ internal readonly struct RequestInspection
     /// <summary>Top-level <c>max_completion_tokens</c>, if a number.</summary>
     public long? MaxCompletionTokens { get; init; }
 
+    /// <summary>Top-level <c>max_output_tokens</c> (the Responses API's limit), if a number.</summary>
+    public long? MaxOutputTokens { get; init; }
+
     /// <summary>Top-level <c>n</c>, if a number.</summary>
     public long? N { get; init; }
 
