@@ -92,7 +92,7 @@ public sealed class BoundedMemoryTests
 
     [Test]
     [CancelAfter(120_000)]
-    public async Task Stalled_uploads_that_declare_16_MiB_hold_little_memory_and_end_when_the_data_rate_gives_up()
+    public async Task Stalled_uploads_that_declare_16_MiB_hold_little_memory_and_end_when_the_data_rate_gives_up(CancellationToken cancellationToken)
     {
         const int Uploads = 500;
         await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(_upstream), services =>
@@ -108,7 +108,7 @@ public sealed class BoundedMemoryTests
             // Every body is being read once each holds its first array: 64 KiB, however much was declared.
             while (reader.Budget.Buffered < Uploads * 64L * 1024)
             {
-                await Task.Delay(50);
+                await Task.Delay(50, cancellationToken);
             }
 
             var committed = GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
@@ -116,7 +116,7 @@ public sealed class BoundedMemoryTests
                 $"{Uploads} uploads declaring 16 MiB ({Uploads * 16L} MiB) hold what arrived, not what they declared");
             Assert.That(reader.Budget.Buffered, Is.LessThan(Uploads * 128L * 1024));
 
-            var statuses = await Task.WhenAll(uploads.Select(u => u.ReadStatusAsync()));
+            var statuses = await Task.WhenAll(uploads.Select(u => u.ReadStatusAsync(cancellationToken)));
             Assert.That(statuses, Is.All.AnyOf(408, 400), "Kestrel's minimum data rate ends every stalled upload");
             Assert.That(reader.Budget.Buffered, Is.Zero, "every array went back");
         }
@@ -131,7 +131,7 @@ public sealed class BoundedMemoryTests
 
     [Test]
     [CancelAfter(60_000)]
-    public async Task A_body_that_would_pass_MaxBufferedRequestBytes_is_a_503_server_busy_with_Retry_After()
+    public async Task A_body_that_would_pass_MaxBufferedRequestBytes_is_a_503_server_busy_with_Retry_After(CancellationToken cancellationToken)
     {
         var settings = ProxyHost.ProvidersFor(_upstream);
         settings["MaxBufferedRequestBytes"] = (400 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -144,7 +144,7 @@ public sealed class BoundedMemoryTests
         {
             while (reader.Budget.Buffered < 200 * 1024)
             {
-                await Task.Delay(20);
+                await Task.Delay(20, cancellationToken);
             }
 
             using var busy = await proxy.Client.PostAsync("v1/chat/completions", Json(large));
@@ -154,7 +154,7 @@ public sealed class BoundedMemoryTests
 
         while (reader.Budget.Buffered > 0)
         {
-            await Task.Delay(20);
+            await Task.Delay(20, cancellationToken);
         }
 
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(large));
@@ -163,7 +163,7 @@ public sealed class BoundedMemoryTests
 
     [Test]
     [CancelAfter(60_000)]
-    public async Task MaxConcurrentRequests_applies_to_bodies_still_being_read()
+    public async Task MaxConcurrentRequests_applies_to_bodies_still_being_read(CancellationToken cancellationToken)
     {
         var settings = ProxyHost.ProvidersFor(_upstream);
         settings["Tokens:tests:Key"] = ProxyHost.Token;
@@ -176,7 +176,7 @@ public sealed class BoundedMemoryTests
         {
             while (reader.Budget.Buffered < 2 * 1024)
             {
-                await Task.Delay(20);
+                await Task.Delay(20, cancellationToken);
             }
 
             using var refused = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatFor("gpt-4o-mini")));
@@ -187,7 +187,7 @@ public sealed class BoundedMemoryTests
 
         while (reader.CallersReading > 0)
         {
-            await Task.Delay(20);
+            await Task.Delay(20, cancellationToken);
         }
 
         using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatFor("gpt-4o-mini")));
@@ -218,14 +218,14 @@ public sealed class BoundedMemoryTests
         }
 
         /// <summary>The status code of the response the gateway sends, or 0 when it closed without one.</summary>
-        public async Task<int> ReadStatusAsync()
+        public async Task<int> ReadStatusAsync(CancellationToken cancellationToken)
         {
             var buffer = new byte[64];
             var length = 0;
             try
             {
                 int read;
-                while (length < 12 && (read = await _tcp.GetStream().ReadAsync(buffer.AsMemory(length))) > 0)
+                while (length < 12 && (read = await _tcp.GetStream().ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
                 {
                     length += read;
                 }
