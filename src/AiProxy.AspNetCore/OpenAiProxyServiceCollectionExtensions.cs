@@ -50,6 +50,7 @@ public static class OpenAiProxyServiceCollectionExtensions
     {
         var builder = CoreServiceRegistration.AddCore(services);
         services.TryAddSingleton<ProxyRequestHandler>();
+        services.TryAddSingleton<RequestBodyReader>();
         services.TryAddSingleton<CallerAuthentication>();
         services.TryAddSingleton<ModelsEndpoint>();
         services.TryAddSingleton<StatusEndpoint>();

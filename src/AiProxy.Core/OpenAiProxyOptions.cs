@@ -50,6 +50,20 @@ public sealed class OpenAiProxyOptions
     [Range(1L, long.MaxValue, ErrorMessage = "OpenAiProxy:MaxRequestBodyBytes must be a positive number of bytes.")]
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>Bytes every request body being held at once may take together, in this process (bodies are buffered
+    /// while they are read and until their request ends). Counts the memory really taken as bytes arrive, never a declared
+    /// <c>Content-Length</c>. When one more read would pass it, the request is answered 503 <c>server_busy</c> with
+    /// <c>Retry-After</c>. Default 256 MiB.</summary>
+    [Range(1L, long.MaxValue, ErrorMessage = "OpenAiProxy:MaxBufferedRequestBytes must be a positive number of bytes.")]
+    public long MaxBufferedRequestBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Completion tokens reserved against a tokens-per-minute limit for a request that sets no
+    /// <c>max_tokens</c>, <c>max_completion_tokens</c> or <c>max_output_tokens</c>, and for bodies that are not JSON
+    /// (audio, images, files); the reservation is settled with the reported usage. A provider may set its own
+    /// (<c>Providers:{name}:DefaultCompletionTokens</c>); the largest among a request's candidates applies. Default 1024.</summary>
+    [Range(0, int.MaxValue, ErrorMessage = "OpenAiProxy:DefaultCompletionTokens must not be negative.")]
+    public int DefaultCompletionTokens { get; set; } = 1024;
+
     /// <summary>When <see langword="true"/> (the default) every request needs a proxy token from <see cref="Tokens"/>
     /// in <c>Authorization: Bearer ...</c>. Set it to <see langword="false"/> only when the host app authenticates
     /// callers itself (for example with <c>.RequireAuthorization()</c> on the route group).</summary>

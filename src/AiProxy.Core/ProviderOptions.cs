@@ -42,6 +42,10 @@ public sealed class ProviderOptions
     /// with the reported usage). Unset means no limit.</summary>
     public int? TokensPerMinute { get; set; }
 
+    /// <summary>Completion tokens reserved for a request to this provider that sets no maximum; unset means the root
+    /// <c>DefaultCompletionTokens</c>.</summary>
+    public int? DefaultCompletionTokens { get; set; }
+
     /// <summary>Capacity: requests the gateway has in flight to this provider at once. Unset means no limit.</summary>
     public int? MaxConcurrentRequests { get; set; }
 }

@@ -207,6 +207,105 @@ public sealed class RateLimitingTests
     }
 
     [Test]
+    public async Task A_request_without_max_tokens_reserves_DefaultCompletionTokens()
+    {
+        var (_, _, client) = await StartAsync(new() { ["Tokens:team:TokensPerMinute"] = "10000" });
+        var body = ChatBody();
+
+        using var response = await PostAsync(client, body);
+
+        Assert.That(Header(response, "x-ratelimit-remaining-tokens"), Is.EqualTo($"{10000 - EstimateOf(body, 1024)}"), "the default 1024 is reserved");
+    }
+
+    [Test]
+    public async Task The_largest_DefaultCompletionTokens_among_the_candidates_is_reserved()
+    {
+        var (_, _, client) = await StartAsync(
+            new()
+            {
+                ["Tokens:team:TokensPerMinute"] = "10000",
+                ["DefaultCompletionTokens"] = "100",
+                ["Providers:b:DefaultCompletionTokens"] = "3000",
+            },
+            "a",
+            "b");
+        var body = ChatBody();
+
+        using var response = await PostAsync(client, body);
+
+        Assert.That(Header(response, ProxyHttpResponses.ProviderHeader), Is.EqualTo("a"));
+        Assert.That(Header(response, "x-ratelimit-remaining-tokens"), Is.EqualTo($"{10000 - EstimateOf(body, 3000)}"), "b may answer: its 3000 is reserved");
+    }
+
+    [Test]
+    public async Task Max_tokens_written_as_4096_point_0_is_reserved()
+    {
+        var (_, _, client) = await StartAsync(new() { ["Tokens:team:TokensPerMinute"] = "100000" });
+        var body = ChatBody().Replace("}]}", "}],\"max_tokens\":4096.0}", StringComparison.Ordinal);
+
+        using var response = await PostAsync(client, body);
+
+        Assert.That(Header(response, "x-ratelimit-remaining-tokens"), Is.EqualTo($"{100000 - EstimateOf(body, 4096)}"));
+    }
+
+    [Test]
+    public async Task A_large_upload_that_is_not_json_reserves_only_the_default_completion()
+    {
+        var (_, upstream, client) = await StartAsync(new() { ["Tokens:team:TokensPerMinute"] = "5000" });
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("whisper-1"), "model" },
+            { new ByteArrayContent(new byte[2_000_000]), "file", "speech.mp3" },
+        };
+
+        using var response = await client.PostAsync("v1/audio/transcriptions", form);
+
+        Assert.That(response.StatusCode, Is.Not.EqualTo(HttpStatusCode.TooManyRequests), await response.Content.ReadAsStringAsync());
+        Assert.That(Header(response, "x-ratelimit-remaining-tokens"), Is.EqualTo($"{5000 - 1024}"));
+        Assert.That(upstream.ForwardedCount(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Reloading_a_providers_limits_takes_effect()
+    {
+        var (proxy, _, client) = await StartAsync(new() { ["Providers:primary:RequestsPerMinute"] = "1" });
+        using (var first = await PostAsync(client))
+        {
+            Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var full = await PostAsync(client))
+        {
+            Assert.That(full.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        }
+
+        var settings = ProxyHost.ProvidersFor(_upstreams[0]);
+        settings["Tokens:team:Key"] = Key;
+        settings["Providers:primary:RequestsPerMinute"] = "100";
+        proxy.Reconfigure(settings);
+
+        using (var raised = await PostAsync(client))
+        {
+            Assert.That(raised.StatusCode, Is.EqualTo(HttpStatusCode.OK), "RequestsPerMinute raised to 100");
+        }
+
+        settings["Providers:primary:RequestsPerMinute"] = "2";
+        proxy.Reconfigure(settings);
+
+        using (var lowered = await PostAsync(client))
+        {
+            Assert.That(lowered.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests), "lowered to 2: this minute's 2 requests reach it");
+        }
+
+        settings.Remove("Providers:primary:RequestsPerMinute");
+        settings["Providers:primary:MaxConcurrentRequests"] = "5";
+        proxy.Reconfigure(settings);
+
+        using var unlimited = await PostAsync(client);
+        Assert.That(unlimited.StatusCode, Is.EqualTo(HttpStatusCode.OK), "no requests-per-minute limit any more");
+    }
+
+    [Test]
     public async Task A_request_whose_estimate_does_not_fit_is_refused_before_it_reaches_the_upstream()
     {
         var (_, upstream, client) = await StartAsync(new() { ["Tokens:team:TokensPerMinute"] = "1000" });

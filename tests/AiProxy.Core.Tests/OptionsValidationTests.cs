@@ -27,6 +27,11 @@ public sealed class OptionsValidationTests
         yield return Case("zero ClientWriteTimeout", "OpenAiProxy:ClientWriteTimeout", ("OpenAiProxy:ClientWriteTimeout", "00:00:00"));
         yield return Case("ClientWriteTimeout over MaxTimeout", "OpenAiProxy:ClientWriteTimeout", ("OpenAiProxy:ClientWriteTimeout", "00:20:00"));
         yield return Case("zero MaxRequestBodyBytes", "OpenAiProxy:MaxRequestBodyBytes", ("OpenAiProxy:MaxRequestBodyBytes", "0"));
+        yield return Case("zero MaxBufferedRequestBytes", "OpenAiProxy:MaxBufferedRequestBytes", ("OpenAiProxy:MaxBufferedRequestBytes", "0"));
+        yield return Case("negative DefaultCompletionTokens", "OpenAiProxy:DefaultCompletionTokens", ("OpenAiProxy:DefaultCompletionTokens", "-1"));
+        yield return Case(
+            "negative provider DefaultCompletionTokens", "OpenAiProxy:Providers:p:DefaultCompletionTokens",
+            ("OpenAiProxy:Providers:p:BaseUrl", "http://127.0.0.1:1/v1"), ("OpenAiProxy:Providers:p:DefaultCompletionTokens", "-1"));
         yield return Case(
             "token with Key and KeySha256", "OpenAiProxy:Tokens:team-a",
             ("OpenAiProxy:Tokens:team-a:Key", "sk-proxy-a"), ("OpenAiProxy:Tokens:team-a:KeySha256", ValidHash));
@@ -169,6 +174,8 @@ public sealed class OptionsValidationTests
         Assert.That(options.RefreshInterval, Is.EqualTo(TimeSpan.FromMinutes(5)));
         Assert.That(options.HealthCheckTimeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
         Assert.That(options.MaxRequestBodyBytes, Is.EqualTo(16L * 1024 * 1024));
+        Assert.That(options.MaxBufferedRequestBytes, Is.EqualTo(256L * 1024 * 1024));
+        Assert.That(options.DefaultCompletionTokens, Is.EqualTo(1024));
         Assert.That(options.RequireToken, Is.True);
 
         Assert.That(options.Providers.Keys, Is.EquivalentTo(new[] { "openai", "groq", "azure", "local" }));

@@ -141,6 +141,24 @@ public sealed class ProviderHealthTests
     }
 
     [Test]
+    public void A_flood_of_made_up_models_does_not_keep_a_real_404_from_being_remembered_once_its_cooldowns_ended()
+    {
+        var provider = _providers.Create("p");
+        for (var i = 0; i < 3000; i++)
+        {
+            provider.Health.RecordModelNotFound($"made-up-{i}");
+        }
+
+        Assert.That(provider.Health.MissingModelCount, Is.LessThanOrEqualTo(1024), "bounded");
+        _providers.Time.Advance(TimeSpan.FromSeconds(31));
+
+        provider.Health.RecordModelNotFound("retired-model");
+
+        Assert.That(provider.Health.IsSelectable("retired-model"), Is.False, "the expired pairs were pruned to make room");
+        Assert.That(provider.Health.MissingModelCount, Is.EqualTo(1));
+    }
+
+    [Test]
     public void A_failed_probe_cools_at_once_and_a_successful_probe_opens_the_trial()
     {
         var provider = _providers.Create("p");

@@ -216,6 +216,36 @@ public sealed class RequestInspectorTests
         Assert.That(inspection.Model, Is.EqualTo("m"));
     }
 
+    [TestCase("4096.0")]
+    [TestCase("4.096e3")]
+    [TestCase("4096")]
+    public void A_whole_max_tokens_written_with_a_fraction_or_exponent_is_read(string number)
+    {
+        var inspection = Inspect($$"""{"model":"m","max_tokens":{{number}},"max_completion_tokens":{{number}}}""");
+
+        Assert.That(inspection.MaxTokens, Is.EqualTo(4096));
+        Assert.That(inspection.MaxCompletionTokens, Is.EqualTo(4096));
+    }
+
+    [Test]
+    public void Max_output_tokens_of_the_responses_api_is_read()
+        => Assert.That(Inspect("""{"model":"m","input":"hi","max_output_tokens":500.0}""").MaxOutputTokens, Is.EqualTo(500));
+
+    [Test]
+    public void A_model_name_longer_than_256_bytes_is_refused_escaped_or_not()
+    {
+        foreach (var model in new[] { new string('m', 257), new string('\u00e9', 129), string.Concat(Enumerable.Repeat("\\u0065", 257)) })
+        {
+            var body = System.Text.Encoding.UTF8.GetBytes($$"""{"model":"{{model}}","messages":[]}""");
+
+            Assert.That(RequestInspector.TryInspect(body, out _, out var error), Is.False, model);
+            Assert.That(error, Does.Contain("256"));
+        }
+
+        Assert.That(Inspect($$"""{"model":"{{new string('m', 256)}}"}""").Model, Has.Length.EqualTo(256));
+        Assert.That(Inspect($$"""{"model":"{{string.Concat(Enumerable.Repeat("\\u0065", 256))}}"}""").Model, Is.EqualTo(new string('e', 256)));
+    }
+
     [Test]
     public void Nested_max_tokens_are_ignored()
     {

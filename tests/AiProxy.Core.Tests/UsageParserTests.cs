@@ -57,4 +57,57 @@ public sealed class UsageParserTests
     [Test]
     public void A_responses_api_progress_event_is_no_error()
         => Assert.That(UsageParser.ReadChunk("""{"type":"response.output_text.delta","delta":"hi"}"""u8, new UsageData(), readModel: true).IsError, Is.False);
+
+    private static (long? Prompt, long? Completion, long? Total) ReadBodyUsage(string body, int chunkSize)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var finder = default(TopLevelUsageFinder);
+        for (var i = 0; i < bytes.Length; i += chunkSize)
+        {
+            finder.Scan(bytes.AsSpan(i, Math.Min(chunkSize, bytes.Length - i)));
+        }
+
+        var usage = new UsageData();
+        if (finder.UsageAt >= 0)
+        {
+            UsageParser.ReadUsageMember(bytes.AsSpan((int)finder.UsageAt), usage);
+        }
+
+        return (usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens);
+    }
+
+    [TestCase(1)]
+    [TestCase(7)]
+    [TestCase(4096)]
+    public void A_body_usage_is_the_top_level_member_not_one_in_metadata_or_a_message(int chunkSize)
+    {
+        var body = """
+            {"id":"c","choices":[{"message":{"role":"assistant","content":"say \"usage\": {\"total_tokens\":1}","usage":{"total_tokens":2}}}],
+             "usage" : {"prompt_tokens":7,"completion_tokens":3,"total_tokens":10},
+             "metadata":{"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":3}},"note":"usage","list":["usage",{"usage":{"total_tokens":4}}]}
+            """;
+
+        Assert.That(ReadBodyUsage(body, chunkSize), Is.EqualTo(((long?)7, (long?)3, (long?)10)));
+    }
+
+    [Test]
+    public void A_body_with_usage_only_in_metadata_has_no_usage()
+        => Assert.That(ReadBodyUsage("""{"id":"c","metadata":{"usage":{"total_tokens":3}},"x":"\"usage\":{}"}""", 5), Is.EqualTo(((long?)null, (long?)null, (long?)null)));
+
+    [Test]
+    public void A_responses_api_body_gives_its_top_level_usage()
+        => Assert.That(
+            ReadBodyUsage("""{"id":"resp_1","object":"response","usage":{"input_tokens":5,"output_tokens":2,"total_tokens":7},"metadata":{"usage":"x"}}""", 3),
+            Is.EqualTo(((long?)5, (long?)2, (long?)7)));
+
+    [Test]
+    public void A_stream_chunk_ignores_a_usage_nested_in_metadata()
+    {
+        var usage = new UsageData();
+
+        var info = UsageParser.ReadChunk("""{"id":"c","choices":[],"metadata":{"usage":{"total_tokens":99}}}"""u8, usage, readModel: false);
+
+        Assert.That(info.HasUsage, Is.False);
+        Assert.That(usage.TotalTokens, Is.Null);
+    }
 }

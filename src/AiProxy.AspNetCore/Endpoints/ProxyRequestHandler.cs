@@ -25,6 +25,7 @@ internal sealed partial class ProxyRequestHandler(
     ClientSelector selector,
     ProviderRegistry registry,
     CallerAuthentication authentication,
+    RequestBodyReader bodyReader,
     IProxyRateLimiter rateLimiter,
     UsageReporter usageReporter,
     IOptionsMonitor<OpenAiProxyOptions> options,
@@ -96,7 +97,7 @@ internal sealed partial class ProxyRequestHandler(
             return;
         }
 
-        var (body, bodyError) = await PooledBody.ReadAsync(context, current.MaxRequestBodyBytes).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(context, caller, current).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
@@ -131,7 +132,8 @@ internal sealed partial class ProxyRequestHandler(
             }
 
             // One limiter call per request: the caller's limits and the candidate providers' capacity.
-            var estimate = RequestTokenEstimate.Estimate(body.Length, inspection);
+            // A request without a body (a GET) asks for no generation; one that is not JSON reserves only a completion.
+            var estimate = body.Length == 0 ? 0 : RequestTokenEstimate.Estimate(body.Length, inspection, DefaultCompletionTokens(inspection, selection, caller.Providers, current), isText: inspection.IsJson);
             var lease = await AcquireAsync(caller, inspection.Model ?? string.Empty, selection, estimate, context.RequestAborted).ConfigureAwait(false);
             await using var leaseScope = lease.ConfigureAwait(false);
             ProxyHttpResponses.AddRateLimitHeaders(context.Response, lease);
@@ -264,6 +266,31 @@ internal sealed partial class ProxyRequestHandler(
         return await rateLimiter.AcquireAsync(
             new ProxyRateLimitRequest { Partition = caller.Partition, Limits = caller.Limits, EstimatedTokens = estimate, Providers = providers },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The completion a request that sets no maximum reserves: the largest <c>DefaultCompletionTokens</c> among its
+    /// candidates the caller may reach (a provider's own, else the root value), since any of them may answer.</summary>
+    private int DefaultCompletionTokens(in RequestInspection inspection, SelectionContext selection, ProviderScope? scope, OpenAiProxyOptions current)
+    {
+        var fallback = current.DefaultCompletionTokens;
+        if (RequestTokenEstimate.HasCompletionLimit(inspection))
+        {
+            return fallback; // not used
+        }
+
+        ReadOnlySpan<ProviderClient> candidates = selection.Provider is { } pinned
+            ? (registry.Find(pinned) is { } found ? [found] : [])
+            : selector.ServingProviders(inspection.Model ?? string.Empty);
+        var largest = -1;
+        foreach (var provider in candidates)
+        {
+            if (scope is null || scope.Allows(provider.Name))
+            {
+                largest = Math.Max(largest, provider.DefaultCompletionTokens ?? fallback);
+            }
+        }
+
+        return largest < 0 ? fallback : largest;
     }
 
     /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a

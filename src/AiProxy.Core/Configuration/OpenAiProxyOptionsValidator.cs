@@ -135,6 +135,10 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         }
 
         ValidateLimits(errors, key, provider.RequestsPerMinute, provider.TokensPerMinute, provider.MaxConcurrentRequests);
+        if (provider.DefaultCompletionTokens is < 0)
+        {
+            errors.Add($"{key}:DefaultCompletionTokens must not be negative (was {provider.DefaultCompletionTokens}).");
+        }
     }
 
     private static void ValidateToken(List<string> errors, string name, ProxyTokenOptions token, IDictionary<string, ProviderOptions> providers)

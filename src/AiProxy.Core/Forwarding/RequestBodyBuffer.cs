@@ -19,6 +19,7 @@ namespace AiProxy.Forwarding;
 internal sealed class RequestBodyBuffer : MemoryManager<byte>
 {
     private readonly int _length;
+    private readonly RequestBufferBudget? _budget;
     private byte[]? _array;
 
     // One reference for the owner until it disposes, one per serialization in progress; the array goes back at zero.
@@ -27,13 +28,17 @@ internal sealed class RequestBodyBuffer : MemoryManager<byte>
 
     /// <summary>Takes ownership of <paramref name="rented"/> (from <see cref="ArrayPool{T}.Shared"/>); its first
     /// <paramref name="length"/> bytes are the body.</summary>
-    public RequestBodyBuffer(byte[] rented, int length)
+    /// <param name="rented">The array.</param>
+    /// <param name="length">The body's length.</param>
+    /// <param name="budget">Where the array's size was reserved, to give back when the array returns to the pool.</param>
+    public RequestBodyBuffer(byte[] rented, int length, RequestBufferBudget? budget = null)
     {
         ArgumentNullException.ThrowIfNull(rented);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, rented.Length);
         _array = rented;
         _length = length;
+        _budget = budget;
     }
 
     private RequestBodyBuffer()
@@ -75,6 +80,7 @@ internal sealed class RequestBodyBuffer : MemoryManager<byte>
     {
         if (Interlocked.Decrement(ref _references) == 0 && Interlocked.Exchange(ref _array, null) is { } array)
         {
+            _budget?.Release(array.Length);
             ArrayPool<byte>.Shared.Return(array);
         }
     }

@@ -27,6 +27,9 @@ internal readonly struct RequestInspection
     /// <summary>Top-level <c>max_completion_tokens</c>, if a number.</summary>
     public long? MaxCompletionTokens { get; init; }
 
+    /// <summary>Top-level <c>max_output_tokens</c> (the Responses API's limit), if a number.</summary>
+    public long? MaxOutputTokens { get; init; }
+
     /// <summary>Top-level <c>n</c>, if a number.</summary>
     public long? N { get; init; }
 
@@ -50,6 +53,9 @@ internal readonly struct RequestInspection
 
     /// <summary>Length of that value token; 0 when it is not a JSON primitive (and cannot be replaced).</summary>
     public int IncludeUsageValueLength { get; init; }
+
+    /// <summary>The body was read as a JSON object (its closing brace was found); false for forms and other bodies.</summary>
+    public bool IsJson => ObjectEnd > 0;
 
     public static RequestInspection None => new() { ModelTokenStart = -1, StreamOptionsStart = -1, StreamOptionsValueStart = -1, IncludeUsageValueStart = -1 };
 }

@@ -4,7 +4,7 @@ namespace AiProxy.Forwarding;
 
 /// <summary>
 /// Reads the few top-level fields routing needs (<c>model</c>, <c>stream</c>, <c>stream_options</c>,
-/// <c>max_tokens</c>, <c>max_completion_tokens</c>, <c>n</c>) in one <see cref="Utf8JsonReader"/> pass,
+/// <c>max_tokens</c>, <c>max_completion_tokens</c>, <c>max_output_tokens</c>, <c>n</c>) in one <see cref="Utf8JsonReader"/> pass,
 /// which also checks that the whole body is well-formed JSON. Nested values are skipped, so a
 /// <c>"model"</c> inside messages is never mistaken for the request's model.
 /// </summary>
@@ -16,6 +16,7 @@ internal static class RequestInspector
     private static ReadOnlySpan<byte> IncludeUsageName => "include_usage"u8;
     private static ReadOnlySpan<byte> MaxTokensName => "max_tokens"u8;
     private static ReadOnlySpan<byte> MaxCompletionTokensName => "max_completion_tokens"u8;
+    private static ReadOnlySpan<byte> MaxOutputTokensName => "max_output_tokens"u8;
     private static ReadOnlySpan<byte> NName => "n"u8;
 
     private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 };
@@ -31,7 +32,7 @@ internal static class RequestInspector
         bool stream = false, includeUsage = false, hasStreamOptions = false, streamOptionsEmpty = false;
         int streamOptionsStart = -1, includeUsageStart = -1, includeUsageLength = 0, objectEnd;
         int streamOptionsValueStart = -1, streamOptionsValueLength = 0;
-        long? maxTokens = null, maxCompletionTokens = null, n = null;
+        long? maxTokens = null, maxCompletionTokens = null, maxOutputTokens = null, n = null;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -48,6 +49,14 @@ internal static class RequestInspector
                     if (reader.TokenType == JsonTokenType.String)
                     {
                         model = ModelNames.Read(ref reader);
+                        if (model is null)
+                        {
+                            // Refused before the name reaches a cache, a log line, a metric tag or an error message.
+                            error = $"The model name is longer than {ModelNames.MaxUtf8Length} bytes.";
+                            SkipRest(ref reader);
+                            return false;
+                        }
+
                         modelStart = (int)reader.TokenStartIndex;
                         modelLength = reader.ValueSpan.Length + 2;
                     }
@@ -99,6 +108,10 @@ internal static class RequestInspector
                 {
                     maxCompletionTokens = ReadInt64(ref reader);
                 }
+                else if (reader.ValueTextEquals(MaxOutputTokensName))
+                {
+                    maxOutputTokens = ReadInt64(ref reader);
+                }
                 else if (reader.ValueTextEquals(NName))
                 {
                     n = ReadInt64(ref reader);
@@ -142,6 +155,7 @@ internal static class RequestInspector
             HasStreamOptions = hasStreamOptions,
             MaxTokens = maxTokens,
             MaxCompletionTokens = maxCompletionTokens,
+            MaxOutputTokens = maxOutputTokens,
             N = n,
             ObjectEnd = objectEnd,
             StreamOptionsStart = streamOptionsStart,
@@ -183,12 +197,22 @@ internal static class RequestInspector
         return includeUsage;
     }
 
+    /// <summary>A whole number: <c>4096</c>, and also <c>4096.0</c> or <c>4.096e3</c> (as JSON parsers that read numbers as
+    /// doubles accept them, so a limit written that way still counts); anything else is left unset.</summary>
     private static long? ReadInt64(ref Utf8JsonReader reader)
     {
         reader.Read();
-        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+        if (reader.TokenType == JsonTokenType.Number)
         {
-            return value;
+            if (reader.TryGetInt64(out var value))
+            {
+                return value;
+            }
+
+            if (reader.TryGetDouble(out var number) && double.IsFinite(number) && number == Math.Floor(number))
+            {
+                return number >= long.MaxValue ? long.MaxValue : number <= long.MinValue ? long.MinValue : (long)number;
+            }
         }
 
         reader.Skip();

@@ -55,10 +55,10 @@ internal static class ResponseRelay
         var tail = isJson ? ArrayPool<byte>.Shared.Rent(TailSize * 2) : null;
         try
         {
-            var (outcome, tailLength) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
-            if (outcome == RelayOutcome.Completed && tail is not null)
+            var (outcome, tailLength, usageAt) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
+            if (outcome == RelayOutcome.Completed && tail is not null && usageAt >= 0)
             {
-                UsageParser.ReadUsageFromTail(tail.AsSpan(0, tailLength), result.Usage);
+                UsageParser.ReadUsageMember(tail.AsSpan((int)usageAt, tailLength - (int)usageAt), result.Usage);
             }
 
             return outcome;
@@ -72,7 +72,9 @@ internal static class ResponseRelay
         }
     }
 
-    private static async ValueTask<(RelayOutcome Outcome, int TailLength)> CopyRawAsync(
+    /// <returns>How the copy ended, the tail's length, and the offset in the tail of the body's top-level <c>usage</c> member
+    /// (-1 when it has none, or when it is not within the tail).</returns>
+    private static async ValueTask<(RelayOutcome Outcome, int TailLength, long UsageAt)> CopyRawAsync(
         Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
     {
         // One timer for the whole copy, re-armed before each read (a body may take as long as it keeps sending) and
@@ -81,6 +83,7 @@ internal static class ResponseRelay
         using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var tailLength = 0;
         var first = true;
+        var finder = default(TopLevelUsageFinder);
         while (true)
         {
             var memory = output.GetMemory(MinReadSize);
@@ -92,20 +95,21 @@ internal static class ResponseRelay
             }
             catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
             {
-                return (RelayOutcome.ClientAborted, tailLength);
+                return (RelayOutcome.ClientAborted, tailLength, -1);
             }
             catch (OperationCanceledException)
             {
-                return (RelayOutcome.UpstreamIdle, tailLength);
+                return (RelayOutcome.UpstreamIdle, tailLength, -1);
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
-                return (clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed, tailLength);
+                return (clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed, tailLength, -1);
             }
 
             if (read == 0)
             {
-                return (RelayOutcome.Completed, tailLength);
+                var usageAt = finder.UsageAt - (finder.Position - tailLength); // from the body's start to the tail's
+                return (RelayOutcome.Completed, tailLength, finder.UsageAt >= 0 && usageAt >= 0 ? usageAt : -1);
             }
 
             if (tail is not null)
@@ -117,6 +121,7 @@ internal static class ResponseRelay
                     first = false;
                 }
 
+                finder.Scan(chunk);
                 tailLength = AppendToTail(tail, tailLength, chunk);
             }
 
@@ -124,7 +129,7 @@ internal static class ResponseRelay
             var flushed = await RelayFlush.FlushAsync(output, idle, writeTimeout, clientAborted).ConfigureAwait(false);
             if (flushed != RelayOutcome.Completed)
             {
-                return (flushed, tailLength);
+                return (flushed, tailLength, -1);
             }
         }
     }

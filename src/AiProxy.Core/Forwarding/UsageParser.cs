@@ -4,7 +4,8 @@ namespace AiProxy.Forwarding;
 
 /// <summary>
 /// Reads token usage from response JSON without deserializing it: the top level of a chunk or body
-/// (<c>usage</c>, <c>model</c>, <c>choices</c>, <c>error</c>), or just a <c>usage</c> object found in a body's tail.
+/// (<c>usage</c>, <c>model</c>, <c>choices</c>, <c>error</c>), or just the top-level <c>usage</c> member of a body, found
+/// in its tail by <see cref="TopLevelUsageFinder"/>; a <c>usage</c> nested in <c>metadata</c> or a message is never taken.
 /// Understands OpenAI's (<c>prompt_tokens</c>, <c>completion_tokens</c>) and the Responses API's
 /// (<c>input_tokens</c>, <c>output_tokens</c>) names.
 /// </summary>
@@ -109,16 +110,16 @@ internal static class UsageParser
         return new ChunkInfo(hasUsage, choicesEmpty, isError, model);
     }
 
-    /// <summary>Finds the last <c>"usage":{...}</c> in the tail of a JSON body and reads it.</summary>
-    public static bool ReadUsageFromTail(ReadOnlySpan<byte> tail, UsageData usage)
+    /// <summary>Reads the <c>"usage":{...}</c> member that <paramref name="member"/> starts with (where
+    /// <see cref="TopLevelUsageFinder"/> found the body's top-level one).</summary>
+    public static bool ReadUsageMember(ReadOnlySpan<byte> member, UsageData usage)
     {
-        var at = tail.LastIndexOf(QuotedUsage);
-        if (at < 0)
+        if (!member.StartsWith(QuotedUsage))
         {
             return false;
         }
 
-        var rest = tail[(at + QuotedUsage.Length)..].TrimStart(" \t\r\n"u8);
+        var rest = member[QuotedUsage.Length..].TrimStart(" \t\r\n"u8);
         if (rest.IsEmpty || rest[0] != (byte)':')
         {
             return false;

@@ -21,6 +21,7 @@ internal sealed class ProviderHealth
     private readonly long[] _bucketEpoch = new long[BucketCount];
     private readonly int[] _bucketRequests = new int[BucketCount];
     private readonly int[] _bucketFailures = new int[BucketCount];
+    private const int MaxMissingModels = 1024;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _missingModels = new(StringComparer.OrdinalIgnoreCase);
     private int _missingCount;
     private long _windowEpoch = -1;
@@ -213,7 +214,7 @@ internal sealed class ProviderHealth
     /// <summary>An upstream 404 for a model: only this provider-model pair cools down.</summary>
     public void RecordModelNotFound(string model)
     {
-        if (model.Length > 0 && Volatile.Read(ref _missingCount) < 1024)
+        if (model.Length > 0 && (Volatile.Read(ref _missingCount) < MaxMissingModels || PruneMissingModels() < MaxMissingModels))
         {
             var until = _time.GetUtcNow() + _options().CooldownPeriod;
             if (_missingModels.TryAdd(model, until))
@@ -228,6 +229,25 @@ internal sealed class ProviderHealth
 
         Volatile.Write(ref _trialInProgress, 0);
     }
+
+    /// <summary>Forgets the pairs whose cooldown ended, so names nobody asks for again (a flood of made-up ones) do not hold
+    /// the set full; returns how many are left.</summary>
+    private int PruneMissingModels()
+    {
+        var now = _time.GetUtcNow();
+        foreach (var (name, until) in _missingModels)
+        {
+            if (now >= until && _missingModels.TryRemove(new KeyValuePair<string, DateTimeOffset>(name, until)))
+            {
+                Interlocked.Decrement(ref _missingCount);
+            }
+        }
+
+        return Volatile.Read(ref _missingCount);
+    }
+
+    /// <summary>Provider-model pairs cooling down (tests).</summary>
+    internal int MissingModelCount => Volatile.Read(ref _missingCount);
 
     public bool IsModelMissing(string model)
     {

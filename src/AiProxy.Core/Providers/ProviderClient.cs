@@ -18,6 +18,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     private readonly string[] _exactModels;
     private readonly string[] _globModels;
     private readonly KeyValuePair<string, string>[] _upstreamHeaders;
+    private volatile ProviderOptions _options;
     private int _retired;
     private int _disposed;
 
@@ -29,7 +30,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     {
         Health = health ?? new ProviderHealth(TimeProvider.System, static () => new HealthOptions());
         Name = name;
-        Options = options;
+        _options = options;
         _mappings = mappings;
         BaseUrl = NormalizeBaseUrl(options.BaseUrl!);
         Priority = options.Priority;
@@ -39,12 +40,13 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         _exactModels = Models.Where(static m => !ModelPattern.IsGlob(m)).ToArray();
         _globModels = Models.Where(ModelPattern.IsGlob).ToArray();
         _upstreamHeaders = BuildUpstreamHeaders(options);
-        Capacity = new ProxyLimits(options.RequestsPerMinute, options.TokensPerMinute, options.MaxConcurrentRequests);
         _invoker = new HttpMessageInvoker(handler ?? CreateHandler(), disposeHandler: true);
     }
 
     public string Name { get; }
-    public ProviderOptions Options { get; }
+    /// <summary>The provider's options: those it was built with, or a reload's that changed only what
+    /// <see cref="Refresh"/> takes over.</summary>
+    public ProviderOptions Options => _options;
     public Uri BaseUrl { get; }
     public int Priority { get; }
     public double Weight { get; }
@@ -76,8 +78,23 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     /// so ordering compares integers instead of names on the request path; -1 until registered.</summary>
     internal int FailoverRank { get; set; } = -1;
 
-    /// <summary>The provider's capacity limits (<c>RequestsPerMinute</c>, <c>TokensPerMinute</c>, <c>MaxConcurrentRequests</c>).</summary>
-    internal ProxyLimits Capacity { get; }
+    /// <summary>The provider's capacity limits (<c>RequestsPerMinute</c>, <c>TokensPerMinute</c>, <c>MaxConcurrentRequests</c>),
+    /// read from the current options so a reload that changes them takes effect at once.</summary>
+    internal ProxyLimits Capacity
+    {
+        get
+        {
+            var options = _options;
+            return new ProxyLimits(options.RequestsPerMinute, options.TokensPerMinute, options.MaxConcurrentRequests);
+        }
+    }
+
+    /// <summary>Completion tokens reserved for a request with no maximum; <see langword="null"/> for the root default.</summary>
+    internal int? DefaultCompletionTokens => _options.DefaultCompletionTokens;
+
+    /// <summary>Takes a reload's options for a provider whose connection and routing did not change
+    /// (<see cref="SameOptions"/>): capacity and reservation values apply at once, state and connections stay.</summary>
+    internal void Refresh(ProviderOptions options) => _options = options;
 
     /// <summary>The provider's runtime state: counters, latency, circuit breaker.</summary>
     internal ProviderHealth Health { get; }

@@ -73,9 +73,17 @@ internal sealed partial class ProviderRegistry : IDisposable
             foreach (var (name, providerOptions) in options.Providers)
             {
                 var existing = Array.Find(old, p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
-                next.Add(existing is not null && ProviderClient.SameOptions(existing.Options, providerOptions)
-                    ? existing
-                    : new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health, CooldownCallback(name))));
+                if (existing is not null && ProviderClient.SameOptions(existing.Options, providerOptions))
+                {
+                    // Kept with its state and connections; limits and reservations are not part of that comparison, so
+                    // they come from the new options.
+                    existing.Refresh(providerOptions);
+                    next.Add(existing);
+                }
+                else
+                {
+                    next.Add(new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health, CooldownCallback(name))));
+                }
             }
 
             var byFailover = next.ToArray();

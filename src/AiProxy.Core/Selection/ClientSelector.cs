@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using AiProxy.Forwarding;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
 using AiProxy.Tokens;
@@ -199,15 +200,24 @@ internal sealed class ClientSelector : IClientSelector
             }
         }
 
+        if (list.Count == 0)
+        {
+            return []; // a name nothing serves (a 404) is never cached: made-up names must not grow anything
+        }
+
         list.Sort(static (a, b) => FailoverStrategy.Compare(a, b));
         serving = list.ToArray();
         if (cache.ByModel.Count < MaxCachedModels)
         {
             cache.ByModel.TryAdd(model, serving);
+            ModelNames.Remember(model);
         }
 
         return serving;
     }
+
+    /// <summary>Model names whose serving set is cached (tests).</summary>
+    internal int CachedModelCount => _serving?.ByModel.Count ?? 0;
 
     /// <summary>A strategy looked up by name, and whether it can choose its first candidate alone (found out once, not per request).</summary>
     private sealed record ResolvedStrategy(string Name, ISelectionStrategy Strategy, IFirstChoiceStrategy? FirstChoice);

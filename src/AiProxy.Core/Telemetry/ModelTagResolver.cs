@@ -26,6 +26,9 @@ internal sealed class ModelTagResolver
     // reload: a name that was known keeps its series, which stays bounded by the cap.
     private readonly ConcurrentDictionary<string, string> _known = new(StringComparer.OrdinalIgnoreCase);
     private int _count; // of _known, without taking its locks
+
+    /// <summary>Names remembered (tests).</summary>
+    internal int Count => Volatile.Read(ref _count);
     private int _globs;
 
     public ModelTagResolver(ProviderRegistry registry, ModelMappingService mappings, ModelCatalog catalog)

@@ -1,0 +1,60 @@
+using AiProxy.Errors;
+using AiProxy.Forwarding;
+using AiProxy.RateLimiting;
+using AiProxy.Telemetry;
+using AiProxy.Tokens;
+using Microsoft.AspNetCore.Http;
+
+namespace AiProxy.AspNetCore.Endpoints;
+
+/// <summary>
+/// Admits a body before reading it, then reads it (<see cref="PooledBody"/>): a caller with <c>MaxConcurrentRequests</c>
+/// reads at most that many bodies at once on this instance (<see cref="BodyReadGate"/>), and every body counts against the
+/// process's <c>MaxBufferedRequestBytes</c> (<see cref="RequestBufferBudget"/>).
+/// </summary>
+internal sealed class RequestBodyReader(ProxyMetrics metrics)
+{
+    private static readonly TimeSpan GateRetryAfter = TimeSpan.FromSeconds(1);
+
+    private readonly BodyReadGate _gate = new();
+
+    /// <summary>The bytes request bodies hold now.</summary>
+    public RequestBufferBudget Budget { get; } = new();
+
+    /// <summary>Callers with a body being read now (tests).</summary>
+    internal int CallersReading => _gate.Callers;
+
+    /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
+    public ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync(HttpContext context, ProxyCaller caller, OpenAiProxyOptions options)
+    {
+        if (caller.Limits.MaxConcurrentRequests is not { } max)
+        {
+            return PooledBody.ReadAsync(context, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes);
+        }
+
+        return ReadGatedAsync(context, caller, max, options);
+    }
+
+    private async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadGatedAsync(
+        HttpContext context, ProxyCaller caller, int max, OpenAiProxyOptions options)
+    {
+        if (!_gate.TryEnter(caller.Partition, max))
+        {
+            metrics.RecordRateLimited(caller.Name, ProxyRateLimitReason.ConcurrentRequests);
+            return (null, new ProxyError(StatusCodes.Status429TooManyRequests, "rate_limit_exceeded", "rate_limit_exceeded",
+                $"Too many concurrent requests for this caller. Please try again in {ProxyHttpResponses.FormatReset(GateRetryAfter)}.")
+            {
+                RetryAfterSeconds = ProxyHttpResponses.RetryAfterSeconds(GateRetryAfter),
+            });
+        }
+
+        try
+        {
+            return await PooledBody.ReadAsync(context, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Exit(caller.Partition);
+        }
+    }
+}
