@@ -20,39 +20,46 @@ internal static class BodyInspection
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>
-    /// What routing needs from <paramref name="body"/>. A body that declares JSON (or must be JSON, <paramref name="requireJson"/>)
-    /// and is not gets an error; a body that merely looks like JSON and does not parse is one whose model cannot be known,
-    /// as is anything that is neither JSON nor a form with a <c>model</c> field (<see cref="RequestInspection.Model"/> null).
+    /// What routing needs from <paramref name="body"/>, when it can be known without reading a form: false, with the form's
+    /// <paramref name="boundary"/>, for a <c>multipart/form-data</c> body (then <see cref="ReadFormAsync"/>). A body that
+    /// declares JSON (or must be JSON, <paramref name="requireJson"/>) and is not gets an error; a body that merely looks
+    /// like JSON and does not parse is one whose model cannot be known, as is anything that is neither JSON nor a form
+    /// (<see cref="RequestInspection.Model"/> null).
     /// </summary>
-    public static ValueTask<(RequestInspection Inspection, ProxyError? Error)> InspectAsync(
-        string? contentType, RequestBodyBuffer body, bool requireJson, CancellationToken cancellationToken)
+    /// <remarks>Synchronous on purpose: a request handler that awaited a <see cref="ValueTask{TResult}"/> of this large
+    /// struct would carry its awaiter, result inline, in every request's state machine (about 150 B each).</remarks>
+    public static bool TryInspect(
+        string? contentType, RequestBodyBuffer body, bool requireJson, out RequestInspection inspection, out ProxyError? error, out string boundary)
     {
+        inspection = RequestInspection.None;
+        error = null;
+        boundary = string.Empty;
         if (body.Length == 0)
         {
-            return ValueTask.FromResult<(RequestInspection, ProxyError?)>((RequestInspection.None, null));
+            return true;
         }
 
         var declaredJson = requireJson || IsJson(contentType);
-        if (!declaredJson && TryGetMultipartBoundary(contentType, out var boundary))
+        if (!declaredJson && TryGetMultipartBoundary(contentType, out boundary))
         {
-            return ReadMultipartModelAsync(body, boundary, cancellationToken);
+            return false;
         }
 
         if (declaredJson || StartsLikeJson(body.Memory.Span))
         {
-            if (RequestInspector.TryInspect(body.Memory.Span, out var inspection, out var jsonError))
+            if (RequestInspector.TryInspect(body.Memory.Span, out inspection, out var jsonError))
             {
-                return ValueTask.FromResult<(RequestInspection, ProxyError?)>((inspection, null));
+                return true;
             }
 
+            inspection = RequestInspection.None;
             if (declaredJson)
             {
-                return ValueTask.FromResult<(RequestInspection, ProxyError?)>((RequestInspection.None,
-                    ProxyError.BadRequest(jsonError + " See the OpenAI API reference for the expected body.")));
+                error = ProxyError.BadRequest(jsonError + " See the OpenAI API reference for the expected body.");
             }
         }
 
-        return ValueTask.FromResult<(RequestInspection, ProxyError?)>((RequestInspection.None, null));
+        return true;
     }
 
     internal static bool IsJson(string? contentType)
@@ -119,7 +126,7 @@ internal static class BodyInspection
     /// already buffered (the files are skipped through the reader's small buffer, never copied whole). A form with two
     /// <c>model</c> fields is refused: the proxy and the upstream could each take a different one.
     /// </summary>
-    private static async ValueTask<(RequestInspection Inspection, ProxyError? Error)> ReadMultipartModelAsync(
+    public static async Task<(RequestInspection Inspection, ProxyError? Error)> ReadFormAsync(
         RequestBodyBuffer body, string boundary, CancellationToken cancellationToken)
     {
         if (!MemoryMarshal.TryGetArray<byte>(body.Memory, out var segment))

@@ -111,7 +111,11 @@ internal sealed partial class ProxyRequestHandler(
         using (body)
         {
             var contentType = context.Request.ContentType;
-            var (inspection, inspectionError) = await BodyInspection.InspectAsync(contentType, body, requireModel, context.RequestAborted).ConfigureAwait(false);
+            if (!BodyInspection.TryInspect(contentType, body, requireModel, out var inspection, out var inspectionError, out var boundary))
+            {
+                (inspection, inspectionError) = await BodyInspection.ReadFormAsync(body, boundary, context.RequestAborted).ConfigureAwait(false);
+            }
+
             if (inspectionError is not null)
             {
                 await ProxyHttpResponses.WriteErrorAsync(context, inspectionError).ConfigureAwait(false);
