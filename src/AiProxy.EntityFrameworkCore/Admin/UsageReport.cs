@@ -67,10 +67,11 @@ internal sealed class UsageReport(ProxyStoreContextFactory contexts, TimeProvide
             "provider" => days.GroupBy(u => u.Provider),
             _ => days.GroupBy(u => u.Caller),
         };
-        return await grouped
+        var rows = await grouped
             .Select(g => new Row(g.Key, g.Sum(u => u.Requests), g.Sum(u => u.InputTokens), g.Sum(u => u.OutputTokens), g.Sum(u => u.TotalTokens)))
-            .OrderBy(r => r.Key)
             .ToListAsync(cancellationToken).ConfigureAwait(false);
+        rows.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return rows;
     }
 
     private static async Task WriteJsonAsync(HttpContext context, DateOnly from, DateOnly to, string groupBy, List<Row> rows)
