@@ -64,7 +64,7 @@ internal sealed class StoreHost : IAsyncDisposable
             {
                 app.Use(async (context, next) =>
                 {
-                    if (context.Request.Path.StartsWithSegments(ProxyHost.Prefix + "/v1"))
+                    if (context.Request.Path.StartsWithSegments(ProxyHost.Prefix))
                     {
                         CommandCounter.MarkRequestFlow();
                     }
