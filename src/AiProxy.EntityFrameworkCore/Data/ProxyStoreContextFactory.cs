@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Logging;
 
@@ -40,6 +41,9 @@ internal sealed class ProxyStoreContextFactory
         {
             builder.UseLoggerFactory(loggerFactory);
         }
+
+        // Each instance reads the version row every PollInterval: its commands are Debug, not Information, noise.
+        builder.ConfigureWarnings(warnings => warnings.Log((RelationalEventId.CommandExecuted, LogLevel.Debug)));
 
         configure(builder);
         return builder.Options;

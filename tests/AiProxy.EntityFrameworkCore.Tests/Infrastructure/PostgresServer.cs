@@ -33,7 +33,7 @@ internal sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartAsync()
     {
         var bin = FindBin() ?? throw new InvalidOperationException(
-            "PostgreSQL's initdb was not found (pg_config --bindir, /usr/lib/postgresql/*/bin). The tests start their own server: "
+            "PostgreSQL's initdb was not found (pg_config --bindir, PATH, /usr/lib/postgresql/*/bin). The tests start their own server: "
             + "install it (Debian: apt-get install -y postgresql); .ci/run does.");
         var folder = Path.Combine(Path.GetTempPath(), "aiproxy-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
@@ -123,6 +123,7 @@ internal sealed class PostgresServer : IAsyncDisposable
             // no pg_config on PATH
         }
 
+        candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
         if (Directory.Exists("/usr/lib/postgresql"))
         {
             candidates.AddRange(Directory.GetDirectories("/usr/lib/postgresql").OrderDescending().Select(d => Path.Combine(d, "bin")));
