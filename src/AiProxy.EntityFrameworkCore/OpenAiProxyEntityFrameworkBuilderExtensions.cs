@@ -61,7 +61,8 @@ public static class OpenAiProxyEntityFrameworkBuilderExtensions
         if (configured is not null && !services.Any(d => d.ServiceType == typeof(StoredTokenStoreMarker)))
         {
             services.Remove(configured);
-            services.AddSingleton<IProxyTokenStore>(sp => new StoredTokenStore(Resolve(sp, configured), sp.GetRequiredService<StoredTokenSnapshot>()));
+            services.AddSingleton<IProxyTokenStore>(sp => new StoredTokenStore(
+                Resolve(sp, configured), sp.GetRequiredService<StoredTokenSnapshot>(), sp.GetRequiredService<IOptionsMonitor<OpenAiProxyOptions>>()));
             services.AddSingleton<StoredTokenStoreMarker>();
         }
 

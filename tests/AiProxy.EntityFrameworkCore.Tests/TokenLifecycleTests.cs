@@ -104,6 +104,27 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     }
 
     [Test]
+    public async Task An_expired_stored_token_is_refused()
+    {
+        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        var key = await host.CreateTokenAsync("expired", new { expires_at = DateTimeOffset.UtcNow.AddMinutes(-1) });
+
+        Assert.That(await host.ChatAsync(key), Is.EqualTo(401));
+    }
+
+    [Test]
+    public async Task A_stored_token_whose_name_configuration_takes_later_is_no_longer_served()
+    {
+        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        var key = await host.CreateTokenAsync("claimed");
+        Assert.That(await host.ChatAsync(key), Is.EqualTo(200));
+
+        host.Reconfigure(new Dictionary<string, string?> { ["Tokens:claimed:Key"] = "sk-configured-claimed" });
+        await WaitForStatusAsync(host, key, 401);
+        Assert.That(await host.ChatAsync("sk-configured-claimed"), Is.EqualTo(200));
+    }
+
+    [Test]
     public async Task Concurrent_creates_of_one_name_let_one_win_and_answer_409_to_the_rest()
     {
         await using var first = await StoreHost.StartAsync(_database, _upstream);

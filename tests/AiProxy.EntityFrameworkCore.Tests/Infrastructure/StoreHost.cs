@@ -15,8 +15,11 @@ internal sealed class StoreHost : IAsyncDisposable
 {
     public const string AdminKey = "sk-admin-test-key";
 
-    private StoreHost(ProxyHost host, CommandCounter commands)
+    private readonly Dictionary<string, string?> _settings;
+
+    private StoreHost(ProxyHost host, CommandCounter commands, Dictionary<string, string?> settings)
     {
+        _settings = settings;
         Host = host;
         Commands = commands;
         Admin = host.CreateClient(AdminKey);
@@ -73,7 +76,19 @@ internal sealed class StoreHost : IAsyncDisposable
                 });
                 app.MapOpenAiProxyAdmin(ProxyHost.Prefix);
             });
-        return new StoreHost(host, commands);
+        return new StoreHost(host, commands, all);
+    }
+
+    /// <summary>Reloads the <c>OpenAiProxy</c> section: the settings the host started with plus <paramref name="extra"/>.</summary>
+    public void Reconfigure(IDictionary<string, string?> extra)
+    {
+        var settings = new Dictionary<string, string?>(_settings);
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        Host.Reconfigure(settings);
     }
 
     /// <summary>Creates a token through the admin API; returns its key.</summary>
