@@ -1,3 +1,4 @@
+using System.Data.Common;
 using AiProxy.EntityFrameworkCore.Data;
 using AiProxy.EntityFrameworkCore.Tokens;
 using AiProxy.Tokens;
@@ -194,8 +195,17 @@ internal sealed partial class TokenAdministration(
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        // Not cancelled with the request: the change is committed, and this instance must serve it.
-        await snapshot.ReloadAsync(CancellationToken.None).ConfigureAwait(false);
+        // Not cancelled with the request: the change is committed, and this instance must serve it. Should the database
+        // go away in between, the change still stands (answered as done); the next successful poll serves it.
+        try
+        {
+            await snapshot.ReloadAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is DbException or InvalidOperationException or TimeoutException)
+        {
+            LogReloadFailed(logger, exception);
+        }
+
         return null;
     }
 
@@ -218,6 +228,9 @@ internal sealed partial class TokenAdministration(
 
     [LoggerMessage(1, LogLevel.Information, "Admin {Actor}: {Action} token {Token}.")]
     private static partial void LogAction(ILogger logger, string actor, string action, string token);
+
+    [LoggerMessage(2, LogLevel.Warning, "A committed token change could not be loaded at once; the next poll of the version row loads it.")]
+    private static partial void LogReloadFailed(ILogger logger, Exception exception);
 
     /// <summary>A token (with its key, when just made) or the error to answer.</summary>
     internal readonly record struct Outcome(StoredToken? Token, string? Key, AdminError? Error)
