@@ -76,6 +76,27 @@ public sealed class AdminApiTests(StoreProvider provider)
     }
 
     [Test]
+    public async Task The_token_list_pages_by_name_with_limit_and_after()
+    {
+        using var database = await TestDatabase.CreateAsync(provider);
+        await using var host = await StoreHost.StartAsync(database, _upstream);
+        foreach (var name in new[] { "page-c", "page-a", "page-b" })
+        {
+            await host.CreateTokenAsync(name);
+        }
+
+        var first = JsonDocument.Parse(await host.Admin.GetStringAsync("admin/tokens?limit=2")).RootElement;
+        var rest = JsonDocument.Parse(await host.Admin.GetStringAsync("admin/tokens?limit=2&after=" + first.GetProperty("last_id").GetString())).RootElement;
+
+        Assert.That(first.GetProperty("data").EnumerateArray().Select(t => t.GetProperty("name").GetString()), Is.EqualTo(new[] { "page-a", "page-b" }));
+        Assert.That(first.GetProperty("has_more").GetBoolean(), Is.True);
+        Assert.That(rest.GetProperty("data").EnumerateArray().Select(t => t.GetProperty("name").GetString()), Is.EqualTo(new[] { "page-c" }));
+        Assert.That(rest.GetProperty("has_more").GetBoolean(), Is.False);
+        using var bad = await host.Admin.GetAsync("admin/tokens?limit=5000");
+        Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
     public async Task Malformed_json_is_refused_with_400()
     {
         using var response = await _host.Admin.PostAsync("admin/tokens", new StringContent("{\"name\":", Encoding.UTF8, "application/json"));

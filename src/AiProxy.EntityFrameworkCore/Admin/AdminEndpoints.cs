@@ -6,7 +6,8 @@ using Microsoft.AspNetCore.Http;
 namespace AiProxy.EntityFrameworkCore.Admin;
 
 /// <summary>
-/// The admin API's handlers: <c>/admin/tokens</c> (GET list, POST create), <c>/admin/tokens/{name}</c> (GET, PATCH,
+/// The admin API's handlers: <c>/admin/tokens</c> (GET list by name, <c>?limit=</c> (100, at most 1000) and <c>?after=</c>
+/// a name, with <c>has_more</c> as OpenAI's lists; POST create), <c>/admin/tokens/{name}</c> (GET, PATCH,
 /// DELETE), <c>/admin/tokens/{name}/rotate</c> (POST), <c>/admin/audit</c> and <c>/admin/usage</c> (GET). Every one
 /// needs an admin token first; errors are OpenAI-shaped. Key material leaves only in the answer to a create or rotate.
 /// </summary>
@@ -15,23 +16,39 @@ internal sealed class AdminEndpoints(AdminAuthentication authentication, TokenAd
     public const int MaxBodyBytes = 64 * 1024;
     public const int DefaultAuditLimit = 100;
     public const int MaxAuditLimit = 1000;
+    public const int DefaultListLimit = 100;
+    public const int MaxListLimit = 1000;
 
     public Task TokensAsync(HttpContext context) => RunAsync(context, async actor =>
     {
         if (HttpMethods.IsGet(context.Request.Method))
         {
-            var list = await tokens.ListAsync(context.RequestAborted).ConfigureAwait(false);
+            if (!TryLimit(context, DefaultListLimit, MaxListLimit, out var limit))
+            {
+                await LimitError(MaxListLimit).WriteAsync(context).ConfigureAwait(false);
+                return;
+            }
+
+            var after = context.Request.Query["after"].Count > 0 ? context.Request.Query["after"].ToString() : null;
+            var (page, hasMore) = await tokens.ListAsync(after, limit, context.RequestAborted).ConfigureAwait(false);
             await WriteJsonAsync(context, 200, writer =>
             {
                 writer.WriteStartObject();
                 writer.WriteString("object", "list");
                 writer.WriteStartArray("data");
-                foreach (var token in list)
+                foreach (var token in page)
                 {
                     TokenJson.Write(writer, token);
                 }
 
                 writer.WriteEndArray();
+                if (page.Count > 0)
+                {
+                    writer.WriteString("first_id", page[0].Name);
+                    writer.WriteString("last_id", page[^1].Name);
+                }
+
+                writer.WriteBoolean("has_more", hasMore);
                 writer.WriteEndObject();
             }).ConfigureAwait(false);
             return;
@@ -103,11 +120,9 @@ internal sealed class AdminEndpoints(AdminAuthentication authentication, TokenAd
             return;
         }
 
-        var limit = DefaultAuditLimit;
-        var limitText = context.Request.Query["limit"];
-        if (limitText.Count > 0 && (!int.TryParse(limitText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxAuditLimit))
+        if (!TryLimit(context, DefaultAuditLimit, MaxAuditLimit, out var limit))
         {
-            await AdminError.BadRequest($"'limit' must be a whole number from 1 to {MaxAuditLimit}.", "limit").WriteAsync(context).ConfigureAwait(false);
+            await LimitError(MaxAuditLimit).WriteAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -150,6 +165,20 @@ internal sealed class AdminEndpoints(AdminAuthentication authentication, TokenAd
 
         await handle(actor!).ConfigureAwait(false);
     }
+
+    private static bool TryLimit(HttpContext context, int defaultLimit, int maxLimit, out int limit)
+    {
+        var text = context.Request.Query["limit"];
+        if (text.Count == 0)
+        {
+            limit = defaultLimit;
+            return true;
+        }
+
+        return int.TryParse(text.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit >= 1 && limit <= maxLimit;
+    }
+
+    private static AdminError LimitError(int maxLimit) => AdminError.BadRequest($"'limit' must be a whole number from 1 to {maxLimit}.", "limit");
 
     private static string Name(HttpContext context) => context.Request.RouteValues["name"] as string ?? "";
 

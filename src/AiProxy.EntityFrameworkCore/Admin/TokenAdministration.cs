@@ -157,10 +157,24 @@ internal sealed partial class TokenAdministration(
         return await db.Tokens.AsNoTracking().FirstOrDefaultAsync(t => t.Name == name, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<List<StoredToken>> ListAsync(CancellationToken cancellationToken)
+    /// <summary>Up to <paramref name="limit"/> tokens by name, after <paramref name="after"/> when given, and whether more follow.</summary>
+    public async Task<(List<StoredToken> Page, bool HasMore)> ListAsync(string? after, int limit, CancellationToken cancellationToken)
     {
         await using var db = contexts.Create();
-        return await db.Tokens.AsNoTracking().OrderBy(t => t.Name).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var tokens = db.Tokens.AsNoTracking();
+        if (after is not null)
+        {
+            tokens = tokens.Where(t => string.Compare(t.Name, after) > 0);
+        }
+
+        var page = await tokens.OrderBy(t => t.Name).Take(limit + 1).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var hasMore = page.Count > limit;
+        if (hasMore)
+        {
+            page.RemoveAt(limit);
+        }
+
+        return (page, hasMore);
     }
 
     public async Task<List<AuditEntry>> AuditAsync(string? target, int limit, CancellationToken cancellationToken)

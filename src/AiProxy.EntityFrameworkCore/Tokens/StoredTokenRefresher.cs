@@ -68,7 +68,7 @@ internal sealed partial class StoredTokenRefresher(
 
     private async Task PollAsync(CancellationToken stopping)
     {
-        // Not on the caller's execution context: StartAsync's flow (and anything it carries) stays out of the loop.
+        // StartAsync returns at once; the loop goes on in the background.
         await Task.Yield();
         while (!stopping.IsCancellationRequested)
         {

@@ -132,6 +132,7 @@ internal sealed partial class DailyUsageWriter(
 
     private async Task LoopAsync(CancellationToken stopping)
     {
+        // StartAsync returns at once; the loop goes on in the background.
         await Task.Yield();
         while (!stopping.IsCancellationRequested)
         {
