@@ -35,7 +35,9 @@ internal sealed class PostgresServer : IAsyncDisposable
         var bin = FindBin() ?? throw new InvalidOperationException(
             "PostgreSQL's initdb was not found (pg_config --bindir, PATH, /usr/lib/postgresql/*/bin). The tests start their own server: "
             + "install it (Debian: apt-get install -y postgresql); .ci/run does.");
-        var folder = Path.Combine(Path.GetTempPath(), "aiproxy-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        // As root, under /tmp whatever TMPDIR says: the postgres user must be able to reach the folder.
+        var temp = Environment.UserName == "root" ? "/tmp" : Path.GetTempPath();
+        var folder = Path.Combine(temp, "aiproxy-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
         var server = new PostgresServer(bin, folder, FreePort());
         if (Environment.UserName == "root")
