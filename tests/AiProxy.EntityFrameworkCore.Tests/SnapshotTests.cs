@@ -70,4 +70,26 @@ public sealed class SnapshotTests(StoreProvider provider)
         (await host.Admin.GetAsync("admin/tokens/bulk-1")).Dispose();
         Assert.That(host.Commands.OnRequestFlow - before, Is.GreaterThan(0));
     }
+
+    [Test]
+    public async Task Stored_tokens_keep_working_from_memory_while_the_database_fails()
+    {
+        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        var key = await host.CreateTokenAsync("steady");
+        await using (var db = host.CreateContext())
+        {
+            // Every poll now fails: the version row's table is gone.
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE aiproxy_store_version RENAME TO aiproxy_store_version_away");
+        }
+
+        var clock = Stopwatch.StartNew();
+        while (!host.Host.Logs.AllText.Contains("Could not read the token store's version", StringComparison.Ordinal))
+        {
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "a poll fails and says so");
+            await Task.Delay(20);
+        }
+
+        Assert.That(await host.ChatAsync(key), Is.EqualTo(200));
+        Assert.That(await host.ChatAsync(ProxyHost.Token), Is.EqualTo(200));
+    }
 }
