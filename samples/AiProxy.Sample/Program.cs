@@ -2,6 +2,7 @@ using AiProxy.FakeUpstream;
 using AiProxy.Mapping;
 using AiProxy.Sample;
 using AiProxy.Telemetry;
+using Microsoft.EntityFrameworkCore;
 using OpenTelemetry.Metrics;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -45,6 +46,26 @@ if (redisSection["ConnectionString"] is { Length: > 0 } redisConnectionString)
     proxy.AddRedis(redisConnectionString, options => redisSection.Bind(options));
 }
 
+// Keys at run time: tokens created through the admin API (/proxy/admin/tokens, admin tokens only) live in a database
+// beside the configured ones. By default a SQLite file aiproxy.db under the content root (git-ignored, created and
+// migrated at start); OpenAiProxy:Storage:Provider=Postgres with ConnectionStrings:AiProxy switches to PostgreSQL, whose
+// migrations run at start only with OpenAiProxy:Storage:MigrateOnStart=true.
+var storage = configuration.GetSection("OpenAiProxy:Storage");
+var storageConnection = configuration.GetConnectionString("AiProxy");
+switch (storage["Provider"] ?? "Sqlite")
+{
+    case var p when p.Equals("Sqlite", StringComparison.OrdinalIgnoreCase):
+        var file = Path.Combine(builder.Environment.ContentRootPath, "aiproxy.db");
+        proxy.AddEntityFrameworkStore(o => o.UseSqlite(storageConnection ?? $"Data Source={file}"), o => storage.Bind(o));
+        break;
+    case var p when p.Equals("Postgres", StringComparison.OrdinalIgnoreCase):
+        var postgres = storageConnection ?? throw new InvalidOperationException("OpenAiProxy:Storage:Provider=Postgres needs ConnectionStrings:AiProxy.");
+        proxy.AddEntityFrameworkStore(o => o.UseNpgsql(postgres), o => storage.Bind(o));
+        break;
+    case var p:
+        throw new InvalidOperationException($"OpenAiProxy:Storage:Provider must be Sqlite or Postgres (was '{p}').");
+}
+
 // The gateway's metrics (meter "AiProxy"), exported by OpenTelemetry as Prometheus text at GET /metrics. Traces
 // work the same way: .WithTracing(t => t.AddSource(OpenAiProxyTelemetry.ActivitySourceName)) plus an exporter.
 builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
@@ -61,6 +82,7 @@ app.Services.GetRequiredService<IModelMappingService>().SetProviderMapping("loca
 
 app.MapGet("/", () => "AiProxy sample: an OpenAI-compatible gateway at /proxy/v1 (GET /proxy/v1/models, POST /proxy/v1/chat/completions, GET /proxy/status), metrics at /metrics, health at /healthz.");
 app.MapOpenAiProxy("/proxy");
+app.MapOpenAiProxyAdmin("/proxy"); // /proxy/admin/tokens, /proxy/admin/audit, /proxy/admin/usage
 app.MapPrometheusScrapingEndpoint(); // GET /metrics
 app.MapHealthChecks("/healthz");
 

@@ -209,4 +209,28 @@ public sealed class SampleTests
             Assert.That(output, Does.Not.Contain(OpenAiKey));
         }
     }
+
+    [Test]
+    public async Task The_sample_admin_token_creates_a_key_that_then_answers_a_chat_completion_and_is_never_logged()
+    {
+        // The sample keeps its SQLite file between runs: a name of this run's own.
+        var name = "sample-test-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = _sample.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "sk-aiproxy-sample-admin");
+        using var created = await admin.PostAsync("admin/tokens", new StringContent($$"""{"name":"{{name}}"}""", Encoding.UTF8, "application/json"));
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created), body);
+        var key = JsonDocument.Parse(body).RootElement.GetProperty("key").GetString()!;
+
+        var client = new ChatClient("gpt-4o-mini", new ApiKeyCredential(key), ClientOptions);
+        ChatCompletion completion = await client.CompleteChatAsync("hi");
+        Assert.That(completion.Content[0].Text, Is.Not.Empty);
+
+        using (await admin.DeleteAsync("admin/tokens/" + name))
+        {
+        }
+
+        await Task.Delay(200); // let the last log lines arrive
+        Assert.That(_sample.Output, Does.Not.Contain(key));
+    }
 }

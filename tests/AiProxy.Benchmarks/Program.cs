@@ -15,7 +15,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
                                                        the fake OpenAI upstream as a process
           stalled-upstream --port N                    an upstream whose streams send one event and hold until released
           yarp --port N --upstream URL                 a bare YARP forwarder of /v1/* to URL
-          aiproxy --port N --upstream URL [--otel] [--redis HOST:PORT] [--no-limits]
+          aiproxy --port N --upstream URL [--otel] [--redis HOST:PORT] [--stored-token FILE] [--no-limits]
                                                        a minimal host of the library at /proxy; its token has generous
                                                        limits (in memory, or in Redis with --redis) unless --no-limits
           sse-client --url URL --n N [--concurrency N] [--token T] [--events N]

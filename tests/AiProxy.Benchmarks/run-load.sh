@@ -10,7 +10,8 @@
 # available or installable; 0: without it), OUT (folder for logs and raw results).
 #
 # Builds Release, starts on 127.0.0.1 (free ports) the fake upstream, YARP, AiProxy (its token with generous
-# limits, in memory), AiProxy with the same limits in Redis (its own redis-server, no persistence) and AiProxy
+# limits, in memory), AiProxy with the same limits in Redis (its own redis-server, no persistence), AiProxy with the
+# token stored in a SQLite database (AddEntityFrameworkStore: served from the store's snapshot in memory) and AiProxy
 # with OpenTelemetry metrics, measures them interleaved, RUNS times, and prints one markdown table of medians.
 # Every process it starts runs with the same GC settings (workstation, concurrent) and is stopped at the
 # end, on failure and on Ctrl-C. Traffic goes to 127.0.0.1 only. Numbers are printed, never judged: the exit
@@ -189,7 +190,7 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [[ $(ulimit -n) == unlimited || $(ulimit -n) -ge $(( STALLED * 2 + 200 )) ]] || die "open-file limit $(ulimit -n) is too low for $STALLED streams"
 
-LOAD_TARGETS=$(( 4 + REDIS ))
+LOAD_TARGETS=$(( 5 + REDIS ))
 LOAD_STEPS=$(( RUNS * 2 * LOAD_TARGETS ))
 ESTIMATE=$(( LOAD_TARGETS * 2 * $(seconds_of "$WARMUP") + LOAD_STEPS * (DURATION_S + 1) + RUNS * 4 * (3 + (STREAMS / SSE_CONCURRENCY + 1) * (EVENTS + 3) * CHUNK_DELAY_MS / 1000) + 2 * (HOLD_SECONDS + 12) + 30 ))
 echo "AiProxy benchmark: DURATION=$DURATION CONNECTIONS=$CONNECTIONS RUNS=$RUNS STREAMS=$STREAMS EVENTS=$EVENTS STALLED=$STALLED (about $(( ESTIMATE / 60 + 1 )) min after the build); logs in $OUT" >&2
@@ -203,15 +204,17 @@ start upstream upstream --port 0 --chunks "$EVENTS" --chunk-delay-ms "$CHUNK_DEL
 start yarp yarp --port 0 --upstream "$URL_upstream"
 start aiproxy aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
 start aiproxy-otel aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --otel
+start aiproxy-stored aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --stored-token "$OUT/aiproxy-stored.db"
 
 # Streaming and held streams measure direct, YARP, AiProxy and AiProxy + OTel; the non-streaming load adds
-# AiProxy + Redis right after AiProxy, so the two differ only in where the token's limits live.
+# AiProxy + stored token and AiProxy + Redis right after AiProxy, so each differs from it only in where the token
+# (stored: in a database, served from memory) or its limits (Redis) live.
 TARGETS=(direct yarp aiproxy aiproxy-otel)
-LOAD_ORDER=(direct yarp aiproxy aiproxy-otel)
+LOAD_ORDER=(direct yarp aiproxy aiproxy-stored aiproxy-otel)
 if [[ "$REDIS" == 1 ]]; then
   if start_redis; then
     start aiproxy-redis aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --redis "127.0.0.1:$REDIS_PORT"
-    LOAD_ORDER=(direct yarp aiproxy aiproxy-redis aiproxy-otel)
+    LOAD_ORDER=(direct yarp aiproxy aiproxy-stored aiproxy-redis aiproxy-otel)
     echo "redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT" >&2
   else
     record_error aiproxy-redis "redis-server did not start (see redis-server.log)"
@@ -224,10 +227,11 @@ target_url() {
     aiproxy) echo "$URL_aiproxy/proxy/v1/chat/completions" ;;
     aiproxy-redis) echo "$URL_aiproxy_redis/proxy/v1/chat/completions" ;;
     aiproxy-otel) echo "$URL_aiproxy_otel/proxy/v1/chat/completions" ;;
+    aiproxy-stored) echo "$URL_aiproxy_stored/proxy/v1/chat/completions" ;;
   esac
 }
-target_pid() { case "$1" in direct) echo "$PID_upstream" ;; yarp) echo "$PID_yarp" ;; aiproxy) echo "$PID_aiproxy" ;; aiproxy-redis) echo "$PID_aiproxy_redis" ;; aiproxy-otel) echo "$PID_aiproxy_otel" ;; esac; }
-target_base() { case "$1" in direct) echo "" ;; yarp) echo "$URL_yarp" ;; aiproxy) echo "$URL_aiproxy" ;; aiproxy-redis) echo "$URL_aiproxy_redis" ;; aiproxy-otel) echo "$URL_aiproxy_otel" ;; esac; }
+target_pid() { case "$1" in direct) echo "$PID_upstream" ;; yarp) echo "$PID_yarp" ;; aiproxy) echo "$PID_aiproxy" ;; aiproxy-redis) echo "$PID_aiproxy_redis" ;; aiproxy-otel) echo "$PID_aiproxy_otel" ;; aiproxy-stored) echo "$PID_aiproxy_stored" ;; esac; }
+target_base() { case "$1" in direct) echo "" ;; yarp) echo "$URL_yarp" ;; aiproxy) echo "$URL_aiproxy" ;; aiproxy-redis) echo "$URL_aiproxy_redis" ;; aiproxy-otel) echo "$URL_aiproxy_otel" ;; aiproxy-stored) echo "$URL_aiproxy_stored" ;; esac; }
 
 # redis_outages: how many times the Redis host has fallen back to in-memory limits so far (its log's warnings).
 redis_outages() { grep -c "Redis is unavailable" "$OUT/aiproxy-redis.log" || true; }

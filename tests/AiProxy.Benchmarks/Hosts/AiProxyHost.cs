@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using OpenTelemetry.Metrics;
 
@@ -12,6 +13,9 @@ namespace AiProxy.Benchmarks.Hosts;
 /// before forwarding, one after), with the package's defaults otherwise; the host refuses to start when that Redis
 /// does not answer, so the row never silently measures the in-memory fallback, and <c>GET /_bench/redis</c> says
 /// whether requests use Redis now (<c>available</c>) or the fallback after a Redis call timed out (<c>unavailable</c>).
+/// <c>--stored-token FILE</c> adds <c>AddEntityFrameworkStore</c> over a SQLite file and puts the token (same key, same
+/// limits) in the database instead of configuration, where another token stays: the row compares a stored token, served
+/// from the store's snapshot in memory, with a configured one.
 /// <c>--otel</c> adds OpenTelemetry metrics from the <c>AiProxy</c> meter
 /// and ASP.NET Core's and HttpClient's meters, collected every second into an exporter that only reads them:
 /// what telemetry costs the process, without a collector on the other end. <c>GET /_bench/metrics</c> lists the
@@ -34,17 +38,22 @@ internal static class AiProxyHost
     {
         var upstream = args.Url("upstream");
         var redis = args.Has("redis") ? args.LoopbackEndpoint("redis") : null;
+        var stored = args.Optional("stored-token");
         var builder = BenchHost.CreateBuilder(args.Int("port", 0));
         var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["OpenAiProxy:Providers:bench:BaseUrl"] = upstream.GetLeftPart(UriPartial.Authority) + "/v1",
-            ["OpenAiProxy:Tokens:bench:Key"] = args.Optional("token") ?? Token,
         };
+        var key = args.Optional("token") ?? Token;
+
+        // With a stored token, configuration holds another one, so both rows look up one configured token first.
+        var configured = stored is null ? "bench" : "configured";
+        settings[$"OpenAiProxy:Tokens:{configured}:Key"] = stored is null ? key : "sk-bench-configured-other";
         if (!args.Has("no-limits"))
         {
-            settings["OpenAiProxy:Tokens:bench:RequestsPerMinute"] = RequestsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            settings["OpenAiProxy:Tokens:bench:TokensPerMinute"] = TokensPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            settings["OpenAiProxy:Tokens:bench:MaxConcurrentRequests"] = MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"OpenAiProxy:Tokens:{configured}:RequestsPerMinute"] = RequestsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"OpenAiProxy:Tokens:{configured}:TokensPerMinute"] = TokensPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"OpenAiProxy:Tokens:{configured}:MaxConcurrentRequests"] = MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         builder.Configuration.AddInMemoryCollection(settings);
@@ -52,6 +61,11 @@ internal static class AiProxyHost
         if (redis is not null)
         {
             proxy.AddRedis(redis);
+        }
+
+        if (stored is not null)
+        {
+            proxy.AddEntityFrameworkStore(db => db.UseSqlite($"Data Source={stored}"));
         }
 
         var exporter = new DiscardingMetricExporter();
@@ -65,6 +79,11 @@ internal static class AiProxyHost
         }
 
         var app = builder.Build();
+        if (stored is not null)
+        {
+            await StoreTokenAsync(app.Services, key, limits: !args.Has("no-limits"));
+        }
+
         BenchHost.MapAllocationCounter(app);
         app.MapGet("/_bench/metrics", () => Results.Text(string.Join('\n', exporter.PointsByMeter.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))));
         app.MapOpenAiProxy("/proxy");
@@ -81,5 +100,25 @@ internal static class AiProxyHost
         return await BenchHost.RunAsync(app, _ => connection.IsAvailable
             ? null
             : $"Redis at {redis} did not answer at start (see the warning above); the Redis row would measure the in-memory fallback.");
+    }
+
+    /// <summary>Migrates the SQLite file and writes the benchmark's token into it (the store loads it when the host starts).</summary>
+    private static async Task StoreTokenAsync(IServiceProvider services, string key, bool limits)
+    {
+        await using var db = services.GetRequiredService<AiProxy.EntityFrameworkCore.Data.ProxyStoreContextFactory>().Create();
+        await db.Database.MigrateAsync();
+        await db.Tokens.Where(t => t.Name == "bench").ExecuteDeleteAsync();
+        db.Tokens.Add(new AiProxy.EntityFrameworkCore.Data.StoredToken
+        {
+            Name = "bench",
+            KeySha256 = AiProxy.Tokens.ProxyTokenHash.ComputeHex(key),
+            KeyPrefix = "sk-..." + key[^4..],
+            RequestsPerMinute = limits ? RequestsPerMinute : null,
+            TokensPerMinute = limits ? TokensPerMinute : null,
+            MaxConcurrentRequests = limits ? MaxConcurrentRequests : null,
+            CreatedAt = DateTimeOffset.UtcNow,
+            UpdatedAt = DateTimeOffset.UtcNow,
+        });
+        await db.SaveChangesAsync();
     }
 }

@@ -15,6 +15,7 @@ namespace AiProxy.Benchmarks.Report;
 internal static class LoadReport
 {
     private const string Redis = "aiproxy-redis";
+    private const string Stored = "aiproxy-stored";
     private static readonly string[] CoreTargets = ["direct", "yarp", "aiproxy", "aiproxy-otel"];
     private static readonly Dictionary<string, string> Titles = new(StringComparer.Ordinal)
     {
@@ -23,9 +24,11 @@ internal static class LoadReport
         ["aiproxy"] = "AiProxy",
         ["aiproxy-otel"] = "AiProxy + OTel",
         [Redis] = "AiProxy + Redis",
+        [Stored] = "AiProxy + stored token",
     };
 
-    /// <summary>The columns of this report: the four targets always measured, then AiProxy + Redis when it was.</summary>
+    /// <summary>The columns of this report: the four targets always measured, then AiProxy + stored token and AiProxy + Redis
+    /// when they were.</summary>
     private static string[] Targets = CoreTargets;
 
     public static int Run(string[] args)
@@ -36,7 +39,7 @@ internal static class LoadReport
         }
 
         var records = ReadRecords(args[0]);
-        Targets = records.Any(r => r.Target == Redis) ? [.. CoreTargets, Redis] : CoreTargets;
+        Targets = [.. CoreTargets, .. new[] { Stored, Redis }.Where(t => records.Any(r => r.Target == t))];
         var failures = new List<string>();
         var table = new Table();
         foreach (var error in records.Where(r => r.Kind == "error"))
@@ -97,6 +100,13 @@ internal static class LoadReport
             : $"{Format(MedianRatio(runs, t, "direct", Rps), "P0")} / {(t == "yarp" ? "-" : Format(MedianRatio(runs, t, "yarp", Rps), "P0"))}"));
         table.Row($"Non-streaming {label}: proxy CPU per request (µs)", Targets.Select(t => t == "direct" ? "-" : Format(Median(runs, t, CpuMicrosPerRequest), "F0")));
         table.Row($"Non-streaming {label}: bytes allocated per request (proxy process)", Targets.Select(t => t == "direct" ? "-" : Format(Median(runs, t, AllocatedPerRequest), "N0")));
+        if (Targets.Contains(Stored))
+        {
+            // A stored token is served from the store's snapshot in memory: the goal is no difference from a configured one.
+            table.Row($"Non-streaming {label}: requests/s / proxy CPU per request vs AiProxy (configured token)", Targets.Select(t => t != Stored ? "-" :
+                $"{Format(MedianRatio(runs, Stored, "aiproxy", Rps), "P0")} / {Format(MedianRatio(runs, Stored, "aiproxy", CpuMicrosPerRequest), "P0")}"));
+        }
+
         if (Targets.Contains(Redis))
         {
             AddRedisLoadRows(table, runs, conc, label, failures);
@@ -153,7 +163,8 @@ internal static class LoadReport
         static double Ttfe(Record r, string p) => AsDouble(r.Data.GetProperty("result").GetProperty("ttfeMs").GetProperty(p));
         static double Gap(Record r, string p) => AsDouble(r.Data.GetProperty("result").GetProperty("gapMs").GetProperty(p));
 
-        // Targets that were not streamed (AiProxy + Redis: its requests are the same as AiProxy's up to the first event).
+        // Targets that were not streamed (AiProxy + Redis, AiProxy + stored token: their requests are the same as AiProxy's
+        // up to the first event).
         var streamed = runs.Select(r => r.Target).ToHashSet(StringComparer.Ordinal);
         table.Row("Streaming: time to first event p50 / p99 (ms)", Targets.Select(t => !streamed.Contains(t) ? "-" :
             $"{Format(Median(runs, t, r => Ttfe(r, "p50")), "F1")} / {Format(Median(runs, t, r => Ttfe(r, "p99")), "F1")}"));
