@@ -116,6 +116,15 @@ internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, R
     internal static readonly RedisValue ChargeRequest = "r";
     internal static readonly RedisValue ChargeTokens = "t";
     internal static readonly RedisValue Release = "z";
+
+    /// <summary>Adds this operation to a call: its key, then its kind and two arguments.</summary>
+    public void Write(List<RedisKey> keys, List<RedisValue> values)
+    {
+        keys.Add(Key);
+        values.Add(Kind);
+        values.Add(A);
+        values.Add(B);
+    }
 }
 
 /// <summary>

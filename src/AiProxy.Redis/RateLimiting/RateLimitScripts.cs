@@ -137,7 +137,7 @@ internal static class RateLimitScripts
     /// <summary>
     /// Runs a batch of operations in one call, in order, each exactly as if it ran alone (the script is atomic, so no other
     /// instance's call interleaves). The limiter sends whatever queued while its previous call was out (see
-    /// <see cref="RedisProxyRateLimiter"/>), so under load many requests share one round trip and one script run.
+    /// <see cref="LimiterChannel"/>), so under load many requests share one round trip and one script run.
     /// ARGV: window ms, lease ttl ms, then the operations; KEYS are taken by the operations in order. Each operation starts
     /// with its kind:
     /// <list type="bullet">

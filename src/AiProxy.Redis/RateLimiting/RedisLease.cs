@@ -18,7 +18,7 @@ internal sealed class RedisLease(
     ProxyRateLimitWindow? requests,
     ProxyRateLimitWindow? tokens,
     long callerWindowStart,
-    string available) : ProxyRateLimitLease
+    string available) : ProxyRateLimitLease, IConcurrencySlots
 {
     private volatile int _selectedIndex = -1;
     private Task<long>? _selectedCharge;
@@ -74,7 +74,7 @@ internal sealed class RedisLease(
         _selectedIndex = index;
         if (capacity.MaxConcurrentRequests is not null)
         {
-            owner.Track(this);
+            owner.Renewal.Track(this);
         }
     }
 
@@ -97,14 +97,14 @@ internal sealed class RedisLease(
         }
 
         var selectedStart = _selectedCharge is { } charge ? await charge.ConfigureAwait(false) : -1;
-        owner.Untrack(this);
+        owner.Renewal.Untrack(this);
         var redis = owner.Redis;
         if (!redis.TryGetDatabase(out _))
         {
             return; // its slots expire on their own
         }
 
-        // Queued, not awaited: the request does not wait for Redis to settle and release (see RedisProxyRateLimiter.Queue).
+        // Queued, not awaited: the request does not wait for Redis to settle and release (see LimiterChannel.Queue).
         var settled = Volatile.Read(ref _settled) == 1;
         var actual = _actualTokens;
         var delta = actual - estimate;
@@ -114,13 +114,13 @@ internal sealed class RedisLease(
         {
             if (settled && limits.TokensPerMinute is not null && callerWindowStart >= 0 && delta != 0)
             {
-                owner.Queue(new(FinishOperation.Adjust, caller.Windows, callerWindowStart, delta));
+                owner.Channel.Queue(new(FinishOperation.Adjust, caller.Windows, callerWindowStart, delta));
                 queued = true;
             }
 
             if (limits.MaxConcurrentRequests is not null)
             {
-                owner.Queue(new(FinishOperation.Release, caller.Concurrent, Id, 0));
+                owner.Channel.Queue(new(FinishOperation.Release, caller.Concurrent, Id, 0));
                 queued = true;
             }
         }
@@ -137,13 +137,13 @@ internal sealed class RedisLease(
             var selectedDelta = answeredBySelected ? delta : -estimate;
             if (settled && capacity.Limits.TokensPerMinute is not null && selectedStart >= 0 && selectedDelta != 0)
             {
-                owner.Queue(new(FinishOperation.Adjust, keys.Windows, selectedStart, selectedDelta));
+                owner.Channel.Queue(new(FinishOperation.Adjust, keys.Windows, selectedStart, selectedDelta));
                 queued = true;
             }
 
             if (capacity.Limits.MaxConcurrentRequests is not null)
             {
-                owner.Queue(new(FinishOperation.Release, keys.Concurrent, Id, 0));
+                owner.Channel.Queue(new(FinishOperation.Release, keys.Concurrent, Id, 0));
                 queued = true;
             }
         }
@@ -155,25 +155,25 @@ internal sealed class RedisLease(
             var keys = redis.Keys.Provider(answered.Provider);
             if (answered.Limits.RequestsPerMinute is not null)
             {
-                owner.Queue(new(FinishOperation.ChargeRequest, keys.Windows, 0, 0));
+                owner.Channel.Queue(new(FinishOperation.ChargeRequest, keys.Windows, 0, 0));
                 queued = true;
             }
 
             if (answered.Limits.TokensPerMinute is not null && actual > 0)
             {
-                owner.Queue(new(FinishOperation.ChargeTokens, keys.Windows, actual, 0));
+                owner.Channel.Queue(new(FinishOperation.ChargeTokens, keys.Windows, actual, 0));
                 queued = true;
             }
         }
 
         if (queued)
         {
-            owner.Flush();
+            owner.Channel.Flush();
         }
     }
 
     /// <summary>Adds this lease's concurrent slots to a renewal.</summary>
-    internal void AddSlots(List<RedisKey> keys, List<RedisValue> values)
+    public void AddSlots(List<RedisKey> keys, List<RedisValue> values)
     {
         if (callerKeys is { } caller && request.Limits.MaxConcurrentRequests is not null)
         {
@@ -187,6 +187,4 @@ internal sealed class RedisLease(
             values.Add(Id);
         }
     }
-
-
 }
