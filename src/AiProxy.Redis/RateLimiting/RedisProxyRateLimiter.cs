@@ -129,15 +129,18 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     private static ProxyRateLimitWindow Window(long limit, long used, long resetMs)
         => new(limit, Math.Max(0, limit - used), TimeSpan.FromMilliseconds(Math.Max(0, resetMs)));
 
-    /// <summary>Charges the selected provider; returns its token window start, or -1 when it has no token limit or Redis failed.</summary>
-    internal async Task<long> ChargeProviderAsync(string provider, ProxyLimits capacity, long estimate, string leaseId)
+    /// <summary>
+    /// Charges the provider an attempt goes to, after <paramref name="releaseFirst"/> (the previous attempt's slot) in the
+    /// same call; returns its token window start, or -1 when it has no token limit or Redis failed.
+    /// </summary>
+    internal async Task<long> ChargeProviderAsync(string provider, ProxyLimits capacity, long estimate, string leaseId, FinishOperation? releaseFirst)
     {
         if (!_redis.TryGetDatabase(out _))
         {
             return -1;
         }
 
-        var call = new ProviderChargeCall(_redis.Keys.Provider(provider), capacity, estimate, leaseId);
+        var call = new ProviderChargeCall(_redis.Keys.Provider(provider), capacity, estimate, leaseId, releaseFirst);
         return await Channel.SendAsync(call).ConfigureAwait(false) is { } answer ? (long)answer : -1;
     }
 
