@@ -121,6 +121,33 @@ public sealed class AttemptChargeTests
     }
 
     [Test]
+    public async Task Settling_gives_the_last_slot_back_and_a_request_ends_in_one_call()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(MaxConcurrentRequests: 1));
+        var lease = await AcquireAsync(providers: a);
+        lease.OnProviderSelected("a");
+        Assert.That((await AcquireAsync(providers: a)).IsAcquired, Is.False);
+
+        await lease.SettleAsync("a", null, CancellationToken.None);
+
+        Assert.That(await EventuallyAsync(async () => await _db.SortedSetLengthAsync(Keys("a").Concurrent) == 0), Is.True, "settled, not yet disposed");
+        await lease.DisposeAsync();
+
+        // A caller holding a slot of its own: what settling queued waits for the disposal, and both go in one call.
+        var caller = _redis.Keys.Caller("token:limited").Concurrent;
+        var limited = await _limiter.AcquireAsync(
+            new ProxyRateLimitRequest { Partition = "token:limited", Limits = new ProxyLimits(MaxConcurrentRequests: 1), Providers = [a] }, CancellationToken.None);
+        limited.OnProviderSelected("a");
+        Assert.That((await AcquireAsync(providers: a)).IsAcquired, Is.False, "the charge has been sent");
+        var sent = _limiter.BatchesSent;
+        await limited.SettleAsync("a", null, CancellationToken.None);
+        await limited.DisposeAsync();
+
+        Assert.That(await EventuallyAsync(async () => await _db.SortedSetLengthAsync(Keys("a").Concurrent) == 0 && await _db.SortedSetLengthAsync(caller) == 0), Is.True);
+        Assert.That(_limiter.BatchesSent - sent, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task A_fallback_to_a_provider_without_a_capacity_gives_the_previous_slot_back()
     {
         var a = new ProxyProviderCapacity("a", new ProxyLimits(MaxConcurrentRequests: 1));

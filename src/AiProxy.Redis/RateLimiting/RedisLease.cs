@@ -8,8 +8,8 @@ namespace AiProxy.Redis.RateLimiting;
 /// An admitted request under the shared limiter. Mirrors the in-memory lease: the caller was charged by the acquire
 /// script; each provider an attempt goes to is charged when the attempt starts, off the request path
 /// (<see cref="OnProviderSelected"/> cannot wait), in the same call as the release of the previous attempt's slot, so
-/// the two reach the server in order; settling and releasing are queued when the request is settled and sent with its
-/// disposal, in one call, off the request path.
+/// the two reach the server in order; settling and releasing are queued when the request is settled and sent in one
+/// call, off the request path: at once, or with the disposal when the caller's slot is still to be given back.
 /// </summary>
 internal sealed class RedisLease(
     RedisProxyRateLimiter owner,
@@ -118,7 +118,8 @@ internal sealed class RedisLease(
     /// <summary>
     /// Queues the settlement: the caller's tokens, the provider that answered gets its real usage (the last attempt at it;
     /// a provider that answered without an attempt's charge gets the request and the tokens now), every other attempt's
-    /// reservation is refunded, and the last attempt's slot is released. Sent with the disposal, which follows at once.
+    /// reservation is refunded, and the last attempt's slot is released. When the caller holds a slot, all of it is sent
+    /// with the disposal (which the gateway does at once), so a request's end costs one call; otherwise now.
     /// </summary>
     public override async ValueTask SettleAsync(string? provider, long? actualTokens, CancellationToken cancellationToken)
     {
@@ -137,6 +138,18 @@ internal sealed class RedisLease(
         }
 
         QueueSlotReleases(slot);
+        await QueueSettlementAsync(provider, actualTokens).ConfigureAwait(false);
+        if (_queued && !HoldsCallerSlot)
+        {
+            _queued = false;
+            owner.Channel.Flush();
+        }
+    }
+
+    private bool HoldsCallerSlot => callerKeys is not null && request.Limits.MaxConcurrentRequests is not null;
+
+    private async ValueTask QueueSettlementAsync(string? provider, long? actualTokens)
+    {
         if (actualTokens is not { } reported)
         {
             return; // every reservation stands
@@ -249,9 +262,9 @@ internal sealed class RedisLease(
             Queue(SlotRelease(slot));
         }
 
-        if (callerKeys is { } caller && request.Limits.MaxConcurrentRequests is not null)
+        if (HoldsCallerSlot)
         {
-            Queue(new(FinishOperation.Release, caller.Concurrent, Id, 0));
+            Queue(new(FinishOperation.Release, callerKeys!.Concurrent, Id, 0));
         }
 
         if (_queued)
@@ -263,9 +276,9 @@ internal sealed class RedisLease(
     /// <summary>Adds this lease's concurrent slots to a renewal: the caller's and the attempt in progress's.</summary>
     public void AddSlots(List<RedisKey> keys, List<RedisValue> values)
     {
-        if (callerKeys is { } caller && request.Limits.MaxConcurrentRequests is not null)
+        if (HoldsCallerSlot)
         {
-            keys.Add(caller.Concurrent);
+            keys.Add(callerKeys!.Concurrent);
             values.Add(Id);
         }
 
