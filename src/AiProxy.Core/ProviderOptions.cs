@@ -38,7 +38,7 @@ public sealed class ProviderOptions
     /// when every candidate is at capacity the client gets 429. Unset means no limit.</summary>
     public int? RequestsPerMinute { get; set; }
 
-    /// <summary>Capacity: tokens per minute the gateway sends this provider (estimated when the request is chosen, settled
+    /// <summary>Capacity: tokens per minute the gateway sends this provider (estimated when an attempt is sent to it, settled
     /// with the reported usage). Unset means no limit.</summary>
     public int? TokensPerMinute { get; set; }
 

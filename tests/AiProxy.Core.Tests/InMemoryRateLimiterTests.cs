@@ -294,10 +294,116 @@ public sealed class InMemoryRateLimiterTests
         var a = new ProxyProviderCapacity("a", new ProxyLimits(MaxConcurrentRequests: 1));
         var lease = Acquire(Caller(ProxyLimits.None, providers: a));
         lease.OnProviderSelected("a");
-        lease.OnProviderSelected("a"); // only the first call counts
+        lease.OnProviderSelected("a"); // a retry at the same provider holds one slot, not two
         Assert.That(Acquire(Caller(ProxyLimits.None, providers: a)).IsAcquired, Is.False);
 
         await lease.DisposeAsync();
+
+        Assert.That(Acquire(Caller(ProxyLimits.None, providers: a)).IsAcquired, Is.True);
+    }
+
+    [Test]
+    public void Each_attempt_charges_its_provider_and_the_first_slot_is_free_once_the_second_attempt_starts()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(RequestsPerMinute: 2, MaxConcurrentRequests: 1));
+        var b = new ProxyProviderCapacity("b", new ProxyLimits(RequestsPerMinute: 2, MaxConcurrentRequests: 1));
+        var lease = Acquire(Caller(ProxyLimits.None, providers: [a, b]));
+
+        lease.OnProviderSelected("a");
+        Assert.That(Acquire(Caller(ProxyLimits.None, providers: a)).IsAcquired, Is.False, "the first attempt holds a's slot");
+        lease.OnProviderSelected("b");
+
+        var next = Acquire(Caller(ProxyLimits.None, providers: [a, b]));
+        Assert.That(next.HasProviderCapacity("a"), Is.True, "the first attempt is over: its slot is free");
+        Assert.That(next.HasProviderCapacity("b"), Is.False, "the second attempt holds b's slot");
+        next.OnProviderSelected("a");
+        Assert.That(Acquire(Caller(ProxyLimits.None, providers: a)).IsAcquired, Is.False, "a's two requests a minute are used: the first attempt's counted");
+    }
+
+    [Test]
+    public async Task A_retry_at_the_same_provider_counts_a_second_request_and_holds_one_slot()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(RequestsPerMinute: 3, MaxConcurrentRequests: 1));
+        var lease = Acquire(Caller(ProxyLimits.None, providers: a));
+        lease.OnProviderSelected("a");
+        lease.OnProviderSelected("a");
+        Assert.That(Acquire(Caller(ProxyLimits.None, providers: a)).IsAcquired, Is.False);
+
+        await lease.SettleAsync("a", 10, CancellationToken.None);
+
+        var next = Acquire(Caller(ProxyLimits.None, providers: a));
+        Assert.That(next.IsAcquired, Is.True, "settling gave back the one slot the retries held");
+        next.OnProviderSelected("a");
+        await next.DisposeAsync();
+        await lease.DisposeAsync();
+        var refused = Acquire(Caller(ProxyLimits.None, providers: a));
+        Assert.That(refused.Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity), "three requests sent, three counted");
+        Assert.That(refused.RetryAfter, Is.EqualTo(TimeSpan.FromMinutes(1)), "by the request window, not a slot left behind");
+    }
+
+    [Test]
+    public async Task A_retry_at_the_same_provider_is_settled_once_with_the_usage()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(TokensPerMinute: 1000));
+        var lease = Acquire(Caller(ProxyLimits.None, estimate: 400, providers: a));
+        lease.OnProviderSelected("a");
+        lease.OnProviderSelected("a");
+        Assert.That(Acquire(Caller(ProxyLimits.None, estimate: 300, providers: a)).HasProviderCapacity("a"), Is.False, "two reservations");
+
+        await lease.SettleAsync("a", 100, CancellationToken.None);
+
+        Assert.That(Acquire(Caller(ProxyLimits.None, estimate: 900, providers: a)).HasProviderCapacity("a"), Is.True, "100 used, not 500");
+        Assert.That(Acquire(Caller(ProxyLimits.None, estimate: 901, providers: a)).HasProviderCapacity("a"), Is.False);
+    }
+
+    [Test]
+    public async Task Settling_after_a_fallback_gives_the_answering_provider_its_usage_and_refunds_the_first()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(RequestsPerMinute: 2, TokensPerMinute: 1000));
+        var b = new ProxyProviderCapacity("b", new ProxyLimits(RequestsPerMinute: 2, TokensPerMinute: 1000));
+        var lease = Acquire(Caller(ProxyLimits.None, estimate: 800, providers: [a, b]));
+        lease.OnProviderSelected("a");
+        lease.OnProviderSelected("b");
+
+        await lease.SettleAsync("b", 900, CancellationToken.None);
+        await lease.DisposeAsync();
+
+        var next = Acquire(Caller(ProxyLimits.None, estimate: 1000, providers: [a, b]));
+        Assert.That(next.HasProviderCapacity("a"), Is.True, "a's reservation was refunded");
+        Assert.That(Acquire(Caller(ProxyLimits.None, estimate: 100, providers: b)).HasProviderCapacity("b"), Is.True);
+        Assert.That(Acquire(Caller(ProxyLimits.None, estimate: 101, providers: [a, b])).HasProviderCapacity("b"), Is.False, "b used 900");
+        Assert.That(Acquire(Caller(ProxyLimits.None, providers: b)).HasProviderCapacity("b"), Is.True, "b counted its one request once, at the attempt");
+    }
+
+    [Test]
+    public async Task Settling_gives_back_the_last_attempts_slot_and_disposing_after_it_releases_nothing_twice()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(MaxConcurrentRequests: 1));
+        var lease = Acquire(Caller(new ProxyLimits(MaxConcurrentRequests: 1), providers: a));
+        lease.OnProviderSelected("a");
+
+        await lease.SettleAsync("a", null, CancellationToken.None);
+        var other = Acquire(Caller(ProxyLimits.None, partition: "token:b", providers: a));
+        Assert.That(other.IsAcquired, Is.True, "the provider's slot is free once settled");
+        other.OnProviderSelected("a");
+        await lease.DisposeAsync();
+
+        Assert.That(Acquire(Caller(ProxyLimits.None, partition: "token:c", providers: a)).IsAcquired, Is.False, "the other request's slot is still held");
+        Assert.That(Acquire(Caller(new ProxyLimits(MaxConcurrentRequests: 1), providers: a)).Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity),
+            "the caller's slot is free again, a's is the other request's");
+        await other.DisposeAsync();
+        Assert.That(Acquire(Caller(new ProxyLimits(MaxConcurrentRequests: 1))).IsAcquired, Is.True, "the caller's slot went with the disposal");
+    }
+
+    [Test]
+    public void An_attempt_at_a_provider_without_a_capacity_still_ends_the_previous_attempt()
+    {
+        var a = new ProxyProviderCapacity("a", new ProxyLimits(MaxConcurrentRequests: 1));
+        var open = new ProxyProviderCapacity("open", ProxyLimits.None);
+        var lease = Acquire(Caller(ProxyLimits.None, providers: [a, open]));
+        lease.OnProviderSelected("a");
+
+        lease.OnProviderSelected("open");
 
         Assert.That(Acquire(Caller(ProxyLimits.None, providers: a)).IsAcquired, Is.True);
     }

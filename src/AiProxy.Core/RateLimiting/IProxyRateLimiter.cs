@@ -9,8 +9,8 @@ namespace AiProxy.RateLimiting;
 /// <remarks>
 /// The call must be atomic for the caller's limits: either all three admit the request and are charged (one request, the
 /// estimated tokens, one concurrent slot), or nothing is charged and the lease says why. Provider capacity is checked in the
-/// same call and returned as availability; the provider the gateway then chooses is charged through
-/// <see cref="ProxyRateLimitLease.OnProviderSelected"/>, and usage is settled through <see cref="ProxyRateLimitLease.SettleAsync"/>.
+/// same call and returned as availability; each provider an attempt is then sent to is charged when the attempt starts,
+/// through <see cref="ProxyRateLimitLease.OnProviderSelected"/>, and usage is settled through <see cref="ProxyRateLimitLease.SettleAsync"/>.
 /// </remarks>
 public interface IProxyRateLimiter
 {

@@ -149,7 +149,11 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
 
     public void Dispose() => _sweeper.Dispose();
 
-    /// <summary>An admitted request: holds the caller's slot and reservation, and the chosen provider's.</summary>
+    /// <summary>
+    /// An admitted request: holds the caller's slot and reservation, and the charges of the providers its attempts went to.
+    /// Only the attempt in progress holds a provider slot. The first attempt is kept in fields; a list is made only for a
+    /// request that needs a second one at a provider with a capacity.
+    /// </summary>
     private sealed class InMemoryLease(
         InMemoryProxyRateLimiter owner,
         ProxyRateLimitRequest request,
@@ -158,10 +162,9 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
         LimitPartition.Charge charge,
         bool[]? available) : ProxyRateLimitLease
     {
-        private LimitPartition? _provider;
-        private string? _selectedName;
-        private LimitPartition.Charge _providerCharge;
-        private int _selected;
+        private Attempt? _current;
+        private List<Attempt>? _earlier;
+        private bool _holdsSlot;
         private int _settled;
         private int _disposed;
 
@@ -183,8 +186,14 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
 
         public override void OnProviderSelected(string provider)
         {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            EndAttempt();
             var index = request.IndexOfProvider(provider);
-            if (index < 0 || request.Providers[index].Limits.IsUnlimited || Interlocked.Exchange(ref _selected, 1) != 0)
+            if (index < 0 || request.Providers[index].Limits.IsUnlimited)
             {
                 return;
             }
@@ -194,10 +203,9 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
             {
                 partition.Apply(request.Providers[index].Limits);
 
-                // Charged even past capacity: selection already decided, and the upstream will see the request.
-                _providerCharge = partition.Take(estimate);
-                _provider = partition;
-                _selectedName = provider;
+                // Charged even past capacity: the attempt is going, and the upstream will see the request.
+                _current = new Attempt(index, partition, partition.Take(estimate).TokenWindow);
+                _holdsSlot = true;
             }
             finally
             {
@@ -205,11 +213,37 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
             }
         }
 
+        /// <summary>Gives back the attempt in progress's slot and keeps its charge for settling.</summary>
+        private void EndAttempt()
+        {
+            ReleaseSlot();
+            if (_current is { } previous)
+            {
+                (_earlier ??= []).Add(previous);
+                _current = null;
+            }
+        }
+
+        private void ReleaseSlot()
+        {
+            if (_holdsSlot)
+            {
+                _holdsSlot = false;
+                Release(_current!.Value.Partition);
+            }
+        }
+
         public override ValueTask SettleAsync(string? provider, long? actualTokens, CancellationToken cancellationToken)
         {
-            if (actualTokens is not { } actual || Interlocked.Exchange(ref _settled, 1) != 0)
+            if (Interlocked.Exchange(ref _settled, 1) != 0)
             {
                 return ValueTask.CompletedTask;
+            }
+
+            ReleaseSlot();
+            if (actualTokens is not { } actual)
+            {
+                return ValueTask.CompletedTask; // every reservation stands
             }
 
             actual = Math.Max(0, actual);
@@ -222,30 +256,40 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
                 }
             }
 
-            if (_provider is { } selected)
+            // The last attempt at the provider that answered gets its real usage; every other attempt only its request.
+            var answered = SettleAttempt(_current, provider, delta, answered: false);
+            for (var i = (_earlier?.Count ?? 0) - 1; i >= 0; i--)
             {
-                var answeredBySelected = string.Equals(provider, _selectedName, StringComparison.OrdinalIgnoreCase);
-                lock (selected.Gate)
-                {
-                    // A fallback answered instead: the selected provider keeps the attempt but not the tokens.
-                    selected.Tokens?.Adjust(_providerCharge.TokenWindow, answeredBySelected ? delta : -estimate);
-                }
-
-                if (!answeredBySelected)
-                {
-                    ChargeFallback(provider, actual);
-                }
+                answered = SettleAttempt(_earlier![i], provider, delta, answered);
             }
-            else
+
+            if (!answered)
             {
-                ChargeFallback(provider, actual);
+                ChargeUncharged(provider, actual);
             }
 
             return ValueTask.CompletedTask;
         }
 
-        /// <summary>Usage of a provider that answered without having been charged when selected.</summary>
-        private void ChargeFallback(string? provider, long actual)
+        /// <summary>Settles one attempt; returns whether the answer is accounted for (by this attempt or a later one).</summary>
+        private bool SettleAttempt(Attempt? attempt, string? provider, long delta, bool answered)
+        {
+            if (attempt is not { } a)
+            {
+                return answered;
+            }
+
+            var answeredHere = !answered && string.Equals(provider, request.Providers[a.Index].Provider, StringComparison.OrdinalIgnoreCase);
+            lock (a.Partition.Gate)
+            {
+                a.Partition.Tokens?.Adjust(a.TokenWindow, answeredHere ? delta : -estimate);
+            }
+
+            return answered || answeredHere;
+        }
+
+        /// <summary>Usage of a provider that answered without having been charged for an attempt.</summary>
+        private void ChargeUncharged(string? provider, long actual)
         {
             var index = provider is null ? -1 : request.IndexOfProvider(provider);
             if (index < 0 || request.Providers[index].Limits.IsUnlimited)
@@ -271,7 +315,7 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 Release(caller);
-                Release(_provider);
+                ReleaseSlot();
             }
 
             return ValueTask.CompletedTask;
@@ -288,5 +332,7 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
             }
         }
 
+        /// <summary>One attempt charged to a provider: which candidate, its partition, and the token window it reserved in.</summary>
+        private readonly record struct Attempt(int Index, LimitPartition Partition, long TokenWindow);
     }
 }

@@ -27,18 +27,30 @@ public abstract class ProxyRateLimitLease : IAsyncDisposable
     /// <param name="provider">A provider name.</param>
     public abstract bool HasProviderCapacity(string provider);
 
-    /// <summary>Selection chose <paramref name="provider"/> to try first: count the request against its capacity
-    /// (one request, the estimated tokens, one concurrent slot until the lease is disposed). Called at most once.</summary>
-    /// <param name="provider">A provider name.</param>
+    /// <summary>
+    /// An attempt of the request is starting at <paramref name="provider"/>: count it against that provider's capacity
+    /// (one request, the estimated tokens, one concurrent slot). Called once per attempt, when it starts, with that
+    /// attempt's provider: a fallback calls it for the next provider, a retry for the same one again. Each call ends the
+    /// previous attempt, so the previous attempt's concurrent slot is given back; its request stays counted (it was
+    /// sent), and its token reservation is refunded when the lease is settled with the usage (it did not answer).
+    /// A provider that is not among the request's candidates, or has no capacity limit, is not charged.
+    /// </summary>
+    /// <param name="provider">The provider the attempt is sent to.</param>
     public abstract void OnProviderSelected(string provider);
 
-    /// <summary>Replaces the token reservation with what the request really used. Called at most once, before disposal.</summary>
+    /// <summary>
+    /// The request is over: replaces the token reservations with what it really used and gives back the last attempt's
+    /// concurrent slot. The provider that answered gets the tokens it used in place of its estimate (a provider that
+    /// answered without <see cref="OnProviderSelected"/> having been called for it is charged the request and the tokens
+    /// now); every other attempt's reservation is refunded. Called at most once, before disposal.
+    /// </summary>
     /// <param name="provider">The provider that answered, or <see langword="null"/> when none did.</param>
     /// <param name="actualTokens">Tokens used as reported (or estimated from a stream); 0 when the request failed before
-    /// any provider did work; <see langword="null"/> when unknown (the reservation stands).</param>
+    /// any provider did work; <see langword="null"/> when unknown (every reservation stands).</param>
     /// <param name="cancellationToken">Cancelled when the host shuts down.</param>
     public abstract ValueTask SettleAsync(string? provider, long? actualTokens, CancellationToken cancellationToken);
 
-    /// <summary>Releases the concurrent slots the lease holds.</summary>
+    /// <summary>Releases every concurrent slot the lease still holds (the caller's, and the last attempt's provider's
+    /// when the lease was not settled).</summary>
     public abstract ValueTask DisposeAsync();
 }

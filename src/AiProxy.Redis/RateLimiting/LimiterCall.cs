@@ -82,8 +82,13 @@ internal sealed class AcquireCall(RedisKeys redisKeys, ProxyRateLimitRequest req
     }
 }
 
-/// <summary>The charge of the provider selection chose (<c>p</c>); answers its token window start, or -1.</summary>
-internal sealed class ProviderChargeCall(RedisKeys.LimitKeys target, ProxyLimits capacity, long estimate, string leaseId) : LimiterCall
+/// <summary>
+/// The charge of the provider an attempt goes to (<c>p</c>); answers its token window start, or -1. The release of the
+/// previous attempt's slot, when there is one, is written just before it: it then reaches the server after the charge
+/// that took that slot (sent earlier) and costs no call of its own.
+/// </summary>
+internal sealed class ProviderChargeCall(
+    RedisKeys.LimitKeys target, ProxyLimits capacity, long estimate, string leaseId, FinishOperation? releaseFirst = null) : LimiterCall
 {
     private static readonly RedisValue Kind = "p";
     private static readonly RedisValue Yes = 1;
@@ -94,6 +99,7 @@ internal sealed class ProviderChargeCall(RedisKeys.LimitKeys target, ProxyLimits
 
     public override void Write(List<RedisKey> keys, List<RedisValue> values)
     {
+        releaseFirst?.Write(keys, values);
         keys.Add(target.Windows);
         keys.Add(target.Concurrent);
         values.Add(Kind);
@@ -116,6 +122,15 @@ internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, R
     internal static readonly RedisValue ChargeRequest = "r";
     internal static readonly RedisValue ChargeTokens = "t";
     internal static readonly RedisValue Release = "z";
+
+    /// <summary>Adds this operation to a call: its key, then its kind and two arguments.</summary>
+    public void Write(List<RedisKey> keys, List<RedisValue> values)
+    {
+        keys.Add(Key);
+        values.Add(Kind);
+        values.Add(A);
+        values.Add(B);
+    }
 }
 
 /// <summary>

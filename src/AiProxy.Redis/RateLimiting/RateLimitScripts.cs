@@ -137,7 +137,7 @@ internal static class RateLimitScripts
     /// <summary>
     /// Runs a batch of operations in one call, in order, each exactly as if it ran alone (the script is atomic, so no other
     /// instance's call interleaves). The limiter sends whatever queued while its previous call was out (see
-    /// <see cref="RedisProxyRateLimiter"/>), so under load many requests share one round trip and one script run.
+    /// <see cref="LimiterChannel"/>), so under load many requests share one round trip and one script run.
     /// ARGV: window ms, lease ttl ms, then the operations; KEYS are taken by the operations in order. Each operation starts
     /// with its kind:
     /// <list type="bullet">
@@ -149,7 +149,7 @@ internal static class RateLimitScripts
     /// <c>reason,retry-after ms,requests used,requests reset ms,tokens used,tokens reset ms,token window start,availability</c>:
     /// reason 0 admitted, 1 requests, 2 tokens, 3 concurrency, 4 provider capacity; token window start -1 for none;
     /// availability '1'/'0' per candidate sent, empty when every one has room.</item>
-    /// <item><c>p</c> charge the provider selection chose (KEYS: windows, concurrent; ARGV: lease id, estimate, has rpm, has
+    /// <item><c>p</c> charge the provider an attempt goes to (KEYS: windows, concurrent; ARGV: lease id, estimate, has rpm, has
     /// tpm, has max as 1/0): one request, the estimated tokens, a concurrent slot, even past capacity, since the upstream sees
     /// the request anyway. Answers its token window start, or -1.</item>
     /// <item><c>a</c> adjust tokens (KEYS: windows; ARGV: window start, delta): a correction applies to the window it was
