@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using AiProxy.Providers;
 using AiProxy.Selection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -166,7 +167,7 @@ public sealed class RoutingTests
         settings["Health:ActiveProbes"] = "true";
         await using var proxy = await ProxyHost.StartAsync(settings);
         await UpstreamRequestTests.WaitUntilAsync(() => a.RequestCount > 0 && b.RequestCount > 0);
-        await Task.Delay(200);
+        await proxy.Services.GetRequiredService<ModelCatalog>().FirstRefresh; // the probe round ended: its verdicts are in
 
         using var response = await proxy.Client.SendAsync(Chat());
 
