@@ -164,22 +164,15 @@ internal sealed partial class ModelCatalog
     {
         using var timeoutCts = new CancellationTokenSource(timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
-        var (answer, failure) = await ActiveHealthProbe.SendAsync(provider, probe, linked.Token, cancellationToken).ConfigureAwait(false);
-        using var response = answer;
-        if (!discover || cancellationToken.IsCancellationRequested || (failure is ObjectDisposedException && provider.IsDisposed))
+        var failure = await ActiveHealthProbe.ProbeAsync(provider, probe, discover ? ReadListAsync : null, linked.Token, cancellationToken).ConfigureAwait(false);
+        if (failure is not null && discover && !cancellationToken.IsCancellationRequested && !(failure is ObjectDisposedException && provider.IsDisposed))
         {
-            // Only a probe; or the host is stopping; or a reload retired this instance since the round began, and its
-            // successor is refreshed in its own right.
-            return;
+            // (Not when the host is stopping, nor when a reload retired this instance since the round began: its successor
+            // is refreshed in its own right.)
+            LogRefreshFailed(_logger, provider.Name, Reason(failure, timeout), GetDiscovered(provider.Name).Count);
         }
 
-        if (response is null)
-        {
-            LogRefreshFailed(_logger, provider.Name, Reason(failure!, timeout), GetDiscovered(provider.Name).Count);
-            return;
-        }
-
-        try
+        async Task ReadListAsync(HttpResponseMessage response, CancellationToken token)
         {
             if (!response.IsSuccessStatusCode)
             {
@@ -193,10 +186,10 @@ internal sealed partial class ModelCatalog
                 return;
             }
 
-            var body = await response.Content.ReadAsStreamAsync(linked.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
-                using var document = await JsonDocument.ParseAsync(new BoundedReadStream(body, MaxListBytes), default, linked.Token).ConfigureAwait(false);
+                using var document = await JsonDocument.ParseAsync(new BoundedReadStream(body, MaxListBytes), default, token).ConfigureAwait(false);
                 if (!TryReadList(document.RootElement, provider.Name, out var models))
                 {
                     LogRefreshFailed(_logger, provider.Name, "the answer is not a model list", GetDiscovered(provider.Name).Count);
@@ -206,15 +199,6 @@ internal sealed partial class ModelCatalog
                 _discovered[provider.Name] = models;
                 LogRefreshed(_logger, provider.Name, models.Length);
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The host is stopping.
-        }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException
-                                       or ObjectDisposedException or InvalidOperationException)
-        {
-            LogRefreshFailed(_logger, provider.Name, Reason(ex, timeout), GetDiscovered(provider.Name).Count);
         }
     }
 

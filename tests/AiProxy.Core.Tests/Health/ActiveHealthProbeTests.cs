@@ -21,13 +21,13 @@ public sealed class ActiveHealthProbeTests
     public async Task The_probe_asks_for_the_model_list_and_hands_back_the_answer()
     {
         Uri? asked = null;
+        HttpStatusCode? read = null;
         using var provider = Provider(r => { asked = r.RequestUri; return new HttpResponseMessage(HttpStatusCode.OK); });
 
-        var (response, failure) = await ActiveHealthProbe.SendAsync(provider, judge: true, CancellationToken.None, CancellationToken.None);
-        using var _ = response;
+        var failure = await ActiveHealthProbe.ProbeAsync(provider, judge: true, (r, _) => { read = r.StatusCode; return Task.CompletedTask; }, CancellationToken.None, CancellationToken.None);
 
         Assert.That(asked, Is.EqualTo(new Uri("http://127.0.0.1:1/v1/models")));
-        Assert.That(response!.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(read, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(failure, Is.Null);
         Assert.That(provider.GetSnapshot().State, Is.EqualTo(ProviderHealthState.Healthy));
     }
@@ -37,8 +37,7 @@ public sealed class ActiveHealthProbeTests
     {
         using var provider = Provider(_ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
 
-        var (response, _) = await ActiveHealthProbe.SendAsync(provider, judge: true, CancellationToken.None, CancellationToken.None);
-        response?.Dispose();
+        await ActiveHealthProbe.ProbeAsync(provider, judge: true, null, CancellationToken.None, CancellationToken.None);
 
         Assert.That(provider.GetSnapshot().State, Is.EqualTo(ProviderHealthState.Cooldown));
         Assert.That(provider.GetSnapshot().LastFailure, Is.EqualTo("probe_503"));
@@ -49,9 +48,8 @@ public sealed class ActiveHealthProbeTests
     {
         using var provider = Provider(_ => throw new HttpRequestException("refused"));
 
-        var (response, failure) = await ActiveHealthProbe.SendAsync(provider, judge: true, CancellationToken.None, CancellationToken.None);
+        var failure = await ActiveHealthProbe.ProbeAsync(provider, judge: true, null, CancellationToken.None, CancellationToken.None);
 
-        Assert.That(response, Is.Null);
         Assert.That(failure, Is.TypeOf<HttpRequestException>());
         Assert.That(provider.GetSnapshot().LastFailure, Is.EqualTo("probe_connection"));
     }
@@ -61,8 +59,7 @@ public sealed class ActiveHealthProbeTests
     {
         using var provider = Provider(_ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
 
-        var (response, _) = await ActiveHealthProbe.SendAsync(provider, judge: false, CancellationToken.None, CancellationToken.None);
-        response?.Dispose();
+        await ActiveHealthProbe.ProbeAsync(provider, judge: false, null, CancellationToken.None, CancellationToken.None);
 
         Assert.That(provider.GetSnapshot().State, Is.EqualTo(ProviderHealthState.Healthy));
     }
@@ -74,11 +71,27 @@ public sealed class ActiveHealthProbeTests
         stopping.Cancel();
         using var provider = Provider(_ => throw new OperationCanceledException());
 
-        var (response, failure) = await ActiveHealthProbe.SendAsync(provider, judge: true, stopping.Token, stopping.Token);
+        var failure = await ActiveHealthProbe.ProbeAsync(provider, judge: true, null, stopping.Token, stopping.Token);
 
-        Assert.That(response, Is.Null);
         Assert.That(failure, Is.InstanceOf<OperationCanceledException>());
         Assert.That(provider.GetSnapshot().State, Is.EqualTo(ProviderHealthState.Healthy));
+    }
+
+    [Test]
+    public async Task An_answer_that_breaks_while_read_is_judged_as_no_answer_but_one_that_is_not_json_is_not()
+    {
+        using var provider = Provider(_ => new HttpResponseMessage(HttpStatusCode.OK));
+
+        var failure = await ActiveHealthProbe.ProbeAsync(provider, judge: true, (_, _) => throw new IOException("reset"), CancellationToken.None, CancellationToken.None);
+
+        Assert.That(failure, Is.TypeOf<IOException>());
+        Assert.That(provider.GetSnapshot().LastFailure, Is.EqualTo("probe_connection"));
+
+        using var other = Provider(_ => new HttpResponseMessage(HttpStatusCode.OK));
+        failure = await ActiveHealthProbe.ProbeAsync(other, judge: true, (_, _) => throw new System.Text.Json.JsonException(), CancellationToken.None, CancellationToken.None);
+
+        Assert.That(failure, Is.TypeOf<System.Text.Json.JsonException>());
+        Assert.That(other.GetSnapshot().State, Is.EqualTo(ProviderHealthState.Healthy), "a model list it cannot read is discovery's problem");
     }
 
     private sealed class AnswerHandler(Func<HttpRequestMessage, HttpResponseMessage> answer) : HttpMessageHandler
