@@ -136,6 +136,7 @@ internal sealed class ProviderHealth
     {
         var circuit = Circuit;
         lock (_lock)
+        lock (circuit) // the order everywhere: counts, then circuit (the updater takes only the circuit's)
         {
             var now = _time.GetUtcNow();
             var (recent, failures) = WindowCounts(now);
