@@ -1,5 +1,8 @@
 using System.Net;
 using System.Text;
+using AiProxy.Providers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AiProxy.AspNetCore.Tests;
 
@@ -85,9 +88,15 @@ public sealed class EnvironmentVariableTests
     {
         await using var a = await FakeServer.StartAsync("a");
         Set("OPENAI_PROXY_REFRESH_INTERVAL", "0.2");
-        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(a));
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(a), time: time);
 
-        await UpstreamRequestTests.WaitUntilAsync(() => a.Requests.Count(r => r.Path == "/v1/models") >= 3);
+        // The clock moves 0.2 s at a time: the default interval (300 s) would never come round.
+        await UpstreamRequestTests.WaitUntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromSeconds(0.2));
+            return a.Requests.Count(r => r.Path == "/v1/models") >= 3;
+        });
     }
 
     [Test]
@@ -95,12 +104,16 @@ public sealed class EnvironmentVariableTests
     {
         await using var a = await FakeServer.StartAsync("a");
         await using var b = await FakeServer.StartAsync("b");
-        a.Behavior.Latency = TimeSpan.FromSeconds(1);
+        a.Behavior.Latency = TimeSpan.FromSeconds(30);
         Set("OPENAI_PROXY_HEALTH_CHECK_TIMEOUT", "0.2");
         var settings = ProxyHost.ProvidersFor(a, b);
         settings["Health:ActiveProbes"] = "true";
-        await using var proxy = await ProxyHost.StartAsync(settings);
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyHost.StartAsync(settings, time: time);
+        await UpstreamRequestTests.WaitUntilAsync(() => a.RequestCount > 0);
+        time.Advance(TimeSpan.FromSeconds(0.2)); // the probe's timeout, not the default 2 s
         await UpstreamRequestTests.WaitUntilAsync(() => a.CancelledRequestCount > 0);
+        await proxy.Services.GetRequiredService<ModelCatalog>().FirstRefresh; // the round ended: its verdicts are in
 
         using var response = await ChatAsync(proxy);
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using AiProxy.Mapping;
 using AiProxy.Providers;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AiProxy.AspNetCore.Tests;
 
@@ -135,16 +136,20 @@ public sealed class ModelsEndpointTests
         await using var upstream = await FakeServer.StartAsync("open");
         upstream.Behavior.Models = ["first-model"];
         var settings = ProxyHost.ProvidersFor(upstream);
-        settings["RefreshInterval"] = "00:00:00.100";
-        await using var proxy = await ProxyHost.StartAsync(settings);
+        settings["RefreshInterval"] = "00:05:00";
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyHost.StartAsync(settings, time: time);
         Assert.That(Ids(await ListAsync(proxy.Client)), Is.EqualTo(new[] { "first-model" }));
 
         upstream.Behavior.Models = ["second-model"];
+        Assert.That(Ids(await ListAsync(proxy.Client)), Is.EqualTo(new[] { "first-model" }), "no refresh before the interval");
 
+        // Each turn moves the clock one interval: the refresh loop may not wait on its timer yet when the first one moves it.
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (!Ids(await ListAsync(proxy.Client)).SequenceEqual(["second-model"]))
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the list was not refreshed within 10 s");
+            time.Advance(TimeSpan.FromMinutes(5));
             await Task.Delay(20);
         }
     }

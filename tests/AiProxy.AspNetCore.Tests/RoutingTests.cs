@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using AiProxy.Providers;
 using AiProxy.Selection;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AiProxy.AspNetCore.Tests;
 
@@ -116,7 +118,8 @@ public sealed class RoutingTests
         var settings = ProxyHost.ProvidersFor(a, b);
         settings["Health:CooldownPeriod"] = "00:00:01";
         settings["Health:ActiveProbes"] = "false";
-        await using var proxy = await ProxyHost.StartAsync(settings);
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyHost.StartAsync(settings, time: time);
         a.Behavior.FailStatus = 503;
 
         for (var i = 0; i < 3; i++)
@@ -129,7 +132,7 @@ public sealed class RoutingTests
         Assert.That(a.ForwardedCount(), Is.EqualTo(3), "a cooling provider gets no traffic");
 
         a.Behavior.FailStatus = null;
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        time.Advance(TimeSpan.FromSeconds(1.5));
         Assert.That(await ProviderOfAsync(proxy.Client), Is.EqualTo("a"), "the trial after the cooldown");
         Assert.That(await ProviderOfAsync(proxy.Client), Is.EqualTo("a"), "healthy again");
     }
@@ -164,7 +167,7 @@ public sealed class RoutingTests
         settings["Health:ActiveProbes"] = "true";
         await using var proxy = await ProxyHost.StartAsync(settings);
         await UpstreamRequestTests.WaitUntilAsync(() => a.RequestCount > 0 && b.RequestCount > 0);
-        await Task.Delay(200);
+        await proxy.Services.GetRequiredService<ModelCatalog>().FirstRefresh; // the probe round ended: its verdicts are in
 
         using var response = await proxy.Client.SendAsync(Chat());
 

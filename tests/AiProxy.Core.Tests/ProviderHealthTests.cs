@@ -167,7 +167,7 @@ public sealed class ProviderHealthTests
 
         Assert.That(provider.GetSnapshot().State, Is.EqualTo(ProviderHealthState.Cooldown));
         Assert.That(provider.GetSnapshot().TotalRequests, Is.Zero, "probes are not traffic");
-        provider.Health.RecordProbeSuccess();
+        provider.Health.RecordProbe(ProbeVerdict.Healthy);
         Assert.That(provider.Health.IsSelectable("m"), Is.True);
     }
 

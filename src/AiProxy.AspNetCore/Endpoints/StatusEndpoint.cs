@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AiProxy.Errors;
+using AiProxy.Health;
 using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Selection;
@@ -125,7 +126,7 @@ internal sealed class StatusEndpoint
             json.WriteBoolean("enabled", provider.Enabled);
             json.WriteNumber("priority", provider.Priority);
             json.WriteNumber("weight", provider.Weight);
-            json.WriteString("state", provider.Enabled ? ProxyMetrics.StateName(snapshot.State) : "disabled");
+            json.WriteString("state", ProviderHealthStateNames.Get(snapshot.State, provider.Enabled));
             if (snapshot.LatencyEwma is { } latency)
             {
                 json.WriteNumber("latency_ewma_ms", Math.Round(latency.TotalMilliseconds, 3));

@@ -22,7 +22,7 @@ internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry, IEnumera
         {
             if (!provider.Enabled)
             {
-                data[provider.Name] = "disabled";
+                data[provider.Name] = ProviderHealthStateNames.Disabled;
                 continue;
             }
 
@@ -33,12 +33,7 @@ internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry, IEnumera
                 cooling++;
             }
 
-            data[provider.Name] = state switch
-            {
-                ProviderHealthState.Cooldown => "cooldown",
-                ProviderHealthState.HalfOpen => "half_open",
-                _ => "healthy",
-            };
+            data[provider.Name] = ProviderHealthStateNames.Get(state);
         }
 
         var result = enabled == 0

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using AiProxy.Health;
 using AiProxy.Mapping;
@@ -121,10 +119,10 @@ internal sealed partial class ModelCatalog
     }
 
     /// <summary>
-    /// Probes every enabled provider's <c>{BaseUrl}models</c>, all at once, each within <c>HealthCheckTimeout</c>:
-    /// the answer feeds the provider's health (the active half of health checking), and for providers whose
-    /// <c>Models</c> is empty it is also their model list. Never throws for a provider's failure: that provider
-    /// keeps its last list.
+    /// One refresh round, all providers at once, each within <c>HealthCheckTimeout</c>: every enabled provider gets one
+    /// <c>GET {BaseUrl}models</c> (<see cref="ActiveHealthProbe"/>), which feeds its health when active probes are on, and
+    /// for providers whose <c>Models</c> is empty is also their model list, read here. Never throws for a provider's
+    /// failure: that provider keeps its last list.
     /// </summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
@@ -166,30 +164,16 @@ internal sealed partial class ModelCatalog
     {
         using var timeoutCts = new CancellationTokenSource(timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
-        try
+        var failure = await ActiveHealthProbe.ProbeAsync(provider, probe, discover ? ReadListAsync : null, linked.Token, cancellationToken).ConfigureAwait(false);
+        if (failure is not null && discover && !cancellationToken.IsCancellationRequested && !(failure is ObjectDisposedException && provider.IsDisposed))
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("models", UriKind.Relative));
-            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-            using var response = await provider.SendAsync(request, linked.Token).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            if (probe)
-            {
-                // Reachable and accepting our key is healthy, even where /models itself is not implemented (404, 405).
-                if (status is >= 500 or 401 or 403)
-                {
-                    provider.Health.RecordFailure(FailureKind.Probe, "probe_" + status.ToString(CultureInfo.InvariantCulture));
-                }
-                else
-                {
-                    provider.Health.RecordProbeSuccess();
-                }
-            }
+            // (Not when the host is stopping, nor when a reload retired this instance since the round began: its successor
+            // is refreshed in its own right.)
+            LogRefreshFailed(_logger, provider.Name, Reason(failure, timeout), GetDiscovered(provider.Name).Count);
+        }
 
-            if (!discover)
-            {
-                return;
-            }
-
+        async Task ReadListAsync(HttpResponseMessage response, CancellationToken token)
+        {
             if (!response.IsSuccessStatusCode)
             {
                 LogRefreshFailed(_logger, provider.Name, $"status {(int)response.StatusCode}", GetDiscovered(provider.Name).Count);
@@ -202,10 +186,10 @@ internal sealed partial class ModelCatalog
                 return;
             }
 
-            var body = await response.Content.ReadAsStreamAsync(linked.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
-                using var document = await JsonDocument.ParseAsync(new BoundedReadStream(body, MaxListBytes), default, linked.Token).ConfigureAwait(false);
+                using var document = await JsonDocument.ParseAsync(new BoundedReadStream(body, MaxListBytes), default, token).ConfigureAwait(false);
                 if (!TryReadList(document.RootElement, provider.Name, out var models))
                 {
                     LogRefreshFailed(_logger, provider.Name, "the answer is not a model list", GetDiscovered(provider.Name).Count);
@@ -216,32 +200,12 @@ internal sealed partial class ModelCatalog
                 LogRefreshed(_logger, provider.Name, models.Length);
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The host is stopping.
-        }
-        catch (ObjectDisposedException) when (provider.IsDisposed)
-        {
-            // A reload retired this instance since the refresh began; its successor is refreshed in its own right.
-        }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException
-                                       or ObjectDisposedException or InvalidOperationException)
-        {
-            if (probe && ex is not JsonException)
-            {
-                provider.Health.RecordFailure(FailureKind.Probe, ex is OperationCanceledException ? "probe_timeout" : "probe_connection");
-            }
-
-            if (!discover)
-            {
-                return;
-            }
-
-            // The exception's message may carry the URL; its type says enough and never holds a key.
-            var reason = ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0.###} s" : ex.GetType().Name;
-            LogRefreshFailed(_logger, provider.Name, reason, GetDiscovered(provider.Name).Count);
-        }
     }
+
+    /// <summary>Why a list could not be read. The exception's message may carry the URL; its type says enough and never
+    /// holds a key.</summary>
+    private static string Reason(Exception failure, TimeSpan timeout)
+        => failure is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0.###} s" : failure.GetType().Name;
 
     /// <summary>Reads OpenAI's <c>{"object":"list","data":[{"id":...,"created":...}]}</c>.</summary>
     internal static bool TryReadList(JsonElement root, string provider, out CatalogModel[] models)

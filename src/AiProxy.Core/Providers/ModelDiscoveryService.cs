@@ -6,7 +6,8 @@ namespace AiProxy.Providers;
 
 /// <summary>
 /// Refreshes the <see cref="ModelCatalog"/> when the host starts, then every <c>RefreshInterval</c>, and at once
-/// after a configuration change (a provider added by a reload shows its models without waiting an interval).
+/// after a configuration change (a provider added by a reload shows its models without waiting an interval). Each round
+/// is also the active health probes' (<see cref="Health.ActiveHealthProbe"/>): one request per provider serves both.
 /// </summary>
 internal sealed partial class ModelDiscoveryService : BackgroundService
 {

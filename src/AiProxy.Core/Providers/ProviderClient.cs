@@ -21,6 +21,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     private volatile ProviderOptions _options;
     private int _retired;
     private int _disposed;
+    private int _inFlight;
 
     // The registry's own reference (1) plus one per request in flight: the handler is disposed when it drops to 0.
     private int _references = 1;
@@ -28,7 +29,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
 
     public ProviderClient(string name, ProviderOptions options, ModelMappingService mappings, HttpMessageHandler? handler = null, ProviderHealth? health = null)
     {
-        Health = health ?? new ProviderHealth(TimeProvider.System, static () => new HealthOptions());
+        Health = health ?? new ProviderHealth(new ProviderHealthUpdater(TimeProvider.System, static () => new HealthOptions()), name);
         Name = name;
         _options = options;
         _mappings = mappings;
@@ -52,7 +53,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     public double Weight { get; }
     public bool Enabled { get; }
     public IReadOnlyList<string> Models { get; }
-    public int InFlight => Health.InFlight;
+    public int InFlight => Volatile.Read(ref _inFlight);
 
     private readonly ConcurrentDictionary<string, Uri> _endpoints = new(StringComparer.Ordinal);
 
@@ -99,7 +100,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     /// <summary>The provider's runtime state: counters, latency, circuit breaker.</summary>
     internal ProviderHealth Health { get; }
 
-    public ProviderSnapshot GetSnapshot() => Health.Snapshot();
+    public ProviderSnapshot GetSnapshot() => Health.Snapshot(InFlight);
 
     /// <summary>The provider's key header and configured headers, in the form they are sent upstream.</summary>
     internal ReadOnlySpan<KeyValuePair<string, string>> UpstreamHeaders => _upstreamHeaders;
@@ -179,7 +180,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
             var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
             if (seen == references)
             {
-                Health.EnterFlight();
+                Interlocked.Increment(ref _inFlight);
                 return true;
             }
 
@@ -191,7 +192,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
 
     internal void LeaveFlight()
     {
-        Health.LeaveFlight();
+        Interlocked.Decrement(ref _inFlight);
         Release();
     }
 

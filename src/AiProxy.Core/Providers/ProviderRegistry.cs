@@ -18,6 +18,7 @@ internal sealed partial class ProviderRegistry : IDisposable
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly IDisposable? _subscription;
     private readonly object _lock = new();
+    private readonly ProviderHealthUpdater _healthUpdater;
     private volatile ProviderClient[] _providers = [];
 
     public ProviderRegistry(IOptionsMonitor<OpenAiProxyOptions> options, ModelMappingService mappings, ILogger<ProviderRegistry> logger, TimeProvider? time = null)
@@ -26,6 +27,7 @@ internal sealed partial class ProviderRegistry : IDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _options = options;
+        _healthUpdater = new ProviderHealthUpdater(_time, () => _options.CurrentValue.Health);
         Update(options.CurrentValue);
         _subscription = options.OnChange(o => Update(o));
     }
@@ -52,17 +54,18 @@ internal sealed partial class ProviderRegistry : IDisposable
     /// <summary>
     /// Raised when this instance's own traffic or probes put a provider in cooldown (or extend it), with the provider's name,
     /// the cooldown's end and the failure label: how a scale-out package shares the decision with other instances. Handlers
-    /// run on the request path: they must not block.
+    /// run on the request path: they must not block. The providers' <see cref="ProviderHealthUpdater"/> raises it.
     /// </summary>
-    public event Action<string, DateTimeOffset, string>? CooldownStarted;
+    public event Action<string, DateTimeOffset, string>? CooldownStarted
+    {
+        add => _healthUpdater.CooldownStarted += value;
+        remove => _healthUpdater.CooldownStarted -= value;
+    }
 
-    /// <summary>Applies a cooldown another instance decided (see <see cref="ProviderHealth.ApplyRemoteCooldown"/>).</summary>
+    /// <summary>Applies a cooldown another instance decided (see <see cref="ProviderHealthUpdater.ApplyRemoteCooldown"/>).</summary>
     /// <returns><see langword="true"/> when a provider of that name exists and its cooldown started or got longer.</returns>
     public bool ApplyCooldown(string provider, DateTimeOffset until, string label)
-        => Find(provider) is { } client && client.Health.ApplyRemoteCooldown(until, label);
-
-    private Action<DateTimeOffset, string> CooldownCallback(string provider)
-        => (until, label) => CooldownStarted?.Invoke(provider, until, label);
+        => Find(provider) is { } client && _healthUpdater.ApplyRemoteCooldown(client.Health, until, label);
 
     private void Update(OpenAiProxyOptions options)
     {
@@ -82,7 +85,7 @@ internal sealed partial class ProviderRegistry : IDisposable
                 }
                 else
                 {
-                    next.Add(new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_time, () => _options.CurrentValue.Health, CooldownCallback(name))));
+                    next.Add(new ProviderClient(name, providerOptions, _mappings, health: new ProviderHealth(_healthUpdater, name)));
                 }
             }
 

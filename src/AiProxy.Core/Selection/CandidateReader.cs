@@ -39,7 +39,7 @@ internal ref struct CandidateReader
                 _epoch = health.CurrentEpoch();
             }
 
-            return health.View(_epoch);
+            return health.View(_epoch, client.InFlight);
         }
 
         _rank = Unordered;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using AiProxy.Forwarding;
+using AiProxy.Health;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
 using AiProxy.Tokens;
@@ -48,16 +49,15 @@ internal sealed class ClientSelector : IClientSelector
     public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
         => _strategies.TryGetValue(name, out strategy!);
 
-    private static int Filter(
-        ProviderClient[] serving, string model, Span<IProviderClient> destination, bool healthyOnly, ProxyRateLimitLease? capacity, ProviderScope? scope)
+    /// <summary>Writes the providers a request may be sent to, health aside: within their capacity and reachable by the
+    /// caller's token. Both apply in panic too: a provider at its configured limit is full, and one the token may not
+    /// reach is no candidate at all, not merely an unhealthy one.</summary>
+    private static int Admit(ProviderClient[] serving, Span<IProviderClient> destination, ProxyRateLimitLease? capacity, ProviderScope? scope)
     {
         var count = 0;
         foreach (var provider in serving)
         {
-            // Capacity and the token's providers apply in panic too: a provider at its configured limit is full, and one the
-            // token may not reach is no candidate at all, not merely an unhealthy one.
-            if ((!healthyOnly || provider.Health.IsSelectable(model)) && (capacity is null || capacity.HasProviderCapacity(provider.Name))
-                && (scope is null || scope.Allows(provider.Name)))
+            if ((capacity is null || capacity.HasProviderCapacity(provider.Name)) && (scope is null || scope.Allows(provider.Name)))
             {
                 destination[count++] = provider;
                 if (count == destination.Length)
@@ -144,13 +144,8 @@ internal sealed class ClientSelector : IClientSelector
         }
 
         var serving = Serving(providers, model);
-        var count = Filter(serving, model, destination, healthyOnly: true, context.Capacity, context.AllowedProviders);
-        if (count == 0)
-        {
-            // Panic: when every candidate is cooling down, trying them all beats refusing.
-            count = Filter(serving, model, destination, healthyOnly: false, context.Capacity, context.AllowedProviders);
-            panic = count > 0;
-        }
+        var admitted = Admit(serving, destination, context.Capacity, context.AllowedProviders);
+        var count = HealthyOrPanicPolicy.Apply(destination[..admitted], model, out panic);
 
         // With two candidates the first choice is the whole order.
         if (firstOnly && count > 2 && resolved.FirstChoice is { } firstChoice)

@@ -327,24 +327,14 @@ internal sealed class ProxyMetrics : IDisposable
         _ => TelemetryConsts.Other,
     };
 
-    internal static string StateName(ProviderHealthState state) => state switch
-    {
-        ProviderHealthState.Healthy => "healthy",
-        ProviderHealthState.Cooldown => "cooldown",
-        ProviderHealthState.HalfOpen => "half_open",
-        _ => TelemetryConsts.Other,
-    };
-
-    private static readonly string[] GaugeStates = ["healthy", "half_open", "cooldown", "disabled"];
-
     private IEnumerable<Measurement<int>> ObserveProviderStates()
     {
         var providers = _registry.All;
-        var measurements = new List<Measurement<int>>(providers.Length * GaugeStates.Length);
+        var measurements = new List<Measurement<int>>(providers.Length * ProviderHealthStateNames.All.Length);
         foreach (var provider in providers)
         {
-            var current = provider.Enabled ? StateName(provider.GetSnapshot().State) : "disabled";
-            foreach (var state in GaugeStates)
+            var current = ProviderHealthStateNames.Get(provider.GetSnapshot().State, provider.Enabled);
+            foreach (var state in ProviderHealthStateNames.All)
             {
                 measurements.Add(new Measurement<int>(
                     state == current ? 1 : 0,

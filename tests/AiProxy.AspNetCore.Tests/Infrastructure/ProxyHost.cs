@@ -54,11 +54,14 @@ internal sealed class ProxyHost : IAsyncDisposable
     }
 
     /// <summary>Starts a host whose <c>OpenAiProxy</c> section holds <paramref name="settings"/> (keys relative to the section)
-    /// and a token <see cref="Token"/> named <c>tests</c> unless the settings name tokens themselves.</summary>
+    /// and a token <see cref="Token"/> named <c>tests</c> unless the settings name tokens themselves. A <paramref name="time"/>
+    /// becomes the host's <see cref="TimeProvider"/> (health, cooldowns, probes and timeouts run on it), so a test can move the
+    /// clock (a <c>FakeTimeProvider</c>) instead of waiting on the real one.</summary>
     public static async Task<ProxyHost> StartAsync(
         IDictionary<string, string?> settings,
         Action<IServiceCollection>? configureServices = null,
-        Action<WebApplication>? configureApp = null)
+        Action<WebApplication>? configureApp = null,
+        TimeProvider? time = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -68,6 +71,11 @@ internal sealed class ProxyHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(logs);
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time); // before AddOpenAiProxy, whose TryAdd then keeps it
+        }
+
         builder.Services.AddOpenAiProxy(builder.Configuration.GetSection("OpenAiProxy"));
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
