@@ -92,7 +92,7 @@ public sealed class EnvironmentVariableTests
         await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(a), time: time);
 
         // The clock moves 0.2 s at a time: the default interval (300 s) would never come round.
-        await UpstreamRequestTests.WaitUntilAsync(() =>
+        await Poll.UntilAsync(() =>
         {
             time.Advance(TimeSpan.FromSeconds(0.2));
             return a.Requests.Count(r => r.Path == "/v1/models") >= 3;
@@ -110,9 +110,9 @@ public sealed class EnvironmentVariableTests
         settings["Health:ActiveProbes"] = "true";
         var time = new FakeTimeProvider();
         await using var proxy = await ProxyHost.StartAsync(settings, time: time);
-        await UpstreamRequestTests.WaitUntilAsync(() => a.RequestCount > 0);
+        await Poll.UntilAsync(() => a.RequestCount > 0);
         time.Advance(TimeSpan.FromSeconds(0.2)); // the probe's timeout, not the default 2 s
-        await UpstreamRequestTests.WaitUntilAsync(() => a.CancelledRequestCount > 0);
+        await Poll.UntilAsync(() => a.CancelledRequestCount > 0);
         await proxy.Services.GetRequiredService<ModelCatalog>().FirstRefresh; // the round ended: its verdicts are in
 
         using var response = await ChatAsync(proxy);

@@ -237,7 +237,7 @@ public sealed class FakeUpstreamTests
         using var cts = new CancellationTokenSource(Patience);
         Task<HttpResponseMessage> send = PostJsonAsync("chat/completions", """{"model":"m","messages":[]}""", ct: cts.Token);
 
-        await WaitUntilAsync(() => _fake.RequestCount == 1);
+        await Poll.UntilAsync(() => _fake.RequestCount == 1);
         Assert.That(send.IsCompleted, Is.False);
         await cts.CancelAsync();
 
@@ -269,7 +269,7 @@ public sealed class FakeUpstreamTests
         own.Behavior.StallBeforeHeaders = true;
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"{own.BaseUrl}/models"));
         Task<HttpResponseMessage> send = _http.SendAsync(request);
-        await WaitUntilAsync(() => own.RequestCount == 1);
+        await Poll.UntilAsync(() => own.RequestCount == 1);
 
         await own.DisposeAsync();
 
@@ -460,14 +460,5 @@ public sealed class FakeUpstreamTests
         }
 
         return events;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var cts = new CancellationTokenSource(Patience);
-        while (!condition())
-        {
-            await Task.Delay(10, cts.Token);
-        }
     }
 }

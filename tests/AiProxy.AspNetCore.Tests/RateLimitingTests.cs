@@ -325,7 +325,7 @@ public sealed class RateLimitingTests
         var (_, upstream, client) = await StartAsync(new() { ["Tokens:team:MaxConcurrentRequests"] = "2" });
         upstream.Behavior.Latency = TimeSpan.FromSeconds(1);
         var slow = new[] { PostAsync(client), PostAsync(client) };
-        await WaitUntilAsync(() => upstream.ForwardedCount() == 2);
+        await Poll.UntilAsync(() => upstream.ForwardedCount() == 2);
 
         using (var refused = await PostAsync(client))
         {
@@ -419,14 +419,4 @@ public sealed class RateLimitingTests
     [TestCase(3723.25, "1h2m3.25s")]
     public void Reset_durations_are_written_the_way_OpenAI_writes_them(double seconds, string expected)
         => Assert.That(ProxyHttpResponses.FormatReset(TimeSpan.FromSeconds(seconds)), Is.EqualTo(expected));
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "condition not met within 10 s");
-            await Task.Delay(5);
-        }
-    }
 }

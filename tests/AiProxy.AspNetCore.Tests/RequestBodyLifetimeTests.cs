@@ -84,20 +84,6 @@ public sealed class RequestBodyLifetimeTests
         return new RequestBodyBuffer(array, BodySize);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out waiting until {what}.");
-            }
-
-            await Task.Delay(10);
-        }
-    }
-
     /// <summary>The body as the dispatcher sends it, over HTTP/2 (where the upload may outlive <c>SendAsync</c>).</summary>
     private static HttpRequestMessage Http2Post(Uri url, RequestBodyBuffer body) => new(HttpMethod.Post, url)
     {
@@ -139,7 +125,7 @@ public sealed class RequestBodyLifetimeTests
         await response.Content.ReadAsStringAsync();
         response.Dispose();
         message.Dispose();
-        await WaitUntilAsync(() => body.IsReturned, "the array went back to the pool after the upload ended");
+        await Poll.UntilAsync(() => body.IsReturned, "the array went back to the pool after the upload ended", Patience);
         Assert.That(body.Serializations, Is.Zero);
     }
 
@@ -161,7 +147,7 @@ public sealed class RequestBodyLifetimeTests
         ((IDisposable)body).Dispose();
         var returnedWhileUploading = body.IsReturned && body.Serializations > 0;
 
-        await WaitUntilAsync(() => body.IsReturned, "the array went back to the pool after the upload stopped");
+        await Poll.UntilAsync(() => body.IsReturned, "the array went back to the pool after the upload stopped", Patience);
         Assert.That(returnedWhileUploading, Is.False);
         Assert.That(body.Serializations, Is.Zero);
     }

@@ -166,7 +166,7 @@ public sealed class RoutingTests
         a.Behavior.FailStatus = 503; // its /models answers 503 too
         settings["Health:ActiveProbes"] = "true";
         await using var proxy = await ProxyHost.StartAsync(settings);
-        await UpstreamRequestTests.WaitUntilAsync(() => a.RequestCount > 0 && b.RequestCount > 0);
+        await Poll.UntilAsync(() => a.RequestCount > 0 && b.RequestCount > 0);
         await proxy.Services.GetRequiredService<ModelCatalog>().FirstRefresh; // the probe round ended: its verdicts are in
 
         using var response = await proxy.Client.SendAsync(Chat());

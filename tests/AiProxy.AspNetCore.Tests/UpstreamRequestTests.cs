@@ -145,7 +145,7 @@ public sealed class UpstreamRequestTests
         using var cts = new CancellationTokenSource();
 
         var call = proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"gpt-4o-mini","messages":[]}"""), cts.Token);
-        await WaitUntilAsync(() => upstream.ForwardedCount() == 1);
+        await Poll.UntilAsync(() => upstream.ForwardedCount() == 1);
         cts.Cancel();
 
         Assert.That(async () => await call, Throws.InstanceOf<OperationCanceledException>());
@@ -169,19 +169,5 @@ public sealed class UpstreamRequestTests
         Assert.That(b.Forwarded().Single().Path, Is.EqualTo("/v1/images/generations"));
         Assert.That(b.Forwarded().Single().QueryString, Is.EqualTo("?x=1"));
         Assert.That(a.ForwardedCount(), Is.Zero);
-    }
-
-    internal static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("condition not met within 10 s");
-            }
-
-            await Task.Delay(10);
-        }
     }
 }

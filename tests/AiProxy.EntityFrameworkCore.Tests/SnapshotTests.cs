@@ -51,11 +51,7 @@ public sealed class SnapshotTests(StoreProvider provider)
 
         var snapshot = host.Host.Services.GetRequiredService<StoredTokenSnapshot>();
         var clock = Stopwatch.StartNew();
-        while (snapshot.Count < count)
-        {
-            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "the poll picks the new tokens up");
-            await Task.Delay(20);
-        }
+        await Poll.UntilAsync(() => snapshot.Count >= count, "the poll picks the new tokens up");
 
         TestContext.Out.WriteLine($"{count} tokens in the snapshot {clock.ElapsedMilliseconds} ms after the version bump");
         var before = host.Commands.OnRequestFlow;
@@ -82,12 +78,7 @@ public sealed class SnapshotTests(StoreProvider provider)
             await db.Database.ExecuteSqlRawAsync("ALTER TABLE aiproxy_store_version RENAME TO aiproxy_store_version_away");
         }
 
-        var clock = Stopwatch.StartNew();
-        while (!host.Host.Logs.AllText.Contains("Could not read the token store's version", StringComparison.Ordinal))
-        {
-            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "a poll fails and says so");
-            await Task.Delay(20);
-        }
+        await Poll.UntilAsync(() => host.Host.Logs.AllText.Contains("Could not read the token store's version", StringComparison.Ordinal), "a poll fails and says so");
 
         Assert.That(await host.ChatAsync(key), Is.EqualTo(200));
         Assert.That(await host.ChatAsync(ProxyHost.Token), Is.EqualTo(200));

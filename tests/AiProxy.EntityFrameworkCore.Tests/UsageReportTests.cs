@@ -132,17 +132,10 @@ public sealed class UsageReportTests(StoreProvider provider)
 
     private static async Task WaitForUsageAsync(StoreHost host, long requests)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
+        Assert.That(await Poll.EventuallyAsync(async () =>
         {
             await using var db = host.CreateContext();
-            if (await db.Usage.SumAsync(u => u.Requests) >= requests)
-            {
-                return;
-            }
-
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "usage never reached the database");
-            await Task.Delay(50);
-        }
+            return await db.Usage.SumAsync(u => u.Requests) >= requests;
+        }, Poll.DefaultPatience), Is.True, "usage never reached the database");
     }
 }

@@ -24,7 +24,7 @@ public sealed class AcquireTimeoutTests
             Assert.That(lease.IsAcquired, Is.True, "the fallback (this instance's limiter) admitted it");
         }
 
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(3)),
+        Assert.That(await Poll.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(3)),
             Is.True, "the slot the late acquire took was released, not left for the 30 s lease timeout");
         using var response = await cluster.ChatAsync(0);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));

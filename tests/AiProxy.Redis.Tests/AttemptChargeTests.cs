@@ -50,7 +50,7 @@ public sealed class AttemptChargeTests
 
     private async Task<long> WindowAsync(string provider, string field) => (long?)await _db.HashGetAsync(Keys(provider).Windows, field) ?? 0;
 
-    private Task<bool> EventuallyAsync(Func<Task<bool>> condition) => ScaleOut.EventuallyAsync(condition, TimeSpan.FromSeconds(3));
+    private Task<bool> EventuallyAsync(Func<Task<bool>> condition) => Poll.EventuallyAsync(condition, TimeSpan.FromSeconds(3));
 
     [Test]
     public async Task Two_attempts_at_two_providers_charge_both_and_the_first_slot_is_free_after_the_second_charge()

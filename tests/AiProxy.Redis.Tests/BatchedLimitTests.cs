@@ -55,7 +55,7 @@ public sealed class BatchedLimitTests
 
         await Task.WhenAll(leases.Select(l => l.DisposeAsync().AsTask()));
 
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True);
+        Assert.That(await Poll.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True);
         await using var next = await limiter.AcquireAsync(request, CancellationToken.None);
         Assert.That(next.IsAcquired, Is.True);
     }
@@ -76,7 +76,7 @@ public sealed class BatchedLimitTests
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         await Assert.CatchAsync<OperationCanceledException>(async () => await limiter.AcquireAsync(request, cancel.Token));
 
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(5)),
+        Assert.That(await Poll.EventuallyAsync(async () => await db.SortedSetLengthAsync(concurrent) == 0, TimeSpan.FromSeconds(5)),
             Is.True, "the slot the answered acquire took was given back, not left for the 30 s lease timeout");
         await using var next = await limiter.AcquireAsync(request, CancellationToken.None);
         Assert.That(next.IsAcquired, Is.True);
@@ -173,7 +173,7 @@ public sealed class BatchedLimitTests
         var second = await limiter.AcquireAsync(request, CancellationToken.None);
         Assert.That(second.Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity));
         await first.DisposeAsync();
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(slots) == 0, TimeSpan.FromSeconds(3)), Is.True,
+        Assert.That(await Poll.EventuallyAsync(async () => await db.SortedSetLengthAsync(slots) == 0, TimeSpan.FromSeconds(3)), Is.True,
             "released with its lease");
     }
 }

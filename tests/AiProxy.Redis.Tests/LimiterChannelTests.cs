@@ -112,7 +112,7 @@ public sealed class LimiterChannelTests
         Assert.That(await db.SortedSetLengthAsync(Caller.Concurrent), Is.EqualTo(1));
 
         _channel.Flush();
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(Caller.Concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True);
+        Assert.That(await Poll.EventuallyAsync(async () => await db.SortedSetLengthAsync(Caller.Concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True);
         Assert.That(_channel.BatchesSent, Is.EqualTo(1));
     }
 
@@ -142,8 +142,8 @@ public sealed class LimiterChannelTests
         var answer = await _channel.SendAsync(Acquire(new ProxyLimits(RequestsPerMinute: 5, MaxConcurrentRequests: 1), "late"));
 
         Assert.That(answer, Is.Null, "the request falls back");
-        Assert.That(await ScaleOut.EventuallyAsync(() => db.KeyExistsAsync(Caller.Windows), TimeSpan.FromSeconds(3)), Is.True, "the script ran after the pause");
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await db.SortedSetLengthAsync(Caller.Concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True,
+        Assert.That(await Poll.EventuallyAsync(() => db.KeyExistsAsync(Caller.Windows), TimeSpan.FromSeconds(3)), Is.True, "the script ran after the pause");
+        Assert.That(await Poll.EventuallyAsync(async () => await db.SortedSetLengthAsync(Caller.Concurrent) == 0, TimeSpan.FromSeconds(3)), Is.True,
             "released after the late script, not left for the lease timeout");
     }
 }

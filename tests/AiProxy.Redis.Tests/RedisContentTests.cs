@@ -136,7 +136,7 @@ public sealed class RedisContentTests
         }
 
         JsonElement usage = default;
-        Assert.That(await ScaleOut.EventuallyAsync(async () =>
+        Assert.That(await Poll.EventuallyAsync(async () =>
         {
             usage = await StatusUsageAsync(host);
             return usage.GetProperty("counters").EnumerateArray().Sum(c => c.GetProperty("requests").GetInt64()) == 2;

@@ -49,7 +49,7 @@ public sealed class RedisOutageTests
 
         for (var instance = 0; instance < 3; instance++)
         {
-            Assert.That(await ScaleOut.EventuallyAsync(async () => (await cluster.HealthAsync(instance)).Status == HealthStatus.Healthy, TimeSpan.FromSeconds(15)),
+            Assert.That(await Poll.EventuallyAsync(async () => (await cluster.HealthAsync(instance)).Status == HealthStatus.Healthy, TimeSpan.FromSeconds(15)),
                 Is.True, $"instance {instance} never saw Redis again");
         }
 
@@ -89,7 +89,7 @@ public sealed class RedisOutageTests
 
         await redis.RestartAsync();
 
-        Assert.That(await ScaleOut.EventuallyAsync(async () =>
+        Assert.That(await Poll.EventuallyAsync(async () =>
         {
             using var response = await cluster.ChatAsync(0);
             return response.StatusCode == HttpStatusCode.OK;

@@ -22,7 +22,7 @@ public sealed class SharedCooldownTests
 
         foreach (var instance in new[] { 1, 2 })
         {
-            Assert.That(await ScaleOut.EventuallyAsync(async () => (await cluster.HealthAsync(instance)).Data["first"] as string == "cooldown", TimeSpan.FromSeconds(2)),
+            Assert.That(await Poll.EventuallyAsync(async () => (await cluster.HealthAsync(instance)).Data["first"] as string == "cooldown", TimeSpan.FromSeconds(2)),
                 Is.True, $"instance {instance} never saw the cooldown");
         }
 
@@ -50,7 +50,7 @@ public sealed class SharedCooldownTests
 
         var late = await cluster.AddInstanceAsync();
 
-        Assert.That(await ScaleOut.EventuallyAsync(async () => (await cluster.HealthAsync(late)).Data["first"] as string == "cooldown", TimeSpan.FromSeconds(2)), Is.True);
+        Assert.That(await Poll.EventuallyAsync(async () => (await cluster.HealthAsync(late)).Data["first"] as string == "cooldown", TimeSpan.FromSeconds(2)), Is.True);
         using var response = await cluster.ChatAsync(late);
         Assert.That(response.Headers.GetValues("x-aiproxy-route").Single(), Is.EqualTo("second:200"));
     }

@@ -86,7 +86,7 @@ public sealed class SharedLimitTests
 
         var first = _cluster.ChatAsync(0);
         var second = _cluster.ChatAsync(1);
-        Assert.That(await ScaleOut.EventuallyAsync(() => Task.FromResult(upstream.ForwardedCount() == 2), TimeSpan.FromSeconds(5)), Is.True);
+        Assert.That(await Poll.EventuallyAsync(() => Task.FromResult(upstream.ForwardedCount() == 2), TimeSpan.FromSeconds(5)), Is.True);
         using (var third = await _cluster.ChatAsync(2))
         {
             var message = await OpenAiErrorAssert.IsErrorAsync(third, HttpStatusCode.TooManyRequests, "rate_limit_exceeded", "rate_limit_exceeded");
@@ -143,7 +143,7 @@ public sealed class SharedLimitTests
         }
 
         var stopwatch = Stopwatch.StartNew();
-        Assert.That(await ScaleOut.EventuallyAsync(async () =>
+        Assert.That(await Poll.EventuallyAsync(async () =>
         {
             using var response = await _cluster.ChatAsync(1);
             return response.StatusCode == HttpStatusCode.OK;

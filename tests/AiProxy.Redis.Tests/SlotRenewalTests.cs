@@ -125,10 +125,10 @@ public sealed class SlotRenewalTests
         Assert.That(await _db.SortedSetScoreAsync(Set("a"), "lease-1"), Is.EqualTo(a), "not yet");
 
         _time.Advance(TimeSpan.FromTicks(1));
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await _db.SortedSetScoreAsync(Set("a"), "lease-1") > a + 25_000, TimeSpan.FromSeconds(3)), Is.True);
+        Assert.That(await Poll.EventuallyAsync(async () => await _db.SortedSetScoreAsync(Set("a"), "lease-1") > a + 25_000, TimeSpan.FromSeconds(3)), Is.True);
 
         holder.Slots = [(Set("b"), "lease-1")]; // the holder moved on (a new attempt at another provider)
         _time.Advance(LeaseTimeout / 3);
-        Assert.That(await ScaleOut.EventuallyAsync(async () => await _db.SortedSetScoreAsync(Set("b"), "lease-1") > b + 25_000, TimeSpan.FromSeconds(3)), Is.True);
+        Assert.That(await Poll.EventuallyAsync(async () => await _db.SortedSetScoreAsync(Set("b"), "lease-1") > b + 25_000, TimeSpan.FromSeconds(3)), Is.True);
     }
 }

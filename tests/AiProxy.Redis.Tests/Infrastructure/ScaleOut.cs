@@ -118,24 +118,6 @@ internal sealed class ScaleOut : IAsyncDisposable
         => (await Hosts[instance].Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["aiproxy"];
 
     /// <summary>Polls <paramref name="condition"/> every 20 ms until it holds or <paramref name="timeout"/> passes.</summary>
-    public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(20);
-        }
-    }
 
     public async ValueTask DisposeAsync()
     {
