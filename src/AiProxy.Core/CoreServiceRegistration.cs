@@ -43,6 +43,8 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyTokenAuthenticator>();
         services.TryAddSingleton<InMemoryProxyRateLimiter>();
         services.TryAddSingleton<IProxyRateLimiter>(sp => sp.GetRequiredService<InMemoryProxyRateLimiter>());
+        services.TryAddSingleton<UpstreamRequestBuilder>();
+        services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<ModelTagResolver>();
