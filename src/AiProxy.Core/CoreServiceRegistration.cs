@@ -1,6 +1,7 @@
 using AiProxy.Configuration;
 using AiProxy.Forwarding;
 using AiProxy.Mapping;
+using AiProxy.Pipeline;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
 using AiProxy.Selection;
@@ -46,6 +47,8 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<UpstreamRequestBuilder>();
         services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
+        services.TryAddSingleton<ProxyAdmission>();
+        services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProxyMetrics>();
