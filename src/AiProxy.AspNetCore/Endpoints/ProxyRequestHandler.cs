@@ -20,7 +20,7 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// </summary>
 internal sealed class ProxyRequestHandler(
     ProxyExchange exchange,
-    ClientSelector selector,
+    IClientSelector selector,
     ProviderRegistry registry,
     CallerAuthentication authentication,
     RequestBodyReader bodyReader,
@@ -156,7 +156,7 @@ internal sealed class ProxyRequestHandler(
         if (headers.TryGetValue(StrategyHeader, out var strategyValue))
         {
             strategy = strategyValue.ToString().Trim();
-            if (!selector.TryGetStrategy(strategy, out _))
+            if (!(selector is ClientSelector builtIn ? builtIn.TryGetStrategy(strategy, out _) : selector.StrategyNames.Contains(strategy, StringComparer.OrdinalIgnoreCase)))
             {
                 error = ProxyError.BadRequest($"Invalid {StrategyHeader} '{strategy}'. Valid: {string.Join(", ", selector.StrategyNames)}.");
                 return false;

@@ -19,7 +19,9 @@ namespace AiProxy.Forwarding;
 /// </summary>
 internal sealed partial class ProxyDispatcher
 {
-    private readonly ClientSelector _selector;
+    private readonly IClientSelector _selector;
+    private readonly ClientSelector? _builtInSelector;
+    private readonly ProviderRegistry _registry;
     private readonly UpstreamRequestBuilder _requests;
     private readonly RetryBackoff _backoff;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
@@ -28,7 +30,8 @@ internal sealed partial class ProxyDispatcher
     private readonly ProxyMetrics _metrics;
 
     public ProxyDispatcher(
-        ClientSelector selector,
+        IClientSelector selector,
+        ProviderRegistry registry,
         UpstreamRequestBuilder requests,
         RetryBackoff backoff,
         IOptionsMonitor<OpenAiProxyOptions> options,
@@ -37,6 +40,8 @@ internal sealed partial class ProxyDispatcher
         ProxyMetrics metrics)
     {
         _selector = selector;
+        _builtInSelector = selector as ClientSelector;
+        _registry = registry;
         _requests = requests;
         _backoff = backoff;
         _options = options;
@@ -53,15 +58,17 @@ internal sealed partial class ProxyDispatcher
         }
 
         var options = _options.CurrentValue;
-        var candidates = ArrayPool<IProviderClient>.Shared.Rent(Math.Max(1, _selector.MaxCandidates));
+        var candidates = ArrayPool<IProviderClient>.Shared.Rent(Math.Max(1, _registry.All.Length));
         try
         {
             int count;
             bool panic;
-            PendingFallbacks fallbacks;
+            PendingFallbacks fallbacks = default;
             try
             {
-                count = _selector.SelectFirst(request.Model, request.Selection, candidates, out panic, out fallbacks);
+                count = _builtInSelector is { } builtIn
+                    ? builtIn.SelectFirst(request.Model, request.Selection, candidates, out panic, out fallbacks)
+                    : SelectThroughInterface(request, candidates, out panic);
             }
             catch (ArgumentException ex)
             {
@@ -96,6 +103,39 @@ internal sealed partial class ProxyDispatcher
         {
             ArrayPool<IProviderClient>.Shared.Return(candidates, clearArray: true);
         }
+    }
+
+    /// <summary>
+    /// Selection by a host app's own <see cref="IClientSelector"/>: its order, kept to the providers the registry knows
+    /// (by name), the caller's token may reach, and that have capacity left. Panic, as with the built-in selector, when
+    /// every candidate it chose is cooling down.
+    /// </summary>
+    private int SelectThroughInterface(ProxyRequest request, IProviderClient[] destination, out bool panic)
+    {
+        var context = request.Selection;
+        var count = 0;
+        var selectable = false;
+        foreach (var candidate in _selector.GetCandidates(request.Model, context))
+        {
+            if (count == destination.Length)
+            {
+                break;
+            }
+
+            if (_registry.Find(candidate.Name) is not { Enabled: true } provider
+                || (context.AllowedProviders is { } scope && !scope.Allows(provider.Name))
+                || (context.Capacity is { } capacity && !capacity.HasProviderCapacity(provider.Name))
+                || Array.IndexOf(destination, provider, 0, count) >= 0)
+            {
+                continue;
+            }
+
+            selectable |= provider.Health.IsSelectable(request.Model);
+            destination[count++] = provider;
+        }
+
+        panic = count > 0 && !selectable;
+        return count;
     }
 
     /// <summary>

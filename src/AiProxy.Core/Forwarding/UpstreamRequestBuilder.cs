@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using AiProxy.Mapping;
 using AiProxy.Providers;
@@ -10,9 +11,13 @@ namespace AiProxy.Forwarding;
 /// allow-listed client headers and trace context, the provider's key and headers, and the body with the model name
 /// and <c>stream_options.include_usage</c> spliced in as bytes (never re-serialized). Large bodies ask for
 /// <c>Expect: 100-continue</c>.
+/// Mappings come from the registered <see cref="IModelMappingService"/>: the built-in one hands over the provider model
+/// already encoded as a JSON string token; a host app's own is asked through the interface and its answer encoded here.
 /// </summary>
-internal sealed class UpstreamRequestBuilder(ModelMappingService mappings)
+internal sealed class UpstreamRequestBuilder(IModelMappingService mappings)
 {
+    private readonly ModelMappingService? _builtIn = mappings as ModelMappingService;
+
     /// <summary>Bodies larger than this are sent with <c>Expect: 100-continue</c> (see <see cref="ProviderClient"/>'s wait for it).</summary>
     internal const int ExpectContinueThreshold = 1024 * 1024;
 
@@ -61,10 +66,10 @@ internal sealed class UpstreamRequestBuilder(ModelMappingService mappings)
         {
             var inspection = request.Inspection;
             var modelEdit = BodyEdit.None;
-            if (inspection.ModelTokenStart >= 0 && inspection.Model is not null && mappings.TryGetEntry(provider.Name, inspection.Model, out var mapping))
+            if (inspection.ModelTokenStart >= 0 && inspection.Model is not null && TryMap(provider.Name, inspection.Model, out var mapped, out var encoded))
             {
-                modelEdit = new BodyEdit(inspection.ModelTokenStart, inspection.ModelTokenLength, mapping.EncodedProviderModel);
-                providerModel = mapping.ProviderModel;
+                modelEdit = new BodyEdit(inspection.ModelTokenStart, inspection.ModelTokenLength, encoded);
+                providerModel = mapped;
             }
 
             var usageEdit = BodyEdit.None;
@@ -84,6 +89,27 @@ internal sealed class UpstreamRequestBuilder(ModelMappingService mappings)
         }
 
         return new UpstreamRequest(message, providerModel, usageInjected);
+    }
+
+    /// <summary>The model <paramref name="provider"/> is asked for instead of <paramref name="model"/>, and its JSON string token.</summary>
+    private bool TryMap(string provider, string model, [NotNullWhen(true)] out string? mapped, [NotNullWhen(true)] out byte[]? encoded)
+    {
+        if (_builtIn is not null)
+        {
+            if (_builtIn.TryGetEntry(provider, model, out var entry))
+            {
+                (mapped, encoded) = (entry.ProviderModel, entry.EncodedProviderModel);
+                return true;
+            }
+        }
+        else if (mappings.TryGetProviderModel(provider, model, out mapped) && !string.Equals(mapped, model, StringComparison.Ordinal))
+        {
+            encoded = JsonTokenEncoding.EncodeString(mapped);
+            return true;
+        }
+
+        (mapped, encoded) = (null, null);
+        return false;
     }
 
     /// <summary>The splice that turns on <c>stream_options.include_usage</c>, wherever the body stands on it.</summary>
