@@ -2,6 +2,7 @@ using AiProxy.Configuration;
 using AiProxy.Forwarding;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
+using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
 using AiProxy.Selection;
@@ -44,7 +45,9 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyTokenAuthenticator>();
         services.TryAddSingleton<InMemoryProxyRateLimiter>();
         services.TryAddSingleton<IProxyRateLimiter>(sp => sp.GetRequiredService<InMemoryProxyRateLimiter>());
-        services.TryAddSingleton<UpstreamRequestBuilder>();
+        services.TryAddSingleton<ProviderModelMapper>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderProtocol, OpenAiProtocol>());
+        services.TryAddSingleton<ProviderProtocols>();
         services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<ProxyAdmission>();

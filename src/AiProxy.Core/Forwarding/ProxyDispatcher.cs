@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using AiProxy.Errors;
+using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
@@ -14,15 +15,16 @@ namespace AiProxy.Forwarding;
 /// timeout within the request's budget, moves on at once after a retryable failure, and returns either the
 /// response to relay or the error to write. Nothing has reached the client when this returns.
 /// It owns the attempt loop alone: the <see cref="AttemptPlan"/> decides which provider is next and how long to wait,
-/// <see cref="UpstreamRequestBuilder"/> builds each attempt's message and <see cref="AttemptClassifier"/> says what its
-/// ending means.
+/// the provider's <see cref="IProviderProtocol"/> translates each attempt's request and answer, and
+/// <see cref="AttemptClassifier"/> says what its ending means.
 /// </summary>
 internal sealed partial class ProxyDispatcher
 {
     private readonly IClientSelector _selector;
     private readonly ClientSelector? _builtInSelector;
     private readonly ProviderRegistry _registry;
-    private readonly UpstreamRequestBuilder _requests;
+    private readonly ProviderProtocols _protocols;
+    private readonly ProviderModelMapper _models;
     private readonly RetryBackoff _backoff;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
@@ -32,7 +34,8 @@ internal sealed partial class ProxyDispatcher
     public ProxyDispatcher(
         IClientSelector selector,
         ProviderRegistry registry,
-        UpstreamRequestBuilder requests,
+        ProviderProtocols protocols,
+        ProviderModelMapper models,
         RetryBackoff backoff,
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
@@ -42,7 +45,8 @@ internal sealed partial class ProxyDispatcher
         _selector = selector;
         _builtInSelector = selector as ClientSelector;
         _registry = registry;
-        _requests = requests;
+        _protocols = protocols;
+        _models = models;
         _backoff = backoff;
         _options = options;
         _time = time;
@@ -231,10 +235,12 @@ internal sealed partial class ProxyDispatcher
         request.Selection.Capacity?.OnProviderSelected(provider.Name);
         using var attemptCts = new CancellationTokenSource(timeout, _time);
         using var abortRegistration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
+        var protocol = _protocols.For(provider);
         UpstreamRequest upstream;
         try
         {
-            upstream = _requests.Build(request, provider, traceFromActivity: telemetry?.Activity is not null);
+            var mapped = request.HasBody ? _models.Map(provider.Name, request.Inspection.Model) : default;
+            upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: telemetry?.Activity is not null);
         }
         catch
         {
@@ -242,7 +248,7 @@ internal sealed partial class ProxyDispatcher
             throw;
         }
 
-        var (message, providerModel, usageInjected) = upstream;
+        var (message, providerModel, _) = upstream;
         telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
@@ -263,7 +269,7 @@ internal sealed partial class ProxyDispatcher
             switch (AttemptClassifier.ClassifyStatus(status))
             {
                 case AttemptClassifier.StatusClass.Success:
-                    var (accepted, failure) = await AcceptAsync(request, provider, providerModel, usageInjected, response, attemptCts.Token).ConfigureAwait(false);
+                    var (accepted, failure) = await protocol.AcceptAsync(request, provider, upstream, response, attemptCts.Token).ConfigureAwait(false);
                     if (accepted is null)
                     {
                         verdict = AttemptClassifier.BrokenStream(failure!.Code);
@@ -293,8 +299,7 @@ internal sealed partial class ProxyDispatcher
 
                 case AttemptClassifier.StatusClass.CallerError:
                     // The caller's problem (400, 413, 422...): relay it unchanged. The provider answered, so it is healthy.
-                    var body = await response.Content.ReadAsStreamAsync(attemptCts.Token).ConfigureAwait(false);
-                    var result = ForwardResult.Relay(response, body, provider, providerModel);
+                    var result = await protocol.RelayRefusalAsync(provider, upstream, response, attemptCts.Token).ConfigureAwait(false);
                     result.TimeToFirstByte = timeToFirstByte;
                     response = null;
                     handedOff = true;
@@ -303,7 +308,7 @@ internal sealed partial class ProxyDispatcher
                     return AttemptOutcome.Success(result, verdict);
 
                 default:
-                    var error = await UpstreamErrorReader.ReadAsync(response, provider, attemptCts.Token).ConfigureAwait(false);
+                    var error = await protocol.ReadErrorAsync(response, provider, attemptCts.Token).ConfigureAwait(false);
                     var retryAfter = status == 429 && error.RetryAfterSeconds is { } seconds && response.Headers.RetryAfter is not null
                         ? TimeSpan.FromSeconds(seconds)
                         : (TimeSpan?)null;
@@ -358,46 +363,6 @@ internal sealed partial class ProxyDispatcher
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// Takes a successful response. A stream is only accepted once its first data event arrived within the
-    /// attempt timeout, and is not an error event, so that a stream that never really starts still falls back.
-    /// </summary>
-    private static async ValueTask<(ForwardResult? Result, ProxyError? Failure)> AcceptAsync(
-        ProxyRequest request, ProviderClient provider, string? providerModel, bool usageInjected, HttpResponseMessage response, CancellationToken attemptToken)
-    {
-        var mediaType = response.Content.Headers.ContentType?.MediaType;
-        var isEventStream = string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase)
-            || (mediaType is null && request.Inspection.Stream);
-        var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
-        if (!isEventStream)
-        {
-            return (ForwardResult.Relay(response, body, provider, providerModel), null);
-        }
-
-        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData());
-        try
-        {
-            var (first, errorPayload) = await events.ReadFirstEventAsync(attemptToken).ConfigureAwait(false);
-            switch (first)
-            {
-                case EventStreamRelay.FirstEvent.Ready:
-                    return (ForwardResult.RelayEvents(response, body, events, provider, providerModel), null);
-                case EventStreamRelay.FirstEvent.Ended:
-                    events.Dispose();
-                    return (null, new ProxyError(502, ProxyError.UpstreamErrorType, AttemptClassifier.EmptyStreamCode, $"Provider '{provider.Name}' ended the stream before sending any data."));
-                default:
-                    events.Dispose();
-                    return (null, UpstreamErrorReader.FromStreamError(errorPayload, provider));
-            }
-        }
-        catch
-        {
-            events.Dispose();
-            await body.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a <= b ? a : b;

@@ -1,23 +1,17 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Net;
-using AiProxy.Mapping;
 using AiProxy.Providers;
 using AiProxy.Telemetry;
 
 namespace AiProxy.Forwarding;
 
 /// <summary>
-/// Builds the message one attempt sends (YARP calls this a transformer): the provider's URI for the endpoint path, the
-/// allow-listed client headers and trace context, the provider's key and headers, and the body with the model name
-/// and <c>stream_options.include_usage</c> spliced in as bytes (never re-serialized). Large bodies ask for
-/// <c>Expect: 100-continue</c>.
-/// Mappings come from the registered <see cref="IModelMappingService"/>: the built-in one hands over the provider model
-/// already encoded as a JSON string token; a host app's own is asked through the interface and its answer encoded here.
+/// Builds the message one attempt sends to an OpenAI-compatible provider (YARP calls this a transformer): the provider's
+/// URI for the endpoint path, the allow-listed client headers and trace context, the provider's key and headers, and the
+/// body with the mapped model name and <c>stream_options.include_usage</c> spliced in as bytes (never re-serialized).
+/// Large bodies ask for <c>Expect: 100-continue</c>.
 /// </summary>
-internal sealed class UpstreamRequestBuilder(IModelMappingService mappings)
+internal static class UpstreamRequestBuilder
 {
-    private readonly ModelMappingService? _builtIn = mappings as ModelMappingService;
-
     /// <summary>Bodies larger than this are sent with <c>Expect: 100-continue</c> (see <see cref="ProviderClient"/>'s wait for it).</summary>
     internal const int ExpectContinueThreshold = 1024 * 1024;
 
@@ -33,8 +27,9 @@ internal sealed class UpstreamRequestBuilder(IModelMappingService mappings)
     /// was asked for on the client's behalf (the relay then drops it).</summary>
     /// <param name="request">The client's request.</param>
     /// <param name="provider">The attempt's provider.</param>
+    /// <param name="mapped">The model the provider is asked for, when a mapping renames the client's.</param>
     /// <param name="traceFromActivity">The attempt's activity is current: its context, not the client's, goes upstream.</param>
-    public UpstreamRequest Build(ProxyRequest request, ProviderClient provider, bool traceFromActivity)
+    public static UpstreamRequest Build(ProxyRequest request, ProviderClient provider, MappedModel mapped, bool traceFromActivity)
     {
         var uri = request.QueryString.Length == 0 ? provider.EndpointUri(request.Path) : new Uri(provider.BaseUrl, request.Path + request.QueryString);
         if (!EndpointPath.IsUnder(provider.BaseUrl, uri))
@@ -66,10 +61,10 @@ internal sealed class UpstreamRequestBuilder(IModelMappingService mappings)
         {
             var inspection = request.Inspection;
             var modelEdit = BodyEdit.None;
-            if (inspection.ModelTokenStart >= 0 && inspection.Model is not null && TryMap(provider.Name, inspection.Model, out var mapped, out var encoded))
+            if (inspection.ModelTokenStart >= 0 && mapped.Encoded is { } encoded)
             {
                 modelEdit = new BodyEdit(inspection.ModelTokenStart, inspection.ModelTokenLength, encoded);
-                providerModel = mapped;
+                providerModel = mapped.ProviderModel;
             }
 
             var usageEdit = BodyEdit.None;
@@ -89,27 +84,6 @@ internal sealed class UpstreamRequestBuilder(IModelMappingService mappings)
         }
 
         return new UpstreamRequest(message, providerModel, usageInjected);
-    }
-
-    /// <summary>The model <paramref name="provider"/> is asked for instead of <paramref name="model"/>, and its JSON string token.</summary>
-    private bool TryMap(string provider, string model, [NotNullWhen(true)] out string? mapped, [NotNullWhen(true)] out byte[]? encoded)
-    {
-        if (_builtIn is not null)
-        {
-            if (_builtIn.TryGetEntry(provider, model, out var entry))
-            {
-                (mapped, encoded) = (entry.ProviderModel, entry.EncodedProviderModel);
-                return true;
-            }
-        }
-        else if (mappings.TryGetProviderModel(provider, model, out mapped) && !string.Equals(mapped, model, StringComparison.Ordinal))
-        {
-            encoded = JsonTokenEncoding.EncodeString(mapped);
-            return true;
-        }
-
-        (mapped, encoded) = (null, null);
-        return false;
     }
 
     /// <summary>The splice that turns on <c>stream_options.include_usage</c>, wherever the body stands on it.</summary>
