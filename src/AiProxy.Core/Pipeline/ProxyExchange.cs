@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AiProxy.Forwarding;
 using AiProxy.RateLimiting;
 using AiProxy.Telemetry;
@@ -34,7 +35,10 @@ internal sealed partial class ProxyExchange(
     /// <param name="caller">Who asks: limits, partition, reachable providers.</param>
     /// <param name="sink">The client's response.</param>
     /// <param name="clientAborted">Fires when the client leaves: it stops the upstream spend.</param>
-    public async Task RunAsync<TSink>(ProxyRequest request, ProxyCaller caller, TSink sink, CancellationToken clientAborted)
+    /// <remarks>Pooled: this stage's state machine is reused rather than allocated per request, so moving the request's
+    /// life into Core costs the request path nothing.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RunAsync<TSink>(ProxyRequest request, ProxyCaller caller, TSink sink, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {
         var current = options.CurrentValue;
