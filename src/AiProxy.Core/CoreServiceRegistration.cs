@@ -1,6 +1,8 @@
 using AiProxy.Configuration;
 using AiProxy.Forwarding;
 using AiProxy.Mapping;
+using AiProxy.Pipeline;
+using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
 using AiProxy.Selection;
@@ -43,7 +45,13 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyTokenAuthenticator>();
         services.TryAddSingleton<InMemoryProxyRateLimiter>();
         services.TryAddSingleton<IProxyRateLimiter>(sp => sp.GetRequiredService<InMemoryProxyRateLimiter>());
+        services.TryAddSingleton<ProviderModelMapper>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderProtocol, OpenAiProtocol>());
+        services.TryAddSingleton<ProviderProtocols>();
+        services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
+        services.TryAddSingleton<ProxyAdmission>();
+        services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProxyMetrics>();

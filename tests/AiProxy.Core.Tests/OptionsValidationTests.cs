@@ -17,6 +17,8 @@ public sealed class OptionsValidationTests
         yield return Case("missing BaseUrl", "OpenAiProxy:Providers:y:BaseUrl", ("OpenAiProxy:Providers:y:ApiKey", "sk-y"));
         yield return Case("negative Weight", "OpenAiProxy:Providers:x:Weight", ("OpenAiProxy:Providers:x:Weight", "-1"));
         yield return Case("empty ApiKeyHeader", "OpenAiProxy:Providers:x:ApiKeyHeader", ("OpenAiProxy:Providers:x:ApiKeyHeader", " "));
+        yield return Case("unknown provider Kind", "OpenAiProxy:Providers:x:Kind", ("OpenAiProxy:Providers:x:Kind", "carrier-pigeon"));
+        yield return Case("empty provider Kind", "OpenAiProxy:Providers:x:Kind", ("OpenAiProxy:Providers:x:Kind", " "));
         yield return Case("unknown DefaultStrategy", "OpenAiProxy:DefaultStrategy", ("OpenAiProxy:DefaultStrategy", "fastest"));
         yield return Case("MaxRetries -1", "OpenAiProxy:MaxRetries", ("OpenAiProxy:MaxRetries", "-1"));
         yield return Case("MaxRetries 101", "OpenAiProxy:MaxRetries", ("OpenAiProxy:MaxRetries", "101"));
@@ -223,6 +225,32 @@ public sealed class OptionsValidationTests
         Assert.That(options.Providers, Is.Empty);
         Assert.That(options.ModelMappings, Is.Empty);
         Assert.That(options.Tokens, Is.Empty);
+    }
+
+    [Test]
+    public void An_unknown_provider_kind_error_lists_the_valid_kinds()
+    {
+        using var services = ProxyServices.Build(ProxyServices.ValidSettings().With("OpenAiProxy:Providers:x:Kind", "carrier-pigeon"));
+
+        var ex = Assert.Throws<OptionsValidationException>(() => _ = services.GetRequiredService<IOptions<OpenAiProxyOptions>>().Value);
+        Assert.That(ex!.Failures, Has.Some.Contains("'carrier-pigeon'").And.Contains("Valid: openai"));
+    }
+
+    [TestCase(null)]
+    [TestCase("openai")]
+    [TestCase("OpenAI")]
+    public void A_provider_is_of_the_openai_kind_unless_it_says_otherwise(string? kind)
+    {
+        var settings = ProxyServices.ValidSettings();
+        if (kind is not null)
+        {
+            settings["OpenAiProxy:Providers:x:Kind"] = kind;
+        }
+
+        using var services = ProxyServices.Build(settings);
+
+        var options = services.GetRequiredService<IOptions<OpenAiProxyOptions>>().Value;
+        Assert.That(options.Providers["x"].Kind, Is.EqualTo(kind ?? "openai"));
     }
 
     [Test]

@@ -1,14 +1,12 @@
 using System.Globalization;
 using AiProxy.Errors;
 using AiProxy.Forwarding;
+using AiProxy.Pipeline;
 using AiProxy.Providers;
-using AiProxy.RateLimiting;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
-using AiProxy.Usage;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -16,21 +14,18 @@ using Microsoft.Net.Http.Headers;
 namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
-/// The HTTP side of a gateway request: authenticate, read the body once, inspect it, hand it to the
-/// dispatcher, then relay the chosen response or write the proxy's error. Everything from selection to the
-/// upstream call lives in Core.
+/// The HTTP side of a gateway request: authenticate, read the X-Proxy-* headers, check the token's scope, read the body
+/// once and inspect it, then hand it to Core's <see cref="ProxyExchange"/>, which admits, selects, attempts, relays,
+/// settles and reports, writing through an <see cref="HttpResponseSink"/>.
 /// </summary>
-internal sealed partial class ProxyRequestHandler(
-    ProxyDispatcher dispatcher,
-    ClientSelector selector,
+internal sealed class ProxyRequestHandler(
+    ProxyExchange exchange,
+    IClientSelector selector,
     ProviderRegistry registry,
     CallerAuthentication authentication,
     RequestBodyReader bodyReader,
-    IProxyRateLimiter rateLimiter,
-    UsageReporter usageReporter,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
-    ILogger<ProxyRequestHandler> logger,
     ProxyMetrics metrics)
 {
     public const string StrategyHeader = "X-Proxy-Strategy";
@@ -135,20 +130,6 @@ internal sealed partial class ProxyRequestHandler(
                 return;
             }
 
-            // One limiter call per request: the caller's limits and the candidate providers' capacity.
-            // A request without a body (a GET) asks for no generation; one that is not JSON reserves only a completion.
-            var estimate = body.Length == 0 ? 0 : RequestTokenEstimate.Estimate(body.Length, inspection, DefaultCompletionTokens(inspection, selection, caller.Providers, current), isText: inspection.IsJson);
-            var lease = await AcquireAsync(caller, inspection.Model ?? string.Empty, selection, estimate, context.RequestAborted).ConfigureAwait(false);
-            await using var leaseScope = lease.ConfigureAwait(false);
-            ProxyHttpResponses.AddRateLimitHeaders(context.Response, lease);
-            if (!lease.IsAcquired)
-            {
-                LogRateLimited(logger, context.Request.Method, path, inspection.Model ?? string.Empty, caller.Name, lease.Reason, ProxyHttpResponses.RetryAfterSeconds(lease.RetryAfter));
-                metrics.RecordRateLimited(caller.Name, lease.Reason);
-                await ProxyHttpResponses.WriteErrorAsync(context, RateLimited(lease, estimate)).ConfigureAwait(false);
-                return;
-            }
-
             var request = new ProxyRequest
             {
                 Method = context.Request.Method,
@@ -158,234 +139,16 @@ internal sealed partial class ProxyRequestHandler(
                 HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
                 ContentType = requireModel ? "application/json" : contentType,
                 Inspection = inspection,
-                Selection = selection with { Capacity = lease, AllowedProviders = caller.Providers },
+                Selection = selection,
                 IsGeneration = IsGeneration(path),
                 StartTimestamp = started,
                 Timeout = timeout,
                 ForwardedHeaders = CollectForwardedHeaders(context.Request),
             };
 
-            using var result = await dispatcher.ForwardAsync(request, context.RequestAborted).ConfigureAwait(false);
-            var outcome = await RespondAsync(context, path, result, current).ConfigureAwait(false);
-            var elapsed = time.GetElapsedTime(started);
-            LogRequest(logger, context.Request.Method, path, request.Model, caller.Name, context.Response.StatusCode,
-                result.Provider?.Name ?? "-", result.Attempts, elapsed.TotalMilliseconds);
-            var tokens = MeasureUsage(request, result);
-            await lease.SettleAsync(result.Provider?.Name, TokensToSettle(result, tokens), CancellationToken.None).ConfigureAwait(false);
-            await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
-            if (usageReporter.HasObservers)
-            {
-                await usageReporter.ReportAsync(BuildUsageRecord(context, request, caller, result, outcome, elapsed, tokens), CancellationToken.None).ConfigureAwait(false);
-            }
+            await exchange.RunAsync(request, caller, new HttpResponseSink(context), context.RequestAborted).ConfigureAwait(false);
         }
     }
-
-    private async Task<ProxyRequestOutcome> RespondAsync(HttpContext context, string path, ForwardResult result, OpenAiProxyOptions current)
-    {
-        if (result.ClientAborted)
-        {
-            return ProxyRequestOutcome.ClientDisconnected;
-        }
-
-        if (result.Error is { } error)
-        {
-            await ProxyHttpResponses.WriteErrorAsync(context, error, result).ConfigureAwait(false);
-            return ProxyRequestOutcome.Failed;
-        }
-
-        ProxyHttpResponses.StartRelay(context, result);
-        var outcome = await ResponseRelay.CopyAsync(
-            result, context.Response.BodyWriter, current.StreamIdleTimeout, current.ClientWriteTimeout, time, context.RequestAborted).ConfigureAwait(false);
-        switch (outcome)
-        {
-            case RelayOutcome.Completed:
-                // Finish the response now, so nothing after it (observers) delays the client's end of stream.
-                await context.Response.CompleteAsync().ConfigureAwait(false);
-                return ProxyRequestOutcome.Completed;
-            case RelayOutcome.ClientAborted:
-                return ProxyRequestOutcome.ClientDisconnected;
-            case RelayOutcome.ClientTooSlow:
-                // The client's problem: the provider answered fine, so its health is left alone; the connection is dropped
-                // so that neither the upstream call nor the bytes waiting for this client are held any longer.
-                LogClientTooSlow(logger, context.Request.Method, path, current.ClientWriteTimeout.TotalSeconds, result.Provider?.Name ?? "-");
-                context.Abort();
-                return ProxyRequestOutcome.ClientDisconnected;
-            default:
-                LogRelayBroken(logger, result.Provider?.Name ?? "-", outcome);
-                if (result.IsEventStream)
-                {
-                    await context.Response.CompleteAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    // A truncated JSON body cannot be marked as such: end the connection so the client sees the failure.
-                    context.Abort();
-                }
-
-                return ProxyRequestOutcome.UpstreamBroken;
-        }
-    }
-
-    /// <summary>The tokens a request used: as reported, or for a stream that ended without a usage chunk, estimated.</summary>
-    private static TokenUsage? MeasureUsage(ProxyRequest request, ForwardResult result)
-    {
-        var usage = result.Usage;
-        if (usage.HasUsage)
-        {
-            return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false);
-        }
-
-        if (result.IsEventStream)
-        {
-            // A stream that ended without a usage chunk: about one token per content event, the prompt as estimated.
-            var prompt = RequestTokenEstimate.PromptTokens(request.Body.Length);
-            long completion = usage.DataEvents;
-            return new TokenUsage(prompt, completion, prompt + completion, IsEstimate: true);
-        }
-
-        return null;
-    }
-
-    /// <summary>What settles the token reservation: nothing used when no provider answered or it refused the request
-    /// (a relayed 4xx), the usage when known, else <see langword="null"/> so the estimate stands.</summary>
-    private static long? TokensToSettle(ForwardResult result, TokenUsage? tokens)
-    {
-        if (result.Response is not { } response || !UpstreamStatus.IsSuccess((int)response.StatusCode))
-        {
-            return 0;
-        }
-
-        return tokens?.TotalTokens;
-    }
-
-    private async ValueTask<ProxyRateLimitLease> AcquireAsync(
-        ProxyCaller caller, string model, SelectionContext selection, long estimate, CancellationToken cancellationToken)
-    {
-        var providers = ProviderCapacities(model, selection, caller.Providers);
-        if (caller.Limits.IsUnlimited && providers.Length == 0)
-        {
-            return UnlimitedLease.Instance;
-        }
-
-        return await rateLimiter.AcquireAsync(
-            new ProxyRateLimitRequest { Partition = caller.Partition, Limits = caller.Limits, EstimatedTokens = estimate, Providers = providers },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The completion a request that sets no maximum reserves: the largest <c>DefaultCompletionTokens</c> among its
-    /// candidates the caller may reach (a provider's own, else the root value), since any of them may answer.</summary>
-    private int DefaultCompletionTokens(in RequestInspection inspection, SelectionContext selection, ProviderScope? scope, OpenAiProxyOptions current)
-    {
-        var fallback = current.DefaultCompletionTokens;
-        if (RequestTokenEstimate.HasCompletionLimit(inspection))
-        {
-            return fallback; // not used
-        }
-
-        ReadOnlySpan<ProviderClient> candidates = selection.Provider is { } pinned
-            ? (registry.Find(pinned) is { } found ? [found] : [])
-            : selector.ServingProviders(inspection.Model ?? string.Empty);
-        var largest = -1;
-        foreach (var provider in candidates)
-        {
-            if (scope is null || scope.Allows(provider.Name))
-            {
-                largest = Math.Max(largest, provider.DefaultCompletionTokens ?? fallback);
-            }
-        }
-
-        return largest < 0 ? fallback : largest;
-    }
-
-    /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a
-    /// capacity limit (the common case, which then allocates nothing). The candidates are the selector's cached set.</summary>
-    private ProxyProviderCapacity[] ProviderCapacities(string model, SelectionContext selection, ProviderScope? scope)
-    {
-        ReadOnlySpan<ProviderClient> candidates = selection.Provider is { } pinned
-            ? (registry.Find(pinned) is { } found ? [found] : [])
-            : selector.ServingProviders(model);
-        var limited = false;
-        var reachable = 0;
-        foreach (var provider in candidates)
-        {
-            if (scope is null || scope.Allows(provider.Name))
-            {
-                limited |= !provider.Capacity.IsUnlimited;
-                reachable++;
-            }
-        }
-
-        if (!limited)
-        {
-            return [];
-        }
-
-        // Only the providers the caller's token may reach: the capacity of the others is not this request's to take.
-        var result = new ProxyProviderCapacity[reachable];
-        var count = 0;
-        foreach (var provider in candidates)
-        {
-            if (scope is null || scope.Allows(provider.Name))
-            {
-                result[count++] = new ProxyProviderCapacity(provider.Name, provider.Capacity);
-            }
-        }
-
-        return result;
-    }
-
-    private static ProxyError RateLimited(ProxyRateLimitLease lease, long estimate)
-    {
-        if (lease.Reason == ProxyRateLimitReason.Unavailable)
-        {
-            // A limiter that fails closed (its shared store is down): the gateway's trouble, not the caller's, so 503.
-            return new ProxyError(StatusCodes.Status503ServiceUnavailable, "server_error", "rate_limiter_unavailable",
-                "The gateway cannot check rate limits right now. Please try again shortly.")
-            {
-                RetryAfterSeconds = ProxyHttpResponses.RetryAfterSeconds(lease.RetryAfter),
-            };
-        }
-
-        var wait = ProxyHttpResponses.FormatReset(lease.RetryAfter);
-        var message = lease.Reason switch
-        {
-            ProxyRateLimitReason.Requests =>
-                $"Rate limit reached for requests per minute (limit {lease.Requests?.Limit}). Please try again in {wait}.",
-            ProxyRateLimitReason.Tokens =>
-                $"Rate limit reached for tokens per minute (limit {lease.Tokens?.Limit}, remaining {lease.Tokens?.Remaining}, this request needs about {estimate}). Please try again in {wait}.",
-            ProxyRateLimitReason.ConcurrentRequests =>
-                $"Too many concurrent requests for this caller. Please try again in {wait}.",
-            _ => $"Every provider that serves this model is at capacity. Please try again in {wait}.",
-        };
-
-        return new ProxyError(StatusCodes.Status429TooManyRequests, RateLimitExceeded, RateLimitExceeded, message)
-        {
-            RetryAfterSeconds = ProxyHttpResponses.RetryAfterSeconds(lease.RetryAfter),
-        };
-    }
-
-    private const string RateLimitExceeded = "rate_limit_exceeded";
-
-    private static ProxyUsageRecord BuildUsageRecord(
-        HttpContext context, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed, TokenUsage? tokens)
-        => new()
-        {
-            RequestId = context.TraceIdentifier,
-            Caller = caller.Name,
-            Endpoint = request.Path,
-            Provider = result.Provider?.Name,
-            RequestedModel = request.Inspection.Model,
-            ProviderModel = result.ProviderModel,
-            ResponseModel = result.Usage.ResponseModel,
-            StatusCode = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : context.Response.StatusCode,
-            Stream = request.Inspection.Stream,
-            Attempts = result.Attempts,
-            Outcome = outcome,
-            Duration = elapsed,
-            TimeToFirstByte = result.TimeToFirstByte,
-            TimeToFirstEvent = result.TimeToFirstEvent,
-            Usage = tokens,
-        };
 
     private bool TryReadProxyHeaders(HttpRequest request, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
     {
@@ -397,7 +160,7 @@ internal sealed partial class ProxyRequestHandler(
         if (headers.TryGetValue(StrategyHeader, out var strategyValue))
         {
             strategy = strategyValue.ToString().Trim();
-            if (!selector.TryGetStrategy(strategy, out _))
+            if (!(selector is ClientSelector builtIn ? builtIn.TryGetStrategy(strategy, out _) : selector.StrategyNames.Contains(strategy, StringComparer.OrdinalIgnoreCase)))
             {
                 error = ProxyError.BadRequest($"Invalid {StrategyHeader} '{strategy}'. Valid: {string.Join(", ", selector.StrategyNames)}.");
                 return false;
@@ -494,16 +257,4 @@ internal sealed partial class ProxyRequestHandler(
         var scopePath = ScopePath(path);
         return caller.MayCallWithoutModel(scopePath) ? null : ProxyError.ModelUnknown(scopePath);
     }
-
-    [LoggerMessage(1, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> {Status} provider={Provider} attempts={Attempts} in {ElapsedMs:0.0} ms")]
-    private static partial void LogRequest(ILogger logger, string method, string path, string model, string token, int status, string provider, int attempts, double elapsedMs);
-
-    [LoggerMessage(2, LogLevel.Warning, "The response from provider {Provider} broke after it had started: {Outcome}.")]
-    private static partial void LogRelayBroken(ILogger logger, string provider, RelayOutcome outcome);
-
-    [LoggerMessage(11, LogLevel.Warning, "Client did not read the response to {Method} {Path} for {Seconds} s (ClientWriteTimeout); disconnected it. Provider {Provider} is not blamed.")]
-    private static partial void LogClientTooSlow(ILogger logger, string method, string path, double seconds, string provider);
-
-    [LoggerMessage(10, LogLevel.Information, "{Method} {Path} model={Model} token={Token} refused by the rate limiter: {Reason}, retry after {RetryAfterSeconds} s")]
-    private static partial void LogRateLimited(ILogger logger, string method, string path, string model, string token, ProxyRateLimitReason reason, int retryAfterSeconds);
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using AiProxy.Health;
+using AiProxy.Protocols;
 using AiProxy.Selection;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,8 @@ namespace AiProxy.Configuration;
 /// Checks what DataAnnotations cannot: durations, providers, mappings, tokens and strategy names. Every
 /// problem is reported, each naming its configuration key, so a bad deployment is fixed in one go.
 /// </summary>
-internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy> strategies) : IValidateOptions<OpenAiProxyOptions>
+internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy> strategies, IEnumerable<IProviderProtocol> protocols)
+    : IValidateOptions<OpenAiProxyOptions>
 {
     private const string Section = OpenAiProxyOptions.SectionName;
 
@@ -56,9 +58,14 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
 
         ValidateHealth(errors, options.Health);
 
+        var kinds = protocols.Select(static p => p.Kind).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var (providerName, provider) in options.Providers)
         {
             ValidateProvider(errors, providerName, provider);
+            if (string.IsNullOrWhiteSpace(provider.Kind) || !kinds.Contains(provider.Kind))
+            {
+                errors.Add($"{Section}:Providers:{providerName}:Kind '{provider.Kind}' is not a known provider kind. Valid: {string.Join(", ", kinds.Order(StringComparer.Ordinal))}.");
+            }
         }
 
         for (var i = 0; i < options.ModelMappings.Count; i++)

@@ -7,6 +7,11 @@ public sealed class ProviderOptions
     /// for example <c>https://api.openai.com/v1</c>. A URL with no path gets <c>/v1</c> appended. Required.</summary>
     public string? BaseUrl { get; set; }
 
+    /// <summary>The provider's wire format: how requests are sent to it and its answers, streams, errors and usage read back.
+    /// Default <c>openai</c> (an OpenAI-compatible API, relayed as it is); validated at start against the kinds the gateway
+    /// knows.</summary>
+    public string Kind { get; set; } = Protocols.ProviderKinds.OpenAi;
+
     /// <summary>The provider's API key; optional (local models need none). Never logged, never shown.</summary>
     public string? ApiKey { get; set; }
 

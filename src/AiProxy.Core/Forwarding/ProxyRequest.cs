@@ -27,7 +27,8 @@ internal sealed class ProxyRequest
     /// <summary>The requested model, or empty when the request names none.</summary>
     public string Model => Inspection.Model ?? string.Empty;
 
-    public SelectionContext Selection { get; init; }
+    /// <summary>Strategy and pin from the client; the exchange adds the lease and the caller's providers once admitted.</summary>
+    public SelectionContext Selection { get; set; }
 
     /// <summary>A text generation endpoint (<c>chat/completions</c>, <c>completions</c>): its streams end with
     /// <c>[DONE]</c> and accept <c>stream_options</c>.</summary>

@@ -297,6 +297,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
 
     internal static bool SameOptions(ProviderOptions a, ProviderOptions b)
         => a.BaseUrl == b.BaseUrl && a.ApiKey == b.ApiKey
+           && string.Equals(a.Kind, b.Kind, StringComparison.OrdinalIgnoreCase)
            && string.Equals(a.ApiKeyHeader, b.ApiKeyHeader, StringComparison.OrdinalIgnoreCase)
            && a.Enabled == b.Enabled && a.Weight.Equals(b.Weight) && a.Priority == b.Priority
            && a.IncludeStreamUsage == b.IncludeStreamUsage

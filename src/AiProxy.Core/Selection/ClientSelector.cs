@@ -139,7 +139,6 @@ internal sealed class ClientSelector : IClientSelector
             }
 
             destination[0] = pinned;
-            context.Capacity?.OnProviderSelected(pinned.Name);
             return 1;
         }
 
@@ -156,11 +155,6 @@ internal sealed class ClientSelector : IClientSelector
         else
         {
             resolved.Strategy.Order(model, destination[..count]);
-        }
-
-        if (count > 0)
-        {
-            context.Capacity?.OnProviderSelected(destination[0].Name);
         }
 
         return count;

@@ -1,0 +1,133 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using AiProxy.Mapping;
+using AiProxy.Providers;
+using AiProxy.RateLimiting;
+using AiProxy.Selection;
+using AiProxy.Tokens;
+using AiProxy.Usage;
+using Microsoft.Extensions.DependencyInjection;
+using Moq;
+
+namespace AiProxy.AspNetCore.Tests;
+
+/// <summary>Every service the README calls replaceable is used, once replaced, on the request path: the selector, the model
+/// mappings, the token store, the rate limiter and the usage store a host app registers after <c>AddOpenAiProxy</c>.</summary>
+public sealed class ReplaceableServicesTests
+{
+    private const string ChatBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}""";
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    [Test]
+    public async Task A_host_apps_client_selector_chooses_the_provider()
+    {
+        await using var first = await FakeServer.StartAsync("first");
+        await using var second = await FakeServer.StartAsync("second");
+        var chosen = new Mock<IProviderClient>();
+        chosen.SetupGet(p => p.Name).Returns("second");
+        var selector = new Mock<IClientSelector>();
+        selector.SetupGet(s => s.StrategyNames).Returns(["mine"]);
+        selector.Setup(s => s.GetCandidates("gpt-4o-mini", It.IsAny<SelectionContext>())).Returns([chosen.Object]);
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(first, second), services => services.AddSingleton(selector.Object));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = Json(ChatBody) };
+        request.Headers.Add("X-Proxy-Strategy", "mine"); // its own strategy names are the valid ones
+        using var response = await proxy.Client.SendAsync(request);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"), "failover alone would choose first");
+        Assert.That(first.ForwardedCount(), Is.EqualTo(0));
+        selector.Verify(s => s.GetCandidates("gpt-4o-mini", It.Is<SelectionContext>(c => c.Strategy == "mine")), Times.Once);
+    }
+
+    [Test]
+    public async Task A_host_apps_model_mapping_service_renames_the_model_sent_upstream()
+    {
+        await using var upstream = await FakeServer.StartAsync("first");
+        await using var proxy = await ProxyHost.StartAsync(
+            ProxyHost.ProvidersFor(upstream), services => services.AddSingleton<IModelMappingService>(new RenamingMappings("first", "gpt-4o-mini", "house-model")));
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        using var sent = JsonDocument.Parse(upstream.Forwarded().Single().Body);
+        Assert.That(sent.RootElement.GetProperty("model").GetString(), Is.EqualTo("house-model"));
+    }
+
+    [Test]
+    public async Task A_host_apps_token_store_authenticates_callers()
+    {
+        await using var upstream = await FakeServer.StartAsync("first");
+        var known = Convert.FromHexString(ProxyTokenHash.ComputeHex("sk-from-the-host"));
+        var store = new Mock<IProxyTokenStore>();
+        store.Setup(s => s.FindByKeyHashAsync(It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .Returns((ReadOnlyMemory<byte> hash, CancellationToken _) => ValueTask.FromResult(
+                hash.Span.SequenceEqual(known) ? new ProxyTokenDescriptor { Name = "host-token" } : null));
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(upstream), services => services.AddSingleton(store.Object));
+        using var client = proxy.CreateClient("sk-from-the-host");
+
+        using var accepted = await client.PostAsync("v1/chat/completions", Json(ChatBody));
+        using var refused = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody)); // the configured token: not in the host's store
+
+        Assert.That(accepted.StatusCode, Is.EqualTo(HttpStatusCode.OK), await accepted.Content.ReadAsStringAsync());
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(proxy.Logs.AllText, Does.Contain("token=host-token"));
+    }
+
+    [Test]
+    public async Task A_host_apps_rate_limiter_admits_or_refuses()
+    {
+        await using var upstream = await FakeServer.StartAsync("first");
+        var settings = ProxyHost.ProvidersFor(upstream);
+        settings["Tokens:tests:Key"] = ProxyHost.Token;
+        settings["Tokens:tests:RequestsPerMinute"] = "1000";
+        var limiter = new Mock<IProxyRateLimiter>();
+        limiter.Setup(l => l.AcquireAsync(It.IsAny<ProxyRateLimitRequest>(), It.IsAny<CancellationToken>()))
+            .Returns(ValueTask.FromResult<ProxyRateLimitLease>(new RejectedLease(ProxyRateLimitReason.Requests, TimeSpan.FromSeconds(7), null, null)));
+        await using var proxy = await ProxyHost.StartAsync(settings, services => services.AddSingleton(limiter.Object));
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(429));
+        Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(7)));
+        Assert.That(upstream.ForwardedCount(), Is.EqualTo(0));
+        limiter.Verify(l => l.AcquireAsync(It.Is<ProxyRateLimitRequest>(r => r.Limits.RequestsPerMinute == 1000), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task A_host_apps_usage_store_answers_the_status_endpoint()
+    {
+        await using var upstream = await FakeServer.StartAsync("first");
+        var store = new Mock<IProxyUsageStore>();
+        store.Setup(s => s.GetDailyUsageAsync(It.IsAny<DateOnly>(), It.IsAny<CancellationToken>()))
+            .Returns((DateOnly day, CancellationToken _) => ValueTask.FromResult(new ProxyDailyUsage { Day = day, IsShared = true }));
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(upstream), services => services.AddSingleton(store.Object));
+
+        using var response = await proxy.Client.GetAsync("status");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("\"shared\":true"), "the in-memory store is never shared");
+        store.Verify(s => s.GetDailyUsageAsync(It.IsAny<DateOnly>(), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    /// <summary>A mapping service of the host's own: one fixed renaming, nothing else.</summary>
+    private sealed class RenamingMappings(string provider, string from, string to) : IModelMappingService
+    {
+        public void SetProviderMapping(string provider, string requestedModel, string providerModel) => throw new NotSupportedException();
+
+        public bool RemoveProviderMapping(string provider, string requestedModel) => false;
+
+        public bool TryGetProviderModel(string p, string requestedModel, [NotNullWhen(true)] out string? providerModel)
+        {
+            providerModel = p == provider && requestedModel == from ? to : null;
+            return providerModel is not null;
+        }
+
+        public string GetProviderModel(string p, string requestedModel) => TryGetProviderModel(p, requestedModel, out var mapped) ? mapped : requestedModel;
+
+        public IReadOnlyList<ModelMapping> GetMappings() => [new ModelMapping(provider, from, to)];
+    }
+}
