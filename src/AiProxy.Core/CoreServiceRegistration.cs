@@ -1,5 +1,5 @@
+using AiProxy.Attempts;
 using AiProxy.Configuration;
-using AiProxy.Forwarding;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
 using AiProxy.Protocols;

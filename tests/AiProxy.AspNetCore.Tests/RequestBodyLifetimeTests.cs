@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;

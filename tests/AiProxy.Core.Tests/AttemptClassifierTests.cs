@@ -1,4 +1,4 @@
-using AiProxy.Forwarding;
+using AiProxy.Attempts;
 using AiProxy.Health;
 using NUnit.Framework;
 

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Text;
-using AiProxy.Forwarding;
+using AiProxy.Relay;
+using AiProxy.Usage;
 using NUnit.Framework;
 
 namespace AiProxy.Tests;

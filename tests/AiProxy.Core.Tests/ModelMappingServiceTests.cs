@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using AiProxy.Forwarding;
 using AiProxy.Mapping;
+using AiProxy.Requests;
 using NUnit.Framework;
 
 namespace AiProxy.Tests;

@@ -1,8 +1,9 @@
 using System.IO.Pipelines;
+using AiProxy.Attempts;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.Pipeline;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 using AiProxy.Tokens;
 using Microsoft.Extensions.DependencyInjection;
 using Moq;

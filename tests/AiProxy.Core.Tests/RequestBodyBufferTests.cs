@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using NUnit.Framework;
 
 namespace AiProxy.Tests;

@@ -1,5 +1,5 @@
 using System.Text;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using NUnit.Framework;
 
 namespace AiProxy.Tests;

@@ -1,5 +1,5 @@
-using AiProxy.Forwarding;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 using NUnit.Framework;
 
 namespace AiProxy.Tests;

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using NUnit.Framework;
 
 namespace AiProxy.Tests;

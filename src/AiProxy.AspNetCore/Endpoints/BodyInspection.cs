@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 

@@ -1,9 +1,10 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using System.Net.Http.Headers;
+using AiProxy.Attempts;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.RateLimiting;
+using AiProxy.Relay;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;

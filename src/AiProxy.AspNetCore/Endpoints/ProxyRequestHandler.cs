@@ -1,8 +1,8 @@
 using System.Globalization;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.Pipeline;
 using AiProxy.Providers;
+using AiProxy.Requests;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;

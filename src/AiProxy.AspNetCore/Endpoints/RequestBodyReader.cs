@@ -1,6 +1,6 @@
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using Microsoft.AspNetCore.Http;

@@ -1,5 +1,5 @@
 using AiProxy.Errors;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using Microsoft.Extensions.Options;
 
 namespace AiProxy.Mapping;

@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
+using AiProxy.Attempts;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.RateLimiting;
 
 namespace AiProxy.Pipeline;

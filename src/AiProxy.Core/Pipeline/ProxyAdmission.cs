@@ -1,7 +1,7 @@
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 using AiProxy.Selection;
 using AiProxy.Tokens;
 

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
-using AiProxy.Forwarding;
+using AiProxy.Attempts;
 using AiProxy.RateLimiting;
+using AiProxy.Relay;
+using AiProxy.Requests;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using AiProxy.Usage;

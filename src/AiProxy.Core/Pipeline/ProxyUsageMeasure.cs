@@ -1,5 +1,6 @@
-using AiProxy.Forwarding;
+using AiProxy.Attempts;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 using AiProxy.Tokens;
 using AiProxy.Usage;
 

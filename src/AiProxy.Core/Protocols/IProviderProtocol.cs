@@ -1,6 +1,7 @@
+using AiProxy.Attempts;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.Providers;
+using AiProxy.Requests;
 
 namespace AiProxy.Protocols;
 

@@ -1,6 +1,9 @@
+using AiProxy.Attempts;
 using AiProxy.Errors;
-using AiProxy.Forwarding;
 using AiProxy.Providers;
+using AiProxy.Relay;
+using AiProxy.Requests;
+using AiProxy.Usage;
 
 namespace AiProxy.Protocols;
 

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using AiProxy.Health;
 using AiProxy.Mapping;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 
 namespace AiProxy.Providers;
 
@@ -140,7 +141,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         var uri = request.RequestUri is null ? BaseUrl
             : request.RequestUri.IsAbsoluteUri ? request.RequestUri
             : new Uri(BaseUrl, request.RequestUri);
-        if (!Forwarding.EndpointPath.IsUnder(BaseUrl, uri))
+        if (!EndpointPath.IsUnder(BaseUrl, uri))
         {
             throw new ArgumentException($"The request URI is not under provider '{Name}''s base URL; the provider's key is only sent there.", nameof(request));
         }

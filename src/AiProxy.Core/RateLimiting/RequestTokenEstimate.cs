@@ -1,4 +1,5 @@
-using AiProxy.Forwarding;
+
+using AiProxy.Requests;
 
 namespace AiProxy.RateLimiting;
 

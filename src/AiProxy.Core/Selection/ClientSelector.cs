@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
-using AiProxy.Forwarding;
 using AiProxy.Health;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
+using AiProxy.Requests;
 using AiProxy.Tokens;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using AiProxy.Forwarding;
+using AiProxy.Attempts;
+using AiProxy.Relay;
 
 namespace AiProxy.Telemetry;
 

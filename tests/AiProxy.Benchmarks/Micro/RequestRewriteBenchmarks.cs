@@ -1,5 +1,5 @@
 using System.Buffers;
-using AiProxy.Forwarding;
+using AiProxy.Requests;
 using BenchmarkDotNet.Attributes;
 
 namespace AiProxy.Benchmarks.Micro;

@@ -1,5 +1,5 @@
 using System.Text;
-using AiProxy.Forwarding;
+using AiProxy.Usage;
 using BenchmarkDotNet.Attributes;
 
 namespace AiProxy.Benchmarks.Micro;

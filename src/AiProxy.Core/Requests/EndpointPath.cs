@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// Guards the endpoint path a client chose (passthrough takes it from the URL) before it is resolved against a

@@ -1,8 +1,10 @@
 using AiProxy.Errors;
 using AiProxy.Providers;
+using AiProxy.Relay;
 using AiProxy.Telemetry;
+using AiProxy.Usage;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// The outcome of forwarding: either an error the proxy writes itself, or an upstream response to relay

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// Reads the few top-level fields routing needs (<c>model</c>, <c>stream</c>, <c>stream_options</c>,

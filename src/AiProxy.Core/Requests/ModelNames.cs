@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// The model names requests carry. A name some provider serves is kept as a string once (<see cref="Remember"/>), so a

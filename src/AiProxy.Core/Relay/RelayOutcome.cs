@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Relay;
 
 /// <summary>How relaying a response body ended.</summary>
 internal enum RelayOutcome

@@ -3,7 +3,7 @@ using System.Text.Json;
 using AiProxy.Errors;
 using AiProxy.Providers;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Protocols;
 
 /// <summary>
 /// Turns a failed upstream response into the proxy's error: the upstream's status, message and code when it

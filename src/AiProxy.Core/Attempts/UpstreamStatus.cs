@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>How an upstream status is handled (DESIGN §5).</summary>
 internal static class UpstreamStatus

@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>One splice into a request body: <see cref="RemoveLength"/> bytes at <see cref="Offset"/> give way to <see cref="Insert"/>.</summary>
 internal readonly record struct BodyEdit(int Offset, int RemoveLength, ReadOnlyMemory<byte> Insert)

@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>What routing needs from a JSON request body, read without deserializing it.</summary>
 internal readonly struct RequestInspection

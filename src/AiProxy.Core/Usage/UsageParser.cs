@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Usage;
 
 /// <summary>
 /// Reads token usage from response JSON without deserializing it: the top level of a chunk or body

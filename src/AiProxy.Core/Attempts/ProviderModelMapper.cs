@@ -1,6 +1,7 @@
 using AiProxy.Mapping;
+using AiProxy.Requests;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// The model an attempt asks its provider for, from the registered <see cref="IModelMappingService"/>: the built-in one

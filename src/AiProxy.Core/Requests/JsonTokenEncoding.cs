@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>Encodes strings as complete JSON string tokens (with quotes) for splicing into request bodies.</summary>
 internal static class JsonTokenEncoding

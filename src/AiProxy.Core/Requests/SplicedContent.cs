@@ -1,7 +1,7 @@
 using System.Net;
 using System.Runtime.InteropServices;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// A request body sent as slices around at most two splices (the model name, the stream-usage option).

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Usage;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Relay;
 
 /// <summary>
 /// Copies an upstream body to the client as it arrives. Event streams go event by event through

@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Relay;
 
 /// <summary>Flushes relayed bytes to the client; a client that went away is an outcome, not an exception.</summary>
 internal static class RelayFlush

@@ -1,8 +1,9 @@
 using System.Net;
 using AiProxy.Providers;
+using AiProxy.Requests;
 using AiProxy.Telemetry;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// Builds the message one attempt sends to an OpenAI-compatible provider (YARP calls this a transformer): the provider's

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// A request body in an array rented from <see cref="ArrayPool{T}.Shared"/>, shared by its owner (the request) and by

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Usage;
 
 /// <summary>
 /// Follows a JSON body's structure as its bytes pass, chunk by chunk, to find where its top-level <c>usage</c> member

@@ -1,6 +1,6 @@
 using AiProxy.Health;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>What one attempt's ending means: its route label, what it tells the provider's health, and whether the
 /// request may go on (another candidate) and come back to this provider later (after a back-off).</summary>

@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// The bytes every request body of this gateway holds in memory at once, against <c>MaxBufferedRequestBytes</c>. A body

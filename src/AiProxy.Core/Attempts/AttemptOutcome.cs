@@ -1,6 +1,6 @@
 using AiProxy.Errors;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>How one attempt ended: the response to relay, or the error and the <see cref="AttemptVerdict"/> that says what follows.</summary>
 internal readonly record struct AttemptOutcome(ForwardResult? Result, ProxyError? Error, AttemptVerdict Verdict)

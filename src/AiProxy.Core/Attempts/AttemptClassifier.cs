@@ -1,7 +1,7 @@
 using System.Globalization;
 using AiProxy.Health;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// Failure classification (DESIGN section 5) in one place: turns how an attempt ended (a status, a timeout, a broken

@@ -1,9 +1,10 @@
 using System.Text;
 using AiProxy.Errors;
 using AiProxy.Providers;
+using AiProxy.Requests;
 using AiProxy.Selection;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// The order of attempts for one request: every candidate once, in the strategy's order, then (while retries

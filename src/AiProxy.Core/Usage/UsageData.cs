@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Usage;
 
 /// <summary>What the relay learned from the response bytes as they passed: token usage, response model, events.</summary>
 internal sealed class UsageData

@@ -1,6 +1,6 @@
 using AiProxy.Selection;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Requests;
 
 /// <summary>
 /// The gateway's view of one client request: what the forwarder needs and nothing of the web framework.

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
+using AiProxy.Usage;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Relay;
 
 /// <summary>
 /// Relays a server-sent event stream event by event. Each complete event is written and flushed as soon as

@@ -3,12 +3,13 @@ using System.Globalization;
 using AiProxy.Errors;
 using AiProxy.Protocols;
 using AiProxy.Providers;
+using AiProxy.Requests;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// Sends a request to its candidates in order until one answers: maps the model, applies the per-attempt

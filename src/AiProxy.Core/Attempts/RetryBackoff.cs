@@ -1,4 +1,4 @@
-namespace AiProxy.Forwarding;
+namespace AiProxy.Attempts;
 
 /// <summary>
 /// The wait before a provider is tried again within one request (DESIGN section 5): exponential (250 ms x 2^n, n the
