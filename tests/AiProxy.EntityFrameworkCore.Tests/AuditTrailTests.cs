@@ -8,29 +8,12 @@ namespace AiProxy.EntityFrameworkCore.Tests;
 
 [TestFixture(StoreProvider.Sqlite)]
 [TestFixture(StoreProvider.Postgres)]
-public sealed class AuditTrailTests(StoreProvider provider)
+internal sealed class AuditTrailTests(StoreProvider provider) : StoreFixture(provider)
 {
-    private FakeServer _upstream = null!;
-    private TestDatabase _database = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _upstream = await FakeServer.StartAsync("local");
-        _database = await TestDatabase.CreateAsync(provider);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _upstream.DisposeAsync();
-        _database.Dispose();
-    }
-
     [Test]
     public async Task Every_admin_action_is_audited_with_who_what_when_and_the_token_before_and_after()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var started = DateTimeOffset.UtcNow.AddSeconds(-1);
         await host.CreateTokenAsync("audited", new { requests_per_minute = 10 });
         (await host.Admin.PatchAsJsonAsync("admin/tokens/audited", new { requests_per_minute = 20 })).Dispose();
@@ -68,7 +51,7 @@ public sealed class AuditTrailTests(StoreProvider provider)
     [Test]
     public async Task A_refused_action_leaves_no_audit_entry_and_no_version_bump()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         await host.CreateTokenAsync("once");
         await using var before = host.CreateContext();
         var version = await before.Versions.Select(v => v.Version).SingleAsync();
@@ -87,7 +70,7 @@ public sealed class AuditTrailTests(StoreProvider provider)
     [Test]
     public async Task The_audit_list_honours_its_limit()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         for (var i = 0; i < 3; i++)
         {
             await host.CreateTokenAsync("t" + i);

@@ -8,29 +8,12 @@ namespace AiProxy.EntityFrameworkCore.Tests;
 
 [TestFixture(StoreProvider.Sqlite)]
 [TestFixture(StoreProvider.Postgres)]
-public sealed class KeySecrecyTests(StoreProvider provider)
+internal sealed class KeySecrecyTests(StoreProvider provider) : StoreFixture(provider)
 {
-    private FakeServer _upstream = null!;
-    private TestDatabase _database = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _upstream = await FakeServer.StartAsync("local");
-        _database = await TestDatabase.CreateAsync(provider);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _upstream.DisposeAsync();
-        _database.Dispose();
-    }
-
     [Test]
-    public async Task A_key_is_shown_once_and_never_again_by_the_api_the_audit_the_logs_or_the_database()
+    public async Task A_key_is_shown_once_and_never_again_by_the_api_the_audit_the_logs_or_theDatabase()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var first = await host.CreateTokenAsync("secret");
         using var rotate = await host.Admin.PostAsync("admin/tokens/secret/rotate", null);
         var second = JsonDocument.Parse(await rotate.Content.ReadAsStringAsync()).RootElement.GetProperty("key").GetString()!;
@@ -71,7 +54,7 @@ public sealed class KeySecrecyTests(StoreProvider provider)
         // The audit and the API keep the display prefix, not the digest: only the token row holds it.
         var digest = ProxyTokenHash.ComputeHex(second);
         Assert.That((everything.Length - everything.Replace(digest, "", StringComparison.Ordinal).Length) / digest.Length, Is.EqualTo(1));
-        if (_database.File is { } file)
+        if (Database.File is { } file)
         {
             var bytes = Encoding.UTF8.GetString(await File.ReadAllBytesAsync(file))
                 + (File.Exists(file + "-wal") ? Encoding.UTF8.GetString(await File.ReadAllBytesAsync(file + "-wal")) : "");

@@ -4,29 +4,12 @@ namespace AiProxy.EntityFrameworkCore.Tests;
 
 [TestFixture(StoreProvider.Sqlite)]
 [TestFixture(StoreProvider.Postgres)]
-public sealed class MigrationTests(StoreProvider provider)
+internal sealed class MigrationTests(StoreProvider provider) : StoreFixture(provider)
 {
-    private FakeServer _upstream = null!;
-    private TestDatabase _database = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _upstream = await FakeServer.StartAsync("local");
-        _database = await TestDatabase.CreateAsync(provider);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _upstream.DisposeAsync();
-        _database.Dispose();
-    }
-
     [Test]
-    public async Task The_shipped_migrations_build_the_whole_schema_on_an_empty_database()
+    public async Task The_shipped_migrations_build_the_whole_schema_on_an_emptyDatabase()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         await using var db = host.CreateContext();
 
         Assert.That(db.Database.GetMigrations(), Is.Not.Empty);
@@ -37,29 +20,29 @@ public sealed class MigrationTests(StoreProvider provider)
     }
 
     [Test]
-    public async Task A_restart_on_a_migrated_database_keeps_the_tokens()
+    public async Task A_restart_on_a_migratedDatabase_keeps_the_tokens()
     {
         string key;
-        await using (var first = await StoreHost.StartAsync(_database, _upstream))
+        await using (var first = await StoreHost.StartAsync(Database, Upstream))
         {
             key = await first.CreateTokenAsync("survivor");
         }
 
-        await using var second = await StoreHost.StartAsync(_database, _upstream);
+        await using var second = await StoreHost.StartAsync(Database, Upstream);
         Assert.That(await second.ChatAsync(key), Is.EqualTo(200));
     }
 
     [Test]
     public async Task By_default_sqlite_migrates_at_start_and_postgres_does_not()
     {
-        if (provider == StoreProvider.Sqlite)
+        if (Provider == StoreProvider.Sqlite)
         {
-            await using var host = await StoreHost.StartAsync(_database, _upstream, o => o.MigrateOnStart = null);
+            await using var host = await StoreHost.StartAsync(Database, Upstream, o => o.MigrateOnStart = null);
             Assert.That(await host.ChatAsync(await host.CreateTokenAsync("migrated")), Is.EqualTo(200));
             return;
         }
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreHost.StartAsync(_database, _upstream, o => o.MigrateOnStart = null));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreHost.StartAsync(Database, Upstream, o => o.MigrateOnStart = null));
         Assert.That(error!.Message, Does.Contain("MigrateOnStart"), "the operator is told what to do");
     }
 }

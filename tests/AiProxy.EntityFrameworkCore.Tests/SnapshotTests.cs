@@ -9,30 +9,13 @@ namespace AiProxy.EntityFrameworkCore.Tests;
 
 [TestFixture(StoreProvider.Sqlite)]
 [TestFixture(StoreProvider.Postgres)]
-public sealed class SnapshotTests(StoreProvider provider)
+internal sealed class SnapshotTests(StoreProvider provider) : StoreFixture(provider)
 {
-    private FakeServer _upstream = null!;
-    private TestDatabase _database = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _upstream = await FakeServer.StartAsync("local");
-        _database = await TestDatabase.CreateAsync(provider);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _upstream.DisposeAsync();
-        _database.Dispose();
-    }
-
     [Test]
-    public async Task Ten_thousand_stored_tokens_answer_a_request_without_a_database_command()
+    public async Task Ten_thousand_stored_tokens_answer_a_request_without_aDatabase_command()
     {
         const int count = 10_000;
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var now = DateTimeOffset.UtcNow;
         await using (var db = host.CreateContext())
         {
@@ -68,9 +51,9 @@ public sealed class SnapshotTests(StoreProvider provider)
     }
 
     [Test]
-    public async Task Stored_tokens_keep_working_from_memory_while_the_database_fails()
+    public async Task Stored_tokens_keep_working_from_memory_while_theDatabase_fails()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var key = await host.CreateTokenAsync("steady");
         await using (var db = host.CreateContext())
         {

@@ -6,32 +6,15 @@ namespace AiProxy.EntityFrameworkCore.Tests;
 
 [TestFixture(StoreProvider.Sqlite)]
 [TestFixture(StoreProvider.Postgres)]
-public sealed class TokenLifecycleTests(StoreProvider provider)
+internal sealed class TokenLifecycleTests(StoreProvider provider) : StoreFixture(provider)
 {
-    private FakeServer _upstream = null!;
-    private TestDatabase _database = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _upstream = await FakeServer.StartAsync("local");
-        _database = await TestDatabase.CreateAsync(provider);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _upstream.DisposeAsync();
-        _database.Dispose();
-    }
-
     [Test]
     public async Task A_created_key_works_on_a_second_host_and_once_deleted_is_refused_there_within_a_second()
     {
         // The shipped poll interval, not the tests' shorter one.
         var shipped = new ProxyStorageOptions().PollInterval;
-        await using var first = await StoreHost.StartAsync(_database, _upstream, o => o.PollInterval = shipped);
-        await using var second = await StoreHost.StartAsync(_database, _upstream, o => o.PollInterval = shipped);
+        await using var first = await StoreHost.StartAsync(Database, Upstream, o => o.PollInterval = shipped);
+        await using var second = await StoreHost.StartAsync(Database, Upstream, o => o.PollInterval = shipped);
 
         var key = await first.CreateTokenAsync("team-a");
         Assert.That(await first.ChatAsync(key), Is.EqualTo(200), "accepted at once where it was created");
@@ -49,7 +32,7 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task Rotating_a_key_refuses_the_old_key_at_once_and_accepts_the_new_one()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var oldKey = await host.CreateTokenAsync("team-b");
         Assert.That(await host.ChatAsync(oldKey), Is.EqualTo(200));
 
@@ -66,7 +49,7 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task A_token_disabled_by_patch_is_refused_and_enabled_again_is_accepted()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var key = await host.CreateTokenAsync("team-c");
 
         using (var disable = await host.Admin.PatchAsJsonAsync("admin/tokens/team-c", new { enabled = false }))
@@ -86,7 +69,7 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task A_stored_token_keeps_its_model_restrictions()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var key = await host.CreateTokenAsync("narrow", new { allowed_models = new[] { "gpt-4o-mini" } });
 
         Assert.That(await host.ChatAsync(key, "gpt-4o-mini"), Is.EqualTo(200));
@@ -96,7 +79,7 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task Configured_tokens_keep_working_beside_stored_ones()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var key = await host.CreateTokenAsync("stored");
 
         Assert.That(await host.ChatAsync(ProxyHost.Token), Is.EqualTo(200));
@@ -106,7 +89,7 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task An_expired_stored_token_is_refused()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var key = await host.CreateTokenAsync("expired", new { expires_at = DateTimeOffset.UtcNow.AddMinutes(-1) });
 
         Assert.That(await host.ChatAsync(key), Is.EqualTo(401));
@@ -115,7 +98,7 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task A_stored_token_whose_name_configuration_takes_later_is_no_longer_served()
     {
-        await using var host = await StoreHost.StartAsync(_database, _upstream);
+        await using var host = await StoreHost.StartAsync(Database, Upstream);
         var key = await host.CreateTokenAsync("claimed");
         Assert.That(await host.ChatAsync(key), Is.EqualTo(200));
 
@@ -127,8 +110,8 @@ public sealed class TokenLifecycleTests(StoreProvider provider)
     [Test]
     public async Task Concurrent_creates_of_one_name_let_one_win_and_answer_409_to_the_rest()
     {
-        await using var first = await StoreHost.StartAsync(_database, _upstream);
-        await using var second = await StoreHost.StartAsync(_database, _upstream);
+        await using var first = await StoreHost.StartAsync(Database, Upstream);
+        await using var second = await StoreHost.StartAsync(Database, Upstream);
 
         var creates = Enumerable.Range(0, 12).Select(async i =>
         {
