@@ -174,10 +174,8 @@ public sealed class BoundedMemoryTests
         using (var first = await StalledUpload.StartAsync(proxy, declared: 1024 * 1024, sent: 1024))
         using (var second = await StalledUpload.StartAsync(proxy, declared: 1024 * 1024, sent: 1024))
         {
-            while (reader.Budget.Buffered < 2 * 1024)
-            {
-                await Task.Delay(20, cancellationToken);
-            }
+            // Both uploads hold a slot of the gate (the buffer budget alone says nothing: one upload rents 64 KiB).
+            await Poll.UntilAsync(() => reader.BodiesReading >= 2, "both stalled uploads are being read");
 
             using var refused = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatFor("gpt-4o-mini")));
             await OpenAiErrorAssert.IsErrorAsync(refused, (HttpStatusCode)429, "rate_limit_exceeded", "rate_limit_exceeded");

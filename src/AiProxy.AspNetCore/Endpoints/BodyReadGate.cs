@@ -42,6 +42,18 @@ internal sealed class BodyReadGate
         }
     }
 
+    /// <summary>Bodies being read, over every caller (tests).</summary>
+    internal int Bodies
+    {
+        get
+        {
+            lock (_reading)
+            {
+                return _reading.Values.Sum();
+            }
+        }
+    }
+
     /// <summary>Callers with a body being read (tests).</summary>
     internal int Callers
     {

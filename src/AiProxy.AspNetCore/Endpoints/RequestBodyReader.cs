@@ -24,6 +24,9 @@ internal sealed class RequestBodyReader(ProxyMetrics metrics)
     /// <summary>Callers with a body being read now (tests).</summary>
     internal int CallersReading => _gate.Callers;
 
+    /// <summary>Bodies of limited callers being read behind the gate now (tests).</summary>
+    internal int BodiesReading => _gate.Bodies;
+
     /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
     public ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync(HttpContext context, ProxyCaller caller, OpenAiProxyOptions options)
     {
