@@ -8,7 +8,8 @@
   const perSecond = (values, bucket) => values.map(v => v / bucket);
   const perMinute = (values, bucket) => values.map(v => v * 60 / bucket);
 
-  // Each chart draws one or more lines per provider. A chart with `requires` is drawn only when the gateway's history
+  // Each chart draws one or more lines per provider; percentiles are null where a bucket saw no request, so their
+  // points are drawn too (a lone bucket between gaps has no line). A chart with `requires` is drawn only when the gateway's history
   // carries that series: the response cache and cost features add `cache_hits` and `cost_usd_micros` to each provider
   // of /status/history, and these charts then appear with no change here.
   const CHARTS = [
@@ -16,10 +17,10 @@
     { id: 'errors', title: 'Errors per second', lines: (p, b) => [{ values: perSecond(p.errors, b) }] },
     {
       id: 'latency', title: 'Latency p50 / p95 (ms)', lines: p => [
-        { suffix: ' p50', values: p.latency_p50_ms },
-        { suffix: ' p95', values: p.latency_p95_ms, dash: [6, 4] }]
+        { suffix: ' p50', values: p.latency_p50_ms, points: true },
+        { suffix: ' p95', values: p.latency_p95_ms, dash: [6, 4], points: true }]
     },
-    { id: 'ttft', title: 'Time to first token p50 (ms)', lines: p => [{ values: p.first_token_p50_ms }] },
+    { id: 'ttft', title: 'Time to first token p50 (ms)', lines: p => [{ values: p.first_token_p50_ms, points: true }] },
     { id: 'tokens', title: 'Tokens per minute', lines: (p, b) => [{ values: perMinute(p.input_tokens.map((v, i) => v + p.output_tokens[i]), b) }] },
     {
       id: 'cost', title: 'Cost per minute (USD)', requires: 'cost_usd_micros',
@@ -27,7 +28,7 @@
     },
     {
       id: 'cache', title: 'Cache hit rate', requires: 'cache_hits',
-      lines: p => [{ values: p.cache_hits.map((v, i) => p.requests[i] > 0 ? v / p.requests[i] : null) }]
+      lines: p => [{ values: p.cache_hits.map((v, i) => p.requests[i] > 0 ? v / p.requests[i] : null), points: true }]
     },
   ];
 
@@ -64,7 +65,8 @@
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
       series: [{}].concat(series.map(s => ({
-        label: s.label, stroke: s.color, width: 2, dash: s.dash, points: { show: false }, spanGaps: false,
+        label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: false,
+        points: s.points ? { show: true, size: 5, fill: s.color } : { show: false },
       }))),
     };
     const plot = new uPlot(options, data, target);
@@ -98,7 +100,7 @@
         }
 
         for (const line of chart.lines(p, bucket)) {
-          series.push({ label: p.name + (line.suffix || ''), color: PALETTE[index % PALETTE.length], dash: line.dash });
+          series.push({ label: p.name + (line.suffix || ''), color: PALETTE[index % PALETTE.length], dash: line.dash, points: line.points });
           data.push(line.values);
         }
       });
