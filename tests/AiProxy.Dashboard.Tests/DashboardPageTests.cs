@@ -262,6 +262,34 @@ public sealed class DashboardPageTests
     }
 
     [Test]
+    public async Task The_charts_follow_the_window_width()
+    {
+        await SendTrafficAsync(2);
+        await using var session = await PageSession.OpenAsync(_browser, width: 1280);
+        await session.Page.GotoAsync(PageUrl);
+        await session.SignInAsync(AdminKey);
+        var canvas = session.Page.Locator("figure[data-chart=rps] canvas");
+        await Expect(canvas).ToHaveCountAsync(1, Patience);
+        var wide = await CssWidthAsync(canvas);
+
+        await session.Page.SetViewportSizeAsync(420, 900); // four columns of charts become one, wider
+        var box = session.Page.Locator("figure[data-chart=rps] .plot");
+        double narrow = wide, target = await CssWidthAsync(box);
+        for (var i = 0; i < 50 && Math.Abs(narrow - target) > 2; i++)
+        {
+            await session.Page.WaitForTimeoutAsync(100);
+            (narrow, target) = (await CssWidthAsync(canvas), await CssWidthAsync(box));
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(target, Is.Not.EqualTo(wide).Within(10), "the chart's box changed with the window");
+            Assert.That(narrow, Is.EqualTo(target).Within(2), "the chart took its box's new width");
+            Assert.That(narrow, Is.LessThanOrEqualTo(420));
+        });
+    }
+
+    [Test]
     public async Task In_dark_mode_the_page_is_dark()
     {
         await SendTrafficAsync(2);
@@ -296,6 +324,8 @@ public sealed class DashboardPageTests
           return count;
         }
         """, chart);
+
+    private static Task<double> CssWidthAsync(ILocator element) => element.EvaluateAsync<double>("e => e.getBoundingClientRect().width");
 
     private static double Luminance(string rgb)
     {
