@@ -78,6 +78,23 @@ public sealed class RequestHistoryTests
     }
 
     [Test]
+    public void Durations_past_the_last_bin_read_as_its_bound_and_an_empty_histogram_has_no_percentile()
+    {
+        var bins = new int[LatencyBins.Count];
+        Assert.That(LatencyBins.Percentile(bins, 0.5), Is.Null);
+
+        bins[LatencyBins.Of(TimeSpan.FromMinutes(5).TotalMilliseconds)] = 3;
+        bins[LatencyBins.Of(1)] = 1;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(LatencyBins.Of(TimeSpan.FromMinutes(5).TotalMilliseconds), Is.EqualTo(LatencyBins.Count - 1));
+            Assert.That(LatencyBins.Percentile(bins, 0.95), Is.EqualTo(60_000));
+            Assert.That(LatencyBins.Percentile(bins, 0.2), Is.InRange(0, 5));
+        });
+    }
+
+    [Test]
     public void Every_attempt_a_request_fell_back_from_counts_as_a_failed_request_of_its_provider()
     {
         var (history, _) = Create();
