@@ -188,6 +188,8 @@ public sealed class DashboardPageTests
         await session.SignInAsync(AdminKey);
         var beta = session.Page.Locator("#providers tr[data-provider=beta]");
         await Expect(beta).ToHaveAttributeAsync("data-state", "healthy", new() { Timeout = 15_000 });
+        await Expect(session.Page.Locator("figure[data-chart=rps]")).ToHaveCountAsync(1, Patience);
+        Assert.That(session.ConsoleErrors, Is.Empty, "console errors (when this test runs first, over an empty history)");
 
         _beta.Behavior.FailStatus = 500;
         try
