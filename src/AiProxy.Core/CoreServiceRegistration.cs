@@ -1,7 +1,9 @@
 using AiProxy.Attempts;
+using AiProxy.Budgets;
 using AiProxy.Configuration;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
+using AiProxy.Pricing;
 using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
@@ -51,6 +53,11 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<ProxyAdmission>();
+        services.TryAddSingleton<IModelPriceProvider, ConfiguredModelPrices>();
+        services.TryAddSingleton<RequestPricing>();
+        services.TryAddSingleton<InMemoryProxyBudgetStore>();
+        services.TryAddSingleton<IProxyBudgetStore>(sp => sp.GetRequiredService<InMemoryProxyBudgetStore>());
+        services.TryAddSingleton<ProxyBudgets>();
         services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<ModelTagResolver>();

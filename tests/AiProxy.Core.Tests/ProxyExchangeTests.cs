@@ -84,6 +84,10 @@ public sealed class ProxyExchangeTests
 
         public void AddRateLimitHeaders(ProxyRateLimitLease lease) => RateLimitHeadersWritten = true;
 
+        public void AddBudgetHeaders(AiProxy.Budgets.BudgetHold budget)
+        {
+        }
+
         public void Start(ForwardResult result) => Started = true;
 
         public Task WriteErrorAsync(ProxyError error, ForwardResult? result)
