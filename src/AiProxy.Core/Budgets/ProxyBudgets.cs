@@ -157,7 +157,11 @@ internal sealed class ProxyBudgets(
     }
 
     /// <summary>Gives a reservation back whole: the request was not forwarded.</summary>
-    public ValueTask ReleaseAsync(BudgetHold hold) => SettleAsync(hold, null, 0);
+    public async ValueTask ReleaseAsync(BudgetHold hold)
+    {
+        await SettleAsync(hold, null, 0).ConfigureAwait(false);
+        SendQueued();
+    }
 
     /// <summary>The 429 for a request its budgets refused: OpenAI's <c>insufficient_quota</c>, which the SDKs do not retry
     /// (<c>x-should-retry: false</c>), with the reset in the message and in <c>Retry-After</c>.</summary>

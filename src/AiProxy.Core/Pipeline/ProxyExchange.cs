@@ -97,11 +97,16 @@ internal sealed partial class ProxyExchange(
         // Settle.
         var tokens = ProxyUsageMeasure.Measure(request, result);
         await lease.SettleAsync(result.Provider?.Name, ProxyUsageMeasure.TokensToSettle(result, tokens), CancellationToken.None).ConfigureAwait(false);
-        await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
         var cost = pricing.IsEnabled || budget is not null ? pricing.Actual(request, result, tokens) : null;
         if (budget is not null)
         {
             await budgets.SettleAsync(budget, result.Provider?.Name, cost ?? 0).ConfigureAwait(false);
+        }
+
+        await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
+        if (budget is not null)
+        {
+            budgets.SendQueued(); // a shared store's settlement went with the lease's release, or goes now
         }
 
         // Report.
