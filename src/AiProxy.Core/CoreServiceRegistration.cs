@@ -39,6 +39,8 @@ internal static class CoreServiceRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LeastUsedStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, BestPerformanceStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, WeightedScoreStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LowestCostStrategy>(
+            sp => new LowestCostStrategy(() => sp.GetRequiredService<RequestPricing>())));
         services.TryAddSingleton(new SelectionRandom());
         services.TryAddSingleton<ClientSelector>();
         services.TryAddSingleton<IClientSelector>(sp => sp.GetRequiredService<ClientSelector>());

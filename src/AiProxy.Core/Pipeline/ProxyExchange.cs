@@ -85,7 +85,11 @@ internal sealed partial class ProxyExchange(
         // limits), before selection (a hit reaches no provider).
 
         // Select and attempt: the lease is charged for each attempt's provider as it starts.
-        request.Selection = request.Selection with { Capacity = lease, AllowedProviders = caller.Providers, Budget = budget };
+        var (prompt, completion) = RequestPricing.Split(request, estimate);
+        request.Selection = request.Selection with
+        {
+            Capacity = lease, AllowedProviders = caller.Providers, Budget = budget, PromptTokens = prompt, CompletionTokens = completion,
+        };
         using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
 
         // Relay.

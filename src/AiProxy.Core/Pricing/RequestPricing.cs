@@ -16,6 +16,13 @@ internal sealed class RequestPricing(IModelPriceProvider prices, ProviderModelMa
     public bool TryGetPrice(string provider, string model, out ModelPrice price)
         => prices.TryGetPrice(provider, mapper.Map(provider, model).ProviderModel ?? model, out price);
 
+    /// <summary>A request's token estimate split into its prompt (a quarter of a JSON body's bytes) and its completion.</summary>
+    public static (long Prompt, long Completion) Split(ProxyRequest request, long estimate)
+    {
+        var prompt = Math.Min(request.Inspection.IsJson ? RequestTokenEstimate.PromptTokens(request.Body.Length) : 0, estimate);
+        return (prompt, estimate - prompt);
+    }
+
     /// <summary>The most a request can cost at <paramref name="provider"/>: its prompt estimate at the input price plus its
     /// completion limit (or the default completion) at the output price; 0 when the model has no price there.</summary>
     /// <param name="provider">The candidate.</param>
@@ -28,11 +35,9 @@ internal sealed class RequestPricing(IModelPriceProvider prices, ProviderModelMa
             return 0;
         }
 
-        var prompt = request.Inspection.IsJson ? RequestTokenEstimate.PromptTokens(request.Body.Length) : 0;
-        prompt = Math.Min(prompt, estimate);
-
         // The cache may be cheaper, never dearer, in the worst case: all of the prompt at the full input price.
-        return price.Cost(prompt, 0, estimate - prompt);
+        var (prompt, completion) = Split(request, estimate);
+        return price.Cost(prompt, 0, completion);
     }
 
     /// <summary>The real cost of a request that <paramref name="result"/>'s provider answered with <paramref name="usage"/>:

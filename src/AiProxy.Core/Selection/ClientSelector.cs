@@ -154,6 +154,10 @@ internal sealed class ClientSelector : IClientSelector
             firstChoice.OrderFirst(model, destination[..count]);
             fallbacks = new PendingFallbacks(firstChoice, model, count);
         }
+        else if (resolved.Strategy is IRequestAwareStrategy aware)
+        {
+            aware.Order(model, destination[..count], context);
+        }
         else
         {
             resolved.Strategy.Order(model, destination[..count]);

@@ -15,4 +15,10 @@ public readonly record struct SelectionContext(string? Strategy = null, string? 
 
     /// <summary>The request's budget hold: providers whose budget has no room for it are skipped, in panic too.</summary>
     internal Budgets.BudgetHold? Budget { get; init; }
+
+    /// <summary>The request's prompt estimate in tokens (<c>lowest_cost</c> prices it).</summary>
+    internal long PromptTokens { get; init; }
+
+    /// <summary>The request's completion limit in tokens, times <c>n</c> (<c>lowest_cost</c> prices it).</summary>
+    internal long CompletionTokens { get; init; }
 }
