@@ -261,4 +261,36 @@ public sealed class BudgetTests
         Assert.That(record.Cost, Is.Null);
         Assert.That(record.Unpriced, Is.True);
     }
+
+    [Test]
+    public async Task A_json_answer_carries_its_cost_in_a_header_and_a_stream_does_not()
+    {
+        var (_, upstreams, client) = await StartAsync(new() { ["Pricing:Models:0:InputPer1M"] = "1000000" }); // $1 per prompt token too
+
+        using var response = await PostAsync(client);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That(text, Does.Contain(upstreams[0].GetReplyText()), "the body is relayed whole");
+        var record = await _usage.WaitForRecordAsync();
+        var expected = record.Usage!.InputTokens!.Value + 3m;
+        Assert.That(decimal.Parse(Header(response, "x-aiproxy-cost"), CultureInfo.InvariantCulture), Is.EqualTo(expected));
+        Assert.That(record.Cost, Is.EqualTo(expected));
+
+        using var stream = await PostAsync(client, ChatBody(stream: true));
+        Assert.That(stream.Headers.Contains("x-aiproxy-cost"), Is.False, "a stream's cost is known only at its end");
+    }
+
+    [Test]
+    public async Task Without_prices_no_body_is_held_back_and_no_cost_is_reported()
+    {
+        await using var upstream = await FakeServer.StartAsync("plain");
+        var settings = ProxyHost.ProvidersFor(upstream);
+        await using var proxy = await ProxyHost.StartAsync(settings, services => services.AddSingleton<IProxyUsageObserver>(_usage));
+
+        using var response = await PostAsync(proxy.Client);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Headers.Contains("x-aiproxy-cost"), Is.False);
+        var record = await _usage.WaitForRecordAsync();
+        Assert.That((record.Cost, record.Unpriced), Is.EqualTo(((decimal?)null, false)));
+    }
 }

@@ -84,6 +84,10 @@ public sealed class ProxyExchangeTests
 
         public void AddRateLimitHeaders(ProxyRateLimitLease lease) => RateLimitHeadersWritten = true;
 
+        public void AddCostHeader(decimal cost)
+        {
+        }
+
         public void AddBudgetHeaders(AiProxy.Budgets.BudgetHold budget)
         {
         }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
 using AiProxy.Budgets;
+using AiProxy.Errors;
 using AiProxy.Pricing;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
@@ -177,9 +178,34 @@ internal sealed partial class ProxyExchange(
             return ProxyRequestOutcome.Failed;
         }
 
-        sink.Start(result);
-        var outcome = await ResponseRelay.CopyAsync(
-            result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+        RelayOutcome outcome;
+        if (pricing.IsEnabled && WholeJsonBody.Applies(result))
+        {
+            // Read whole (pooled, at most 1 MiB) so the cost can lead the answer as a header.
+            var (whole, read) = await WholeJsonBody.ReadAsync(result, current.StreamIdleTimeout, time, clientAborted).ConfigureAwait(false);
+            if (whole is null)
+            {
+                return await RelayBrokenBeforeStartAsync(result, sink, read).ConfigureAwait(false);
+            }
+
+            using (whole)
+            {
+                sink.Start(result);
+                if (pricing.Actual(request, result, ProxyUsageMeasure.Measure(request, result)) is { } cost)
+                {
+                    sink.AddCostHeader(cost);
+                }
+
+                outcome = await whole.WriteAsync(result, sink.Body, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            sink.Start(result);
+            outcome = await ResponseRelay.CopyAsync(
+                result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+        }
+
         switch (outcome)
         {
             case RelayOutcome.Completed:
@@ -208,6 +234,23 @@ internal sealed partial class ProxyExchange(
 
                 return ProxyRequestOutcome.UpstreamBroken;
         }
+    }
+
+    /// <summary>A body read whole that broke before anything reached the client: it gets a proper error, not a cut connection.</summary>
+    private async Task<ProxyRequestOutcome> RelayBrokenBeforeStartAsync<TSink>(ForwardResult result, TSink sink, RelayOutcome read)
+        where TSink : IProxyResponseSink
+    {
+        if (read == RelayOutcome.ClientAborted)
+        {
+            return ProxyRequestOutcome.ClientDisconnected;
+        }
+
+        var provider = result.Provider?.Name ?? "-";
+        LogRelayBroken(logger, provider, read);
+        await sink.WriteErrorAsync(
+            new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_broken", $"The response from provider '{provider}' broke before it was complete."),
+            result).ConfigureAwait(false);
+        return ProxyRequestOutcome.UpstreamBroken;
     }
 
     [LoggerMessage(1, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> {Status} provider={Provider} attempts={Attempts} in {ElapsedMs:0.0} ms")]
