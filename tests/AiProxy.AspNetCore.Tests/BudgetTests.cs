@@ -117,6 +117,21 @@ public sealed class BudgetTests
         // A smaller request still fits: $9 spent, $3 reserved.
         using var small = await PostAsync(client, ChatBody(maxTokens: 3));
         Assert.That(small.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await Poll.UntilAsync(() => _usage.Records.Count == 4, "four requests reported");
+
+        // The token sees its own spend in /status.
+        using var status = await client.GetAsync("status");
+        using var json = System.Text.Json.JsonDocument.Parse(await status.Content.ReadAsStringAsync());
+        var own = json.RootElement.GetProperty("budgets").GetProperty("caller");
+        Assert.That(own.GetProperty("amount").GetDecimal(), Is.EqualTo(12m));
+        Assert.That(own.GetProperty("spent").GetDecimal(), Is.EqualTo(12m));
+        Assert.That(own.GetProperty("remaining").GetDecimal(), Is.Zero);
+        Assert.That(own.GetProperty("state").GetString(), Is.EqualTo("budget_exhausted"));
+        Assert.That(own.GetProperty("resets_at").GetString(), Is.EqualTo("2026-12-01T00:00:00Z"));
+        Assert.That(json.RootElement.GetProperty("budgets").TryGetProperty("tokens", out _), Is.False, "other tokens are an admin's business");
+        var counter = json.RootElement.GetProperty("usage").GetProperty("caller")[0];
+        Assert.That(counter.GetProperty("cost").GetDecimal(), Is.EqualTo(12m));
+        Assert.That(counter.GetProperty("unpriced_requests").GetInt64(), Is.Zero);
     }
 
     [Test]
