@@ -308,4 +308,28 @@ public sealed class BudgetTests
         var record = await _usage.WaitForRecordAsync();
         Assert.That((record.Cost, record.Unpriced), Is.EqualTo(((decimal?)null, false)));
     }
+
+    [Test]
+    public async Task A_client_that_leaves_mid_stream_gives_its_reservation_back()
+    {
+        var (proxy, upstreams, client) = await StartAsync(new() { ["Tokens:team:Budget:Amount"] = "100" });
+        upstreams[0].Behavior.ChunkCount = 50;
+        upstreams[0].Behavior.ChunkDelay = TimeSpan.FromMilliseconds(100);
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(ChatBody(maxTokens: 50, stream: true), Encoding.UTF8, "application/json") })
+        using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(Header(response, "x-aiproxy-budget-remaining"), Is.EqualTo("50"), "$50 reserved for 50 completion tokens");
+            using var body = await response.Content.ReadAsStreamAsync();
+            var buffer = new byte[256];
+            Assert.That(await body.ReadAsync(buffer), Is.GreaterThan(0));
+        } // the client leaves
+
+        await upstreams[0].WaitForCancellationAsync(TimeSpan.FromSeconds(10));
+        var store = proxy.Services.GetRequiredService<IProxyBudgetStore>();
+        Assert.That(await Poll.EventuallyAsync(async () => (await store.GetSpendAsync("token:team:2026-11", default)).Reserved == 0, Poll.DefaultPatience), Is.True,
+            "the reservation was settled");
+        Assert.That((await store.GetSpendAsync("token:team:2026-11", default)).Spent, Is.LessThan(50m), "charged what was generated, estimated");
+    }
 }

@@ -43,6 +43,8 @@ internal sealed class BudgetHold(ProxyBudget? caller, decimal reserved, ProxyBud
         return true;
     }
 
+    public bool IsSettled => Volatile.Read(ref _settled) != 0;
+
     /// <summary>True the first time only: a hold is settled once.</summary>
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
 }

@@ -159,8 +159,23 @@ internal sealed class ProxyBudgets(
     /// <summary>Gives a reservation back whole: the request was not forwarded.</summary>
     public async ValueTask ReleaseAsync(BudgetHold hold)
     {
+        if (hold.IsSettled)
+        {
+            return;
+        }
+
         await SettleAsync(hold, null, 0).ConfigureAwait(false);
         SendQueued();
+    }
+
+    /// <summary>Releases <paramref name="hold"/> when disposed unless it was settled: a request that ends by an exception
+    /// must not keep its reservation for the rest of the period.</summary>
+    public Releaser Scope(BudgetHold? hold) => new(this, hold);
+
+    /// <summary>See <see cref="Scope"/>.</summary>
+    internal readonly struct Releaser(ProxyBudgets budgets, BudgetHold? hold) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => hold is null || hold.IsSettled ? ValueTask.CompletedTask : budgets.ReleaseAsync(hold);
     }
 
     /// <summary>The 429 for a request its budgets refused: OpenAI's <c>insufficient_quota</c>, which the SDKs do not retry

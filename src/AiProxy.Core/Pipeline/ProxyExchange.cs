@@ -54,6 +54,7 @@ internal sealed partial class ProxyExchange(
         var estimate = admission.Estimate(request, caller, current);
         var (lease, budget) = await AdmitAsync(request, caller, estimate, clientAborted).ConfigureAwait(false);
         await using var leaseScope = lease.ConfigureAwait(false);
+        await using var budgetScope = budgets.Scope(budget).ConfigureAwait(false);
         sink.AddRateLimitHeaders(lease);
         if (!lease.IsAcquired)
         {
