@@ -1,6 +1,7 @@
 using AiProxy.Attempts;
 using AiProxy.Budgets;
 using AiProxy.Configuration;
+using AiProxy.History;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
 using AiProxy.Pricing;
@@ -62,6 +63,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyBudgets>();
         services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<UsageReporter>();
+        services.TryAddSingleton<RequestHistory>();
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProxyMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RequestTelemetryObserver>());

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
 using AiProxy.Budgets;
 using AiProxy.Errors;
+using AiProxy.History;
 using AiProxy.Pricing;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
@@ -32,6 +33,7 @@ internal sealed partial class ProxyExchange(
     RequestPricing pricing,
     ProxyDispatcher dispatcher,
     UsageReporter usageReporter,
+    RequestHistory history,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
     ILogger<ProxyExchange> logger,
@@ -115,7 +117,8 @@ internal sealed partial class ProxyExchange(
             budgets.SendQueued(); // a shared store's settlement went with the lease's release, or goes now
         }
 
-        // Report.
+        // Report. The history is an observer of outcomes too; it takes primitives, so it costs a few atomic adds and no record.
+        history.Record(request, caller, result, outcome, sink.StatusCode, elapsed, tokens);
         if (usageReporter.HasObservers)
         {
             var record = ProxyUsageMeasure.Record(sink.RequestId, sink.StatusCode, request, caller, result, outcome, elapsed, tokens, cost, pricing.IsEnabled);
