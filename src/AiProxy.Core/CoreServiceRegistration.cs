@@ -1,8 +1,10 @@
 using AiProxy.Attempts;
+using AiProxy.Budgets;
 using AiProxy.Configuration;
 using AiProxy.History;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
+using AiProxy.Pricing;
 using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
@@ -38,6 +40,8 @@ internal static class CoreServiceRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LeastUsedStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, BestPerformanceStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, WeightedScoreStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LowestCostStrategy>(
+            sp => new LowestCostStrategy(() => sp.GetRequiredService<RequestPricing>())));
         services.TryAddSingleton(new SelectionRandom());
         services.TryAddSingleton<ClientSelector>();
         services.TryAddSingleton<IClientSelector>(sp => sp.GetRequiredService<ClientSelector>());
@@ -53,6 +57,11 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<ProxyAdmission>();
+        services.TryAddSingleton<IModelPriceProvider, ConfiguredModelPrices>();
+        services.TryAddSingleton<RequestPricing>();
+        services.TryAddSingleton<InMemoryProxyBudgetStore>();
+        services.TryAddSingleton<IProxyBudgetStore>(sp => sp.GetRequiredService<InMemoryProxyBudgetStore>());
+        services.TryAddSingleton<ProxyBudgets>();
         services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<RequestHistory>();

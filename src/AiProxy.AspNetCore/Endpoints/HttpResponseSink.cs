@@ -19,6 +19,11 @@ internal readonly struct HttpResponseSink(HttpContext context) : IProxyResponseS
 
     public void AddRateLimitHeaders(ProxyRateLimitLease lease) => ProxyHttpResponses.AddRateLimitHeaders(context.Response, lease);
 
+    public void AddBudgetHeaders(Budgets.BudgetHold budget) => ProxyHttpResponses.AddBudgetHeaders(context.Response, budget);
+
+    public void AddCostHeader(decimal cost)
+        => context.Response.Headers[ProxyHttpResponses.CostHeader] = cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public void Start(ForwardResult result) => ProxyHttpResponses.StartRelay(context, result);
 
     public Task WriteErrorAsync(ProxyError error, ForwardResult? result) => ProxyHttpResponses.WriteErrorAsync(context, error, result);

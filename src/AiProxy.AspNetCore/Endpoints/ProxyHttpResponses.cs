@@ -25,6 +25,10 @@ internal static class ProxyHttpResponses
     public const string LimitTokensHeader = "x-ratelimit-limit-tokens";
     public const string RemainingTokensHeader = "x-ratelimit-remaining-tokens";
     public const string ResetTokensHeader = "x-ratelimit-reset-tokens";
+    public const string CostHeader = "x-aiproxy-cost";
+    public const string BudgetRemainingHeader = "x-aiproxy-budget-remaining";
+    public const string BudgetResetHeader = "x-aiproxy-budget-reset";
+    public const string ShouldRetryHeader = "x-should-retry";
     private const string RateLimitHeaderPrefix = "x-ratelimit-";
 
     /// <summary>How an upstream response header is treated; anything not listed never reaches the client.</summary>
@@ -65,6 +69,11 @@ internal static class ProxyHttpResponses
             response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         }
 
+        if (error.ShouldRetry is { } shouldRetry)
+        {
+            response.Headers[ShouldRetryHeader] = shouldRetry ? "true" : "false";
+        }
+
         if (result is not null)
         {
             AddRoutingHeaders(response, result);
@@ -94,6 +103,22 @@ internal static class ProxyHttpResponses
             headers[LimitTokensHeader] = tokens.Limit.ToString(CultureInfo.InvariantCulture);
             headers[RemainingTokensHeader] = tokens.Remaining.ToString(CultureInfo.InvariantCulture);
             headers[ResetTokensHeader] = FormatReset(tokens.Reset);
+        }
+    }
+
+    /// <summary>The caller's budget: what is left of it (USD, invariant culture, this request's worst case reserved) and when
+    /// its period ends (RFC 3339; none for a budget that never resets).</summary>
+    public static void AddBudgetHeaders(HttpResponse response, Budgets.BudgetHold budget)
+    {
+        if (budget.Caller is not { } caller)
+        {
+            return;
+        }
+
+        response.Headers[BudgetRemainingHeader] = budget.Remaining.ToString(CultureInfo.InvariantCulture);
+        if (caller.ResetsAt is { } reset)
+        {
+            response.Headers[BudgetResetHeader] = reset.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         }
     }
 

@@ -89,6 +89,7 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         var defaults = options.DefaultLimits;
         ValidateLimits(errors, $"{Section}:DefaultLimits", defaults.RequestsPerMinute, defaults.TokensPerMinute, defaults.MaxConcurrentRequests);
 
+        PricingValidation.Validate(errors, options);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -62,4 +62,13 @@ public sealed class ProviderOptions
 
     /// <summary>Capacity: requests the gateway has in flight to this provider at once. Unset means no limit.</summary>
     public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>This provider's own prices (<c>Providers:{name}:Pricing:Models</c>); they win over the root's for requests it
+    /// answers. <see cref="PricingOptions.UseBuiltIn"/> applies at the root only.</summary>
+    public PricingOptions Pricing { get; } = new();
+
+    /// <summary>A spending cap for this provider: once its spend for the period reaches the amount, selection skips it (before
+    /// panic mode) and <c>/status</c> shows it as <c>budget_exhausted</c>; when every candidate is exhausted the client gets
+    /// 429 <c>insufficient_quota</c>.</summary>
+    public BudgetOptions Budget { get; } = new();
 }

@@ -15,7 +15,11 @@ internal static class ProxyUsageMeasure
         var usage = result.Usage;
         if (usage.HasUsage)
         {
-            return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false);
+            return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false)
+            {
+                CachedInputTokens = usage.CachedPromptTokens,
+                CacheWriteTokens = usage.CacheWriteTokens,
+            };
         }
 
         if (result.IsEventStream)
@@ -42,7 +46,8 @@ internal static class ProxyUsageMeasure
     }
 
     public static ProxyUsageRecord Record(
-        string requestId, int status, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed, TokenUsage? tokens)
+        string requestId, int status, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed, TokenUsage? tokens,
+        decimal? cost = null, bool pricingEnabled = false)
         => new()
         {
             RequestId = requestId,
@@ -60,5 +65,7 @@ internal static class ProxyUsageMeasure
             TimeToFirstByte = result.TimeToFirstByte,
             TimeToFirstEvent = result.TimeToFirstEvent,
             Usage = tokens,
+            Cost = cost,
+            Unpriced = pricingEnabled && cost is null,
         };
 }

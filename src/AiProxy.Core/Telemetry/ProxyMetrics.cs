@@ -40,6 +40,8 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _fallbacks;
     private readonly UpDownCounter<long> _activeRequests;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<double> _cost;
+    private readonly Counter<long> _unpriced;
 
     public ProxyMetrics(ProviderRegistry registry, ModelTagResolver models, IMeterFactory? meterFactory = null)
     {
@@ -79,6 +81,10 @@ internal sealed class ProxyMetrics : IDisposable
             TelemetryConsts.Proxy.ActiveRequests, "{request}", "Gateway requests in progress.");
         _rateLimited = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.RateLimited, "{request}", "Requests refused by the gateway's own rate limits, by caller and limit.");
+        _cost = _meter.CreateCounter<double>(
+            TelemetryConsts.Proxy.Cost, "USD", "What forwarded requests cost, from their usage and the configured prices, by caller, model and provider.");
+        _unpriced = _meter.CreateCounter<long>(
+            TelemetryConsts.Proxy.Unpriced, "{request}", "Requests answered whose model has no known price (their cost is unknown, not 0).");
         _meter.CreateObservableGauge(
             TelemetryConsts.Proxy.ProviderState, ObserveProviderStates, "{provider}",
             "1 for each provider's current state (healthy, half_open, cooldown, disabled), 0 for the others.");
@@ -89,7 +95,7 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>Whether any per-request instrument (fed from the usage record) has a listener.</summary>
     public bool RequestInstrumentsEnabled
-        => _requests.Enabled || _requestDuration.Enabled || _timeToFirstChunk.Enabled || _tokenUsage.Enabled;
+        => _requests.Enabled || _requestDuration.Enabled || _timeToFirstChunk.Enabled || _tokenUsage.Enabled || _cost.Enabled || _unpriced.Enabled;
 
     /// <summary>Whether any per-attempt instrument has a listener.</summary>
     public bool AttemptInstrumentsEnabled => _operationDuration.Enabled || _attempts.Enabled;
@@ -220,6 +226,21 @@ internal sealed class ProxyMetrics : IDisposable
             AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
             AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
             _timeToFirstChunk.Record(firstChunk.TotalSeconds, tags);
+        }
+
+        if ((record.Cost is > 0 && _cost.Enabled) || (record.Unpriced && _unpriced.Enabled))
+        {
+            var tags = new TagList { { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) } };
+            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
+            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
+            if (record.Cost is { } cost)
+            {
+                _cost.Add((double)cost, tags);
+            }
+            else
+            {
+                _unpriced.Add(1, tags);
+            }
         }
 
         // Estimates (a stream that ended without its usage chunk) are left out: the histogram holds what providers reported.

@@ -19,12 +19,12 @@ internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvi
     public ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        Count(UsageCounterKey.From(record, models), record.Usage);
+        Count(UsageCounterKey.From(record, models), record.Usage, record.Cost, record.Unpriced);
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Counts one request of <paramref name="key"/> today.</summary>
-    public void Count(UsageCounterKey key, TokenUsage? usage)
+    public void Count(UsageCounterKey key, TokenUsage? usage, decimal? cost = null, bool unpriced = false)
     {
         var day = CurrentDay();
         if (!day.Counters.TryGetValue(key, out var counter))
@@ -43,6 +43,16 @@ internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvi
             Interlocked.Add(ref counter.InputTokens, usage.InputTokens ?? 0);
             Interlocked.Add(ref counter.OutputTokens, usage.OutputTokens ?? 0);
             Interlocked.Add(ref counter.TotalTokens, usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
+        }
+
+        if (cost is > 0)
+        {
+            Interlocked.Add(ref counter.CostNanos, Pricing.Nanodollars.From(cost.Value));
+        }
+
+        if (unpriced)
+        {
+            Interlocked.Increment(ref counter.Unpriced);
         }
     }
 
@@ -64,7 +74,11 @@ internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvi
                 .Select(static p => new ProxyUsageCounter(
                     p.Key.Caller, p.Key.Provider, p.Key.Model,
                     Volatile.Read(ref p.Value.Requests), Volatile.Read(ref p.Value.InputTokens),
-                    Volatile.Read(ref p.Value.OutputTokens), Volatile.Read(ref p.Value.TotalTokens)))
+                    Volatile.Read(ref p.Value.OutputTokens), Volatile.Read(ref p.Value.TotalTokens))
+                {
+                    Cost = Pricing.Nanodollars.ToUsd(Volatile.Read(ref p.Value.CostNanos)),
+                    UnpricedRequests = Volatile.Read(ref p.Value.Unpriced),
+                })
                 .Order(UsageCounterOrder.Instance)
                 .ToArray();
         return new ProxyDailyUsage { Day = day, IsShared = false, Counters = counters };
@@ -104,5 +118,7 @@ internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvi
         public long InputTokens;
         public long OutputTokens;
         public long TotalTokens;
+        public long CostNanos;
+        public long Unpriced;
     }
 }

@@ -9,4 +9,11 @@ namespace AiProxy.Usage;
 /// <param name="OutputTokens">Completion tokens.</param>
 /// <param name="TotalTokens">All tokens.</param>
 public sealed record ProxyUsageCounter(
-    string Caller, string Provider, string Model, long Requests, long InputTokens, long OutputTokens, long TotalTokens);
+    string Caller, string Provider, string Model, long Requests, long InputTokens, long OutputTokens, long TotalTokens)
+{
+    /// <summary>What the requests cost in USD, by the configured prices (0 when nothing is priced).</summary>
+    public decimal Cost { get; init; }
+
+    /// <summary>Requests answered whose model had no known price: <see cref="Cost"/> leaves them out.</summary>
+    public long UnpricedRequests { get; init; }
+}
