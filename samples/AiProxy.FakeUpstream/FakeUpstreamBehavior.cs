@@ -28,6 +28,8 @@ public sealed class FakeUpstreamBehavior
     private IReadOnlyDictionary<string, string> _responseHeaders = new Dictionary<string, string>();
     private Uri? _redirectTo;
     private long? _rejectBodiesOver;
+    private IReadOnlyList<FakeToolCall> _toolCalls = [];
+    private string? _reasoning;
 
     /// <summary>Creates the default behavior: immediate, successful answers of three chunks.</summary>
     public FakeUpstreamBehavior() => Reset();
@@ -119,6 +121,20 @@ public sealed class FakeUpstreamBehavior
     /// </summary>
     public long? RejectBodiesOver { get => Read(ref _rejectBodiesOver); set => Write(ref _rejectBodiesOver, value); }
 
+    /// <summary>
+    /// When not empty, a chat request that offers <c>tools</c> and whose last message is the user's is answered with these
+    /// calls (<c>finish_reason: tool_calls</c>, no content); streamed, each call's arguments come in two fragments after a
+    /// first delta with its id and name. A request answering tool results gets the usual text. Default empty.
+    /// </summary>
+    public IReadOnlyList<FakeToolCall> ToolCalls
+    {
+        get => Read(ref _toolCalls);
+        set => Write(ref _toolCalls, [.. value ?? throw new ArgumentNullException(nameof(value))]);
+    }
+
+    /// <summary>When set, chat answers carry this as <c>reasoning_content</c> (streamed: one delta before the content). Default none.</summary>
+    public string? Reasoning { get => Read(ref _reasoning); set => Write(ref _reasoning, value); }
+
     /// <summary>Restores every switch to its default.</summary>
     public void Reset()
     {
@@ -141,6 +157,8 @@ public sealed class FakeUpstreamBehavior
             _responseHeaders = new Dictionary<string, string>();
             _redirectTo = null;
             _rejectBodiesOver = null;
+            _toolCalls = [];
+            _reasoning = null;
         }
     }
 

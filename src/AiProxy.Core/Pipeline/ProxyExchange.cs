@@ -99,9 +99,10 @@ internal sealed partial class ProxyExchange(
             return ProxyRequestOutcome.Failed;
         }
 
+        result.Translator = request.Inbound.CreateResponseTranslator(request, result);
         sink.Start(result);
         var outcome = await ResponseRelay.CopyAsync(
-            result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+            result, sink.Body, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
         switch (outcome)
         {
             case RelayOutcome.Completed:

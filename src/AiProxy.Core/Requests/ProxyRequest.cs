@@ -1,3 +1,4 @@
+using AiProxy.Inbound;
 using AiProxy.Selection;
 
 namespace AiProxy.Requests;
@@ -39,6 +40,13 @@ internal sealed class ProxyRequest
 
     /// <summary>The client's budget for the whole request (<c>X-Proxy-Timeout</c>), or <see langword="null"/> for <c>RequestTimeout</c>.</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>The API the client speaks: its errors' shape, and how answers are translated back to it.</summary>
+    public IInboundApi Inbound { get; init; } = OpenAiInboundApi.Instance;
+
+    /// <summary>The client's own body when <see cref="Body"/> is a translation of it (for a provider that speaks the client's
+    /// API natively); empty otherwise.</summary>
+    public ReadOnlyMemory<byte> InboundBody { get; init; }
 
     /// <summary>Allow-listed client headers to send upstream (Accept, User-Agent, trace context).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ForwardedHeaders { get; init; } = [];
