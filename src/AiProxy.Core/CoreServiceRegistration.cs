@@ -47,6 +47,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<IProxyRateLimiter>(sp => sp.GetRequiredService<InMemoryProxyRateLimiter>());
         services.TryAddSingleton<ProviderModelMapper>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderProtocol, OpenAiProtocol>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderProtocol, Protocols.Anthropic.AnthropicProtocol>());
         services.TryAddSingleton<ProviderProtocols>();
         services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();

@@ -222,7 +222,7 @@ public sealed class AnthropicSdkTests
     [Test]
     public async Task Sdk_lists_the_gateways_models_in_anthropic_shape()
     {
-        var page = await Client().Models.List(new Anthropic.Models.Models.ModelListParams());
+        var page = await Client().Models.List(new global::Anthropic.Models.Models.ModelListParams());
 
         Assert.That(page.Items.Select(m => m.ID), Does.Contain(Model));
     }

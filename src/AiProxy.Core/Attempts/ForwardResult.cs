@@ -64,6 +64,11 @@ internal sealed class ForwardResult : IDisposable
     public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel)
         => new() { Response = response, Body = body, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient };
 
+    /// <summary>A provider's refusal, translated into the gateway's error: its response is already disposed, and the provider
+    /// stays counted in flight until this is disposed, as for <see cref="Relay"/>.</summary>
+    public static ForwardResult Refused(ProxyError error, ProviderClient provider)
+        => new() { Error = error, Provider = provider, _inFlight = provider };
+
     /// <inheritdoc cref="Relay"/>
     public static ForwardResult RelayEvents(HttpResponseMessage response, Stream body, EventStreamRelay events, IProviderClient provider, string? providerModel)
         => new() { Response = response, Body = body, EventStream = events, Usage = events.Usage, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient };

@@ -243,13 +243,20 @@ internal sealed partial class ProxyDispatcher
             var mapped = request.HasBody ? _models.Map(provider.Name, request.Inspection.Model) : default;
             upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: telemetry?.Activity is not null);
         }
+        catch (ProtocolRefusalException refusal)
+        {
+            // The provider's kind cannot express this request (another path, a mistake in it): nothing was sent, so its
+            // health learns nothing; another candidate (of another kind) may still take it.
+            provider.LeaveFlight();
+            return AttemptOutcome.Failed(refusal.Error, AttemptClassifier.Refused);
+        }
         catch
         {
             provider.LeaveFlight();
             throw;
         }
 
-        var (message, providerModel, _) = upstream;
+        var (message, providerModel, _, _) = upstream;
         telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();

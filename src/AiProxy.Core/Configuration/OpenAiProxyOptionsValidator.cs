@@ -146,6 +146,16 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         {
             errors.Add($"{key}:DefaultCompletionTokens must not be negative (was {provider.DefaultCompletionTokens}).");
         }
+
+        if (provider.DefaultMaxTokens < 1)
+        {
+            errors.Add($"{key}:DefaultMaxTokens must be at least 1 (was {provider.DefaultMaxTokens}).");
+        }
+
+        if (string.IsNullOrWhiteSpace(provider.AnthropicVersion))
+        {
+            errors.Add($"{key}:AnthropicVersion must not be empty.");
+        }
     }
 
     private static void ValidateToken(List<string> errors, string name, ProxyTokenOptions token, IDictionary<string, ProviderOptions> providers)

@@ -10,8 +10,8 @@ namespace AiProxy.Protocols.Anthropic.Inbound;
 
 /// <summary>
 /// Anthropic's Messages API (<c>POST /v1/messages</c>) for Anthropic clients (the SDKs, Claude Code): the body is translated
-/// into an OpenAI chat request (<see cref="AnthropicRequestTranslator"/>) that the pipeline sends like any other, the answer
-/// is translated back (<see cref="AnthropicResponseTranslator"/>), and every error the proxy writes is in Anthropic's shape
+/// into an OpenAI chat request (<see cref="MessagesRequestTranslator"/>) that the pipeline sends like any other, the answer
+/// is translated back (<see cref="ChatAnswerTranslator"/>), and every error the proxy writes is in Anthropic's shape
 /// (<see cref="AnthropicErrors"/>).
 /// </summary>
 internal sealed class AnthropicInboundApi : IInboundApi
@@ -43,7 +43,7 @@ internal sealed class AnthropicInboundApi : IInboundApi
                 body.CopyTo(copy);
                 using (var json = new Utf8JsonWriter(output))
                 {
-                    error = AnthropicRequestTranslator.Translate(copy.AsMemory(0, body.Length), json, requireMaxTokens);
+                    error = MessagesRequestTranslator.Translate(copy.AsMemory(0, body.Length), json, requireMaxTokens);
                 }
             }
             finally
@@ -77,7 +77,7 @@ internal sealed class AnthropicInboundApi : IInboundApi
     public void WriteStreamError(IBufferWriter<byte> output, ProxyError error) => AnthropicErrors.WriteEvent(output, error);
 
     public IResponseTranslator? CreateResponseTranslator(ProxyRequest request, ForwardResult result)
-        => new AnthropicResponseTranslator(request.Model, RequestTokenEstimate.PromptTokens(request.Body.Length));
+        => new ChatAnswerTranslator(request.Model, RequestTokenEstimate.PromptTokens(request.Body.Length));
 
     /// <summary>
     /// <c>POST /v1/messages/count_tokens</c> without a provider's count: an estimate that errs high, one token per three

@@ -11,7 +11,7 @@ namespace AiProxy.Protocols.Anthropic.Inbound;
 /// indices and one block open at a time, then <c>message_delta</c> (a stop reason, never null, and the cumulative usage) and
 /// <c>message_stop</c>. Text and reasoning deltas are copied as their raw JSON string tokens, never decoded.
 /// </summary>
-internal sealed partial class AnthropicResponseTranslator : IResponseTranslator
+internal sealed partial class ChatAnswerTranslator : IResponseTranslator
 {
     private enum Block
     {

@@ -10,7 +10,7 @@ namespace AiProxy.Protocols.Anthropic.Inbound;
 /// <c>stop_reason</c> (never null), usage Anthropic's (cache reads apart from input); a refusal the provider relayed becomes
 /// Anthropic's error shape. A stream: see the other part of this class.
 /// </summary>
-internal sealed partial class AnthropicResponseTranslator(string model, long promptEstimate)
+internal sealed partial class ChatAnswerTranslator(string model, long promptEstimate)
 {
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
 

@@ -12,7 +12,7 @@ namespace AiProxy.Protocols.Anthropic.Inbound;
 /// <c>disable_parallel_tool_use</c> take their OpenAI names. A stream asks for the usage chunk. Fields OpenAI has no place
 /// for (<c>top_k</c>, <c>thinking</c>, server tools) are not sent.
 /// </summary>
-internal static class AnthropicRequestTranslator
+internal static class MessagesRequestTranslator
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 256 };
 
