@@ -18,7 +18,7 @@ internal sealed class AnthropicStreamTranslator
     private readonly string? _forcedTool;
     private readonly long _created;
     private readonly List<Block> _blocks = [];
-    private readonly ArrayBufferWriter<byte> _thinking = new(0);
+    private readonly ArrayBufferWriter<byte> _thinking = new();
     private Utf8JsonWriter? _json;
     private byte[] _id = "\"chatcmpl-anthropic\""u8.ToArray();
     private byte[] _model = "\"\""u8.ToArray();
