@@ -125,7 +125,7 @@ internal sealed class ProxyRequestHandler(
         using (body)
         {
             // An API other than OpenAI's is translated into an OpenAI body here, once; the pipeline then runs it like any other.
-            var translation = inbound.TranslateRequest(body.Memory.Span, out var translationError);
+            var translation = inbound.TranslateRequest(body.Memory, out var translationError);
             if (translationError is not null)
             {
                 await WriteErrorAsync(context, translationError, inbound).ConfigureAwait(false);
@@ -154,6 +154,7 @@ internal sealed class ProxyRequestHandler(
                 {
                     contentType = "application/json";
                     inspection = translation.Inspection;
+                    translation.NativeHeaders = CollectHeaders(context.Request, inbound.NativeHeaderNames);
                 }
 
                 if (requireModel && string.IsNullOrEmpty(inspection.Model))
@@ -185,6 +186,7 @@ internal sealed class ProxyRequestHandler(
                     Timeout = timeout,
                     ForwardedHeaders = CollectForwardedHeaders(context.Request),
                     Inbound = inbound,
+                    Translation = translation,
                 };
 
                 await exchange.RunAsync(request, caller, new HttpResponseSink(context, inbound), context.RequestAborted).ConfigureAwait(false);
@@ -237,6 +239,20 @@ internal sealed class ProxyRequestHandler(
 
         selection = new SelectionContext(strategy, provider);
         return true;
+    }
+
+    private static KeyValuePair<string, string>[] CollectHeaders(HttpRequest request, IReadOnlyList<string> names)
+    {
+        var found = new List<KeyValuePair<string, string>>();
+        foreach (var name in names)
+        {
+            if (request.Headers.TryGetValue(name, out var value) && !StringValues.IsNullOrEmpty(value))
+            {
+                found.Add(new(name, value.ToString()));
+            }
+        }
+
+        return [.. found];
     }
 
     private static KeyValuePair<string, string>[] CollectForwardedHeaders(HttpRequest request)

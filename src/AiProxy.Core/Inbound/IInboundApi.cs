@@ -18,7 +18,10 @@ internal interface IInboundApi
 
     /// <summary>Reads a client's JSON body. <see langword="null"/> with no error means the body goes to providers as it is
     /// (OpenAI's API: the web side inspects it); otherwise the OpenAI chat body translated from it, or the client's error.</summary>
-    InboundTranslation? TranslateRequest(ReadOnlySpan<byte> body, out ProxyError? error);
+    InboundTranslation? TranslateRequest(ReadOnlyMemory<byte> body, out ProxyError? error);
+
+    /// <summary>The client headers of this API that a provider speaking it natively is sent (<c>anthropic-version</c>...).</summary>
+    IReadOnlyList<string> NativeHeaderNames { get; }
 
     /// <summary>Writes the proxy's <paramref name="error"/> as this API's JSON error body.</summary>
     void WriteError(IBufferWriter<byte> output, ProxyError error);

@@ -20,7 +20,9 @@ internal sealed class OpenAiInboundApi : IInboundApi
 
     public string Name => "openai";
 
-    public InboundTranslation? TranslateRequest(ReadOnlySpan<byte> body, out ProxyError? error)
+    public IReadOnlyList<string> NativeHeaderNames => [];
+
+    public InboundTranslation? TranslateRequest(ReadOnlyMemory<byte> body, out ProxyError? error)
     {
         error = null;
         return null;

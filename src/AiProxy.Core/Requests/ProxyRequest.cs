@@ -44,9 +44,9 @@ internal sealed class ProxyRequest
     /// <summary>The API the client speaks: its errors' shape, and how answers are translated back to it.</summary>
     public IInboundApi Inbound { get; init; } = OpenAiInboundApi.Instance;
 
-    /// <summary>The client's own body when <see cref="Body"/> is a translation of it (for a provider that speaks the client's
-    /// API natively); empty otherwise.</summary>
-    public ReadOnlyMemory<byte> InboundBody { get; init; }
+    /// <summary>When <see cref="Body"/> is a translation of the client's body: the client's own body, for a provider that
+    /// speaks the client's API natively; <see langword="null"/> for OpenAI's API.</summary>
+    public InboundTranslation? Translation { get; init; }
 
     /// <summary>Allow-listed client headers to send upstream (Accept, User-Agent, trace context).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ForwardedHeaders { get; init; } = [];

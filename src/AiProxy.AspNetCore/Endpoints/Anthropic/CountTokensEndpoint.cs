@@ -52,7 +52,7 @@ internal sealed class CountTokensEndpoint(CallerAuthentication authentication, R
         using (body)
         {
             // The same validation as a Messages request: a body /v1/messages would refuse is refused here too.
-            using var translation = inbound.TranslateCountTokens(body.Memory.Span, out var error);
+            using var translation = inbound.TranslateCountTokens(body.Memory, out var error);
             if (error is not null || translation is null)
             {
                 await ProxyHttpResponses.WriteErrorAsync(context, error ?? ProxyError.BadRequest("The request body is not a Messages request."), null, inbound).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using AiProxy.Attempts;
 using AiProxy.Errors;
 using AiProxy.Inbound;
+using AiProxy.Providers;
 using AiProxy.RateLimiting;
 using AiProxy.Requests;
 
@@ -26,58 +27,53 @@ internal sealed class AnthropicInboundApi : IInboundApi
 
     public string Name => ApiName;
 
-    public InboundTranslation? TranslateRequest(ReadOnlySpan<byte> body, out ProxyError? error) => Translate(body, requireMaxTokens: true, out error);
+    public IReadOnlyList<string> NativeHeaderNames { get; } = ["anthropic-version", "anthropic-beta"];
+
+    public InboundTranslation? TranslateRequest(ReadOnlyMemory<byte> body, out ProxyError? error) => Translate(body, requireMaxTokens: true, out error);
 
     /// <summary>A <c>count_tokens</c> body read as a Messages request without <c>max_tokens</c>: the same refusals.</summary>
-    public InboundTranslation? TranslateCountTokens(ReadOnlySpan<byte> body, out ProxyError? error) => Translate(body, requireMaxTokens: false, out error);
+    public InboundTranslation? TranslateCountTokens(ReadOnlyMemory<byte> body, out ProxyError? error) => Translate(body, requireMaxTokens: false, out error);
 
-    private static InboundTranslation? Translate(ReadOnlySpan<byte> body, bool requireMaxTokens, out ProxyError? error)
+    private static InboundTranslation? Translate(ReadOnlyMemory<byte> body, bool requireMaxTokens, out ProxyError? error)
     {
-        var output = new PooledBufferWriter(Math.Max(1024, body.Length + (body.Length / 4)));
-        try
+        using var output = new PooledBufferWriter(Math.Max(1024, body.Length + (body.Length / 4)));
+        using (var json = new Utf8JsonWriter(output))
         {
-            // JsonDocument reads memory, not a span: one copy of the body, pooled.
-            var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, body.Length));
-            try
-            {
-                body.CopyTo(copy);
-                using (var json = new Utf8JsonWriter(output))
-                {
-                    error = MessagesRequestTranslator.Translate(copy.AsMemory(0, body.Length), json, requireMaxTokens);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(copy);
-            }
-
-            if (error is not null)
-            {
-                return null;
-            }
-
-            var translated = output.ToBody();
-            if (!RequestInspector.TryInspect(translated.Memory.Span, out var inspection, out var inspectionError))
-            {
-                ((IDisposable)translated).Dispose();
-                error = ProxyError.BadRequest(inspectionError ?? "The request body is not valid.");
-                return null;
-            }
-
-            return new InboundTranslation(translated, inspection, "chat/completions");
+            error = MessagesRequestTranslator.Translate(body, json, requireMaxTokens);
         }
-        finally
+
+        if (error is not null)
         {
-            output.Dispose();
+            return null;
         }
+
+        // The client's body parsed above, so its inspection finds its model token; the translation's is what the pipeline reads.
+        RequestInspector.TryInspect(body.Span, out var original, out _);
+        var translated = output.ToBody();
+        if (!RequestInspector.TryInspect(translated.Memory.Span, out var inspection, out var inspectionError))
+        {
+            ((IDisposable)translated).Dispose();
+            error = ProxyError.BadRequest(inspectionError ?? "The request body is not valid.");
+            return null;
+        }
+
+        return new InboundTranslation(translated, inspection, "chat/completions", ApiName, body, original);
     }
 
     public void WriteError(IBufferWriter<byte> output, ProxyError error) => AnthropicErrors.WriteJson(output, error);
 
     public void WriteStreamError(IBufferWriter<byte> output, ProxyError error) => AnthropicErrors.WriteEvent(output, error);
 
+    /// <summary>An answer from a provider of the <c>anthropic</c> kind came natively and is relayed as it is; any other is
+    /// translated from OpenAI's chat format.</summary>
     public IResponseTranslator? CreateResponseTranslator(ProxyRequest request, ForwardResult result)
-        => new ChatAnswerTranslator(request.Model, RequestTokenEstimate.PromptTokens(request.Body.Length));
+        => IsNative(result.Provider)
+            ? null
+            : new ChatAnswerTranslator(request.Model, RequestTokenEstimate.PromptTokens(request.Body.Length));
+
+    /// <summary>Whether <paramref name="provider"/> speaks the Messages API itself.</summary>
+    public static bool IsNative(IProviderClient? provider)
+        => provider is ProviderClient client && string.Equals(client.Options.Kind, ProviderKinds.Anthropic, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// <c>POST /v1/messages/count_tokens</c> without a provider's count: an estimate that errs high, one token per three
