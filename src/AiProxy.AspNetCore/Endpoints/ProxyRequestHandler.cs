@@ -185,7 +185,6 @@ internal sealed class ProxyRequestHandler(
                     StartTimestamp = started,
                     Timeout = timeout,
                     ForwardedHeaders = CollectForwardedHeaders(context.Request),
-                    Inbound = inbound,
                     Translation = translation,
                 };
 

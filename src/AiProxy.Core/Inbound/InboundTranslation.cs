@@ -8,7 +8,7 @@ namespace AiProxy.Inbound;
 /// for a provider that speaks the client's API natively (it gets those instead, the model spliced in).
 /// </summary>
 internal sealed class InboundTranslation(
-    RequestBodyBuffer body, RequestInspection inspection, string path, string api, ReadOnlyMemory<byte> original, RequestInspection originalInspection) : IDisposable
+    RequestBodyBuffer body, RequestInspection inspection, string path, IInboundApi inbound, ReadOnlyMemory<byte> original, RequestInspection originalInspection) : IDisposable
 {
     /// <summary>The translated body.</summary>
     public RequestBodyBuffer Body { get; } = body;
@@ -19,8 +19,8 @@ internal sealed class InboundTranslation(
     /// <summary>The OpenAI endpoint the translated body goes to (<c>chat/completions</c>).</summary>
     public string Path { get; } = path;
 
-    /// <summary>The client's API (<see cref="IInboundApi.Name"/>): a provider whose kind has this name gets <see cref="Original"/>.</summary>
-    public string Api { get; } = api;
+    /// <summary>The client's API, which translated the body.</summary>
+    public IInboundApi Inbound { get; } = inbound;
 
     /// <summary>The client's own body (owned by the request, alive as long as it).</summary>
     public ReadOnlyMemory<byte> Original { get; } = original;

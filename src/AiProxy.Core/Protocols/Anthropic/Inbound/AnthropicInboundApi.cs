@@ -57,7 +57,7 @@ internal sealed class AnthropicInboundApi : IInboundApi
             return null;
         }
 
-        return new InboundTranslation(translated, inspection, "chat/completions", ApiName, body, original);
+        return new InboundTranslation(translated, inspection, "chat/completions", Instance, body, original);
     }
 
     public void WriteError(IBufferWriter<byte> output, ProxyError error) => AnthropicErrors.WriteJson(output, error);

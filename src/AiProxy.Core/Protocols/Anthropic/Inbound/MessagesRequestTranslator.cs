@@ -64,11 +64,12 @@ internal static class MessagesRequestTranslator
             }
 
             json.WriteStartArray("messages");
-            if (root.TryGetProperty("system", out var system) && SystemText(system) is { Length: > 0 } systemText)
+            if (root.TryGetProperty("system", out var system) && HasText(system))
             {
                 json.WriteStartObject();
                 json.WriteString("role", "system");
-                json.WriteString("content", systemText);
+                json.WritePropertyName("content");
+                WriteText(system, "\n\n", json);
                 json.WriteEndObject();
             }
 
@@ -191,8 +192,10 @@ internal static class MessagesRequestTranslator
 
     private static ProxyError? WriteMessage(JsonElement message, Utf8JsonWriter json)
     {
-        var role = message.ValueKind == JsonValueKind.Object && message.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
-        if (role is not ("user" or "assistant"))
+        var role = message.ValueKind == JsonValueKind.Object && message.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
+            ? (r.ValueEquals("user"u8) ? "user" : r.ValueEquals("assistant"u8) ? "assistant" : null)
+            : null;
+        if (role is null)
         {
             return ProxyError.BadRequest("messages: each message needs a role of 'user' or 'assistant'.", "messages");
         }
@@ -225,7 +228,7 @@ internal static class MessagesRequestTranslator
         // Tool results first: OpenAI wants the tool messages right after the assistant message that called the tools.
         foreach (var block in content.EnumerateArray())
         {
-            if (BlockType(block) != "tool_result")
+            if (!IsType(block, "tool_result"u8))
             {
                 continue;
             }
@@ -239,17 +242,29 @@ internal static class MessagesRequestTranslator
             json.WriteString("role", "tool");
             json.WritePropertyName("tool_call_id");
             id.WriteTo(json);
-            var text = block.TryGetProperty("content", out var result) ? BlocksText(result) : string.Empty;
             var isError = block.TryGetProperty("is_error", out var error) && error.ValueKind == JsonValueKind.True;
-            json.WriteString("content", isError ? "Error: " + text : text);
+            json.WritePropertyName("content");
+            if (!block.TryGetProperty("content", out var result))
+            {
+                json.WriteStringValue(isError ? "Error" : string.Empty);
+            }
+            else if (isError)
+            {
+                json.WriteStringValue("Error: " + BlocksText(result, "\n\n"));
+            }
+            else
+            {
+                WriteText(result, "\n\n", json);
+            }
+
             json.WriteEndObject();
         }
 
         var started = false;
         foreach (var block in content.EnumerateArray())
         {
-            var type = BlockType(block);
-            if (type is not ("text" or "image"))
+            var isText = IsType(block, "text"u8);
+            if (!isText && !IsType(block, "image"u8))
             {
                 continue; // tool results are written above; documents and server-tool blocks have no OpenAI part
             }
@@ -262,11 +277,12 @@ internal static class MessagesRequestTranslator
                 started = true;
             }
 
-            if (type == "text")
+            if (isText)
             {
                 json.WriteStartObject();
                 json.WriteString("type", "text");
-                json.WriteString("text", block.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String ? text.GetString() : string.Empty);
+                json.WritePropertyName("text");
+                WriteText(block.TryGetProperty("text", out var text) ? text : default, string.Empty, json);
                 json.WriteEndObject();
             }
             else if (ImageUrl(block) is { } url)
@@ -295,38 +311,27 @@ internal static class MessagesRequestTranslator
 
     private static ProxyError? WriteAssistant(JsonElement content, Utf8JsonWriter json)
     {
-        string? text = null, reasoning = null;
         var toolUses = 0;
         foreach (var block in content.EnumerateArray())
         {
-            switch (BlockType(block))
-            {
-                case "text" when block.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String:
-                    text = text is null ? t.GetString() : text + t.GetString();
-                    break;
-                case "thinking" when block.TryGetProperty("thinking", out var t) && t.ValueKind == JsonValueKind.String:
-                    reasoning = reasoning is null ? t.GetString() : reasoning + t.GetString();
-                    break;
-                case "tool_use":
-                    toolUses++;
-                    break;
-            }
+            toolUses += IsType(block, "tool_use"u8) ? 1 : 0;
         }
 
         json.WriteStartObject();
         json.WriteString("role", "assistant");
-        if (text is null)
+        json.WritePropertyName("content");
+        if (!WriteBlocks(content, "text"u8, "text", json))
         {
-            json.WriteNull("content");
-        }
-        else
-        {
-            json.WriteString("content", text);
+            json.WriteNullValue();
         }
 
-        if (reasoning is not null)
+        if (HasBlock(content, "thinking"u8))
         {
-            json.WriteString("reasoning_content", reasoning);
+            json.WritePropertyName("reasoning_content");
+            if (!WriteBlocks(content, "thinking"u8, "thinking", json))
+            {
+                json.WriteNullValue();
+            }
         }
 
         if (toolUses > 0)
@@ -334,7 +339,7 @@ internal static class MessagesRequestTranslator
             json.WriteStartArray("tool_calls");
             foreach (var block in content.EnumerateArray())
             {
-                if (BlockType(block) != "tool_use")
+                if (!IsType(block, "tool_use"u8))
                 {
                     continue;
                 }
@@ -364,35 +369,87 @@ internal static class MessagesRequestTranslator
         return null;
     }
 
-    private static string? BlockType(JsonElement block)
-        => block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString() : null;
+    private static bool IsType(JsonElement block, ReadOnlySpan<byte> type)
+        => block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);
 
-    /// <summary>The text of a string, or of the text blocks of an array (joined with blank lines).</summary>
-    private static string BlocksText(JsonElement value)
+    private static bool HasBlock(JsonElement content, ReadOnlySpan<byte> type)
     {
-        if (value.ValueKind == JsonValueKind.String)
+        foreach (var block in content.EnumerateArray())
         {
-            return value.GetString() ?? string.Empty;
-        }
-
-        if (value.ValueKind != JsonValueKind.Array)
-        {
-            return string.Empty;
-        }
-
-        string? text = null;
-        foreach (var block in value.EnumerateArray())
-        {
-            if (BlockType(block) == "text" && block.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            if (IsType(block, type))
             {
-                text = text is null ? t.GetString() : text + "\n\n" + t.GetString();
+                return true;
             }
         }
 
-        return text ?? string.Empty;
+        return false;
     }
 
-    private static string SystemText(JsonElement system) => BlocksText(system);
+    /// <summary>Whether a string or an array of text blocks has any text.</summary>
+    private static bool HasText(JsonElement value)
+        => value.ValueKind == JsonValueKind.String ? !value.ValueEquals(""u8) : value.ValueKind == JsonValueKind.Array && HasBlock(value, "text"u8);
+
+    /// <summary>Writes the string value of a string, or of the text blocks of an array joined by <paramref name="separator"/>:
+    /// a single string is copied without being decoded into a .NET string.</summary>
+    private static void WriteText(JsonElement value, string separator, Utf8JsonWriter json)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            value.WriteTo(json);
+        }
+        else if (value.ValueKind != JsonValueKind.Array || !WriteBlocks(value, "text"u8, "text", json, separator))
+        {
+            json.WriteStringValue(string.Empty);
+        }
+    }
+
+    /// <summary>Writes the <paramref name="field"/> of the blocks of <paramref name="type"/> as one string value (one block:
+    /// copied; several: joined); false, writing nothing, when there is none.</summary>
+    private static bool WriteBlocks(JsonElement content, ReadOnlySpan<byte> type, string field, Utf8JsonWriter json, string separator = "")
+    {
+        JsonElement single = default;
+        var count = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            if (IsType(block, type) && block.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String)
+            {
+                single = count == 0 ? value : single;
+                count++;
+            }
+        }
+
+        if (count <= 1)
+        {
+            if (count == 1)
+            {
+                single.WriteTo(json);
+            }
+
+            return count == 1;
+        }
+
+        json.WriteStringValue(BlocksText(content, type, field, separator));
+        return true;
+    }
+
+    /// <summary>The text of a string, or of the text blocks of an array joined with <paramref name="separator"/>.</summary>
+    private static string BlocksText(JsonElement value, string separator) => value.ValueKind == JsonValueKind.String
+        ? value.GetString() ?? string.Empty
+        : value.ValueKind == JsonValueKind.Array ? BlocksText(value, "text"u8, "text", separator) : string.Empty;
+
+    private static string BlocksText(JsonElement content, ReadOnlySpan<byte> type, string field, string separator)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var block in content.EnumerateArray())
+        {
+            if (IsType(block, type) && block.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String)
+            {
+                text.Append(text.Length > 0 ? separator : string.Empty).Append(value.GetString());
+            }
+        }
+
+        return text.ToString();
+    }
 
     private static string? ImageUrl(JsonElement block)
     {

@@ -20,7 +20,7 @@ internal static class NativeMessages
 
     /// <summary>Whether <paramref name="request"/> came from an Anthropic client (then an <c>anthropic</c> provider gets it natively).</summary>
     public static bool Applies(ProxyRequest request)
-        => request.Translation is { Api: AnthropicInboundApi.ApiName };
+        => request.Translation?.Inbound is AnthropicInboundApi;
 
     public static UpstreamRequest Build(ProxyRequest request, ProviderClient provider, MappedModel mapped, bool traceFromActivity)
     {
