@@ -143,4 +143,30 @@ public sealed class AnthropicNativeTests
         Assert.That(error.RootElement.GetProperty("error").GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
         Assert.That(error.RootElement.GetProperty("error").GetProperty("message").GetString(), Does.Contain("top_p"));
     }
+
+    [Test]
+    public async Task Count_tokens_for_an_anthropic_providers_model_is_the_providers_count_and_an_estimate_when_it_fails()
+    {
+        using var client = _proxy.CreateClient(token: null);
+        client.DefaultRequestHeaders.Add("x-api-key", ProxyHost.Token);
+        client.DefaultRequestHeaders.Add("anthropic-version", "2023-06-01");
+        var text = string.Join(' ', Enumerable.Repeat("How many tokens is this sentence, roughly speaking?", 8));
+        var body = $$"""{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"{{text}}"}]}""";
+
+        using (var counted = await client.PostAsync("v1/messages/count_tokens", new StringContent(body, Encoding.UTF8, "application/json")))
+        {
+            Assert.That(counted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            using var json = JsonDocument.Parse(await counted.Content.ReadAsStringAsync());
+            Assert.That(json.RootElement.GetProperty("input_tokens").GetInt64(), Is.EqualTo(Encoding.UTF8.GetByteCount(body) / 4), "the fake's own count");
+            Assert.That(_claude.Requests.Single(r => r.Path == "/v1/messages/count_tokens").BodyText, Is.EqualTo(body));
+        }
+
+        _claude.Behavior.FailStatus = 500;
+        using var estimated = await client.PostAsync("v1/messages/count_tokens", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.That(estimated.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(_claude.Requests.Count(r => r.Path == "/v1/messages/count_tokens"), Is.EqualTo(2), "asked, and it failed");
+        using var estimate = JsonDocument.Parse(await estimated.Content.ReadAsStringAsync());
+        Assert.That(estimate.RootElement.GetProperty("input_tokens").GetInt64(), Is.GreaterThan(Encoding.UTF8.GetByteCount(body) / 4), "the gateway's estimate errs high");
+    }
 }

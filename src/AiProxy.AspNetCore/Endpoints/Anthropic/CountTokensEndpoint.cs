@@ -1,5 +1,8 @@
 using System.Text.Json;
+using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Protocols;
+using AiProxy.Providers;
 using AiProxy.Protocols.Anthropic.Inbound;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -7,11 +10,17 @@ using Microsoft.Extensions.Options;
 namespace AiProxy.AspNetCore.Endpoints.Anthropic;
 
 /// <summary>
-/// <c>POST /v1/messages/count_tokens</c>: <c>{"input_tokens":n}</c> for a Messages request, estimated so that it errs high
-/// (<see cref="AnthropicInboundApi.EstimateInputTokens"/>); the same token, scope and body limits as <c>/v1/messages</c>,
-/// and errors in Anthropic's shape. Nothing is sent to a provider and nothing is charged.
+/// <c>POST /v1/messages/count_tokens</c>: <c>{"input_tokens":n}</c> for a Messages request: the count of the provider that
+/// serves the model first when it is of the <c>anthropic</c> kind (<see cref="ProviderTokenCount"/>), else (or when it
+/// fails) an estimate that errs high (<see cref="AnthropicInboundApi.EstimateInputTokens"/>); the same token, scope and
+/// body limits as <c>/v1/messages</c>, and errors in Anthropic's shape. Nothing is charged.
 /// </summary>
-internal sealed class CountTokensEndpoint(CallerAuthentication authentication, RequestBodyReader bodyReader, IOptionsMonitor<OpenAiProxyOptions> options)
+internal sealed class CountTokensEndpoint(
+    CallerAuthentication authentication,
+    RequestBodyReader bodyReader,
+    ProviderRegistry registry,
+    ProviderModelMapper mapper,
+    IOptionsMonitor<OpenAiProxyOptions> options)
 {
     private const string ScopePath = "/v1/messages/count_tokens";
 
@@ -65,6 +74,8 @@ internal sealed class CountTokensEndpoint(CallerAuthentication authentication, R
                 return;
             }
 
+            var count = await ProviderCountAsync(caller, translation, current, context.RequestAborted).ConfigureAwait(false)
+                ?? AnthropicInboundApi.EstimateInputTokens(body.Memory.Span);
             var response = context.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json";
@@ -72,11 +83,38 @@ internal sealed class CountTokensEndpoint(CallerAuthentication authentication, R
             using (var json = new Utf8JsonWriter(response.BodyWriter))
             {
                 json.WriteStartObject();
-                json.WriteNumber("input_tokens", AnthropicInboundApi.EstimateInputTokens(body.Memory.Span));
+                json.WriteNumber("input_tokens", count);
                 json.WriteEndObject();
             }
 
             await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The count of the first enabled <c>anthropic</c> provider (by priority) that serves the model and that the
+    /// caller may reach; <see langword="null"/> when there is none or it fails.</summary>
+    private async ValueTask<long?> ProviderCountAsync(AiProxy.Tokens.ProxyCaller caller, AiProxy.Inbound.InboundTranslation translation, OpenAiProxyOptions current, CancellationToken aborted)
+    {
+        if (translation.Inspection.Model is not { } model)
+        {
+            return null;
+        }
+
+        ProviderClient? chosen = null;
+        foreach (var provider in registry.All)
+        {
+            if (provider.Options.Enabled
+                && string.Equals(provider.Options.Kind, ProviderKinds.Anthropic, StringComparison.OrdinalIgnoreCase)
+                && caller.MayReach(provider.Name)
+                && (provider.ServesModel(model) || mapper.Map(provider.Name, model).ProviderModel is not null)
+                && (chosen is null || provider.Options.Priority < chosen.Options.Priority))
+            {
+                chosen = provider;
+            }
+        }
+
+        return chosen is null
+            ? null
+            : await ProviderTokenCount.TryCountAsync(chosen, translation, mapper.Map(chosen.Name, model), current.DefaultTimeout, aborted).ConfigureAwait(false);
     }
 }
