@@ -112,6 +112,7 @@ public sealed class AnthropicNativeTests
         var record = await _usage.WaitForRecordAsync();
         Assert.That(record.Provider, Is.EqualTo("claude"));
         Assert.That(record.Usage?.OutputTokens, Is.GreaterThan(0));
+        Assert.That(record.Usage?.InputTokens, Is.GreaterThan(0), "message_start's input tokens, read in Anthropic's format");
         Assert.That(record.Usage?.IsEstimate, Is.False);
     }
 

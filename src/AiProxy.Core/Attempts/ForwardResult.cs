@@ -27,6 +27,9 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>The model name the answering provider was sent.</summary>
     public string? ProviderModel { get; init; }
 
+    /// <summary>Reads usage from a body relayed as it is, in the provider's format (the protocol that accepted it chose).</summary>
+    public IUsageReader UsageReader { get; private init; } = OpenAiUsageReader.Instance;
+
     /// <summary>Usage, model and events seen in the response as it passed.</summary>
     public UsageData Usage { get; private init; } = new();
 
@@ -61,8 +64,12 @@ internal sealed class ForwardResult : IDisposable
         => new() { ClientAborted = true, Attempts = attempts, Route = route };
 
     /// <summary>A response to relay. The provider stays counted in flight (the dispatcher entered it) until this is disposed.</summary>
-    public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel)
-        => new() { Response = response, Body = body, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient };
+    public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel, IUsageReader? usageReader = null)
+        => new()
+        {
+            Response = response, Body = body, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient,
+            UsageReader = usageReader ?? OpenAiUsageReader.Instance,
+        };
 
     /// <summary>A provider's refusal, translated into the gateway's error: its response is already disposed, and the provider
     /// stays counted in flight until this is disposed, as for <see cref="Relay"/>.</summary>

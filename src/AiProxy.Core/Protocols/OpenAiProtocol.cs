@@ -34,10 +34,10 @@ internal sealed class OpenAiProtocol : IProviderProtocol
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
         if (!isEventStream)
         {
-            return (ForwardResult.Relay(response, body, provider, providerModel), null);
+            return (ForwardResult.Relay(response, body, provider, providerModel, OpenAiUsageReader.Instance), null);
         }
 
-        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData());
+        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData(), OpenAiUsageReader.Instance);
         return await StreamAcceptance.AcceptAsync(response, body, events, provider, providerModel, attemptToken).ConfigureAwait(false);
     }
 
@@ -45,7 +45,7 @@ internal sealed class OpenAiProtocol : IProviderProtocol
     {
         // Already in the client's (OpenAI's) shape: relayed unchanged.
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
-        return ForwardResult.Relay(response, body, provider, sent.ProviderModel);
+        return ForwardResult.Relay(response, body, provider, sent.ProviderModel, OpenAiUsageReader.Instance);
     }
 
     public ValueTask<ProxyError> ReadErrorAsync(HttpResponseMessage response, ProviderClient provider, CancellationToken attemptToken)

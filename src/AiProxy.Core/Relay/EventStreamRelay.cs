@@ -20,12 +20,19 @@ internal sealed class EventStreamRelay : IDisposable
     private readonly Stream _body;
     private readonly bool _dropUsageChunk;
     private readonly bool _expectDone;
+    private readonly IUsageReader _usageReader;
     private byte[]? _buffer;
     private int _start;
     private int _end;
 
-    public EventStreamRelay(Stream body, bool dropUsageChunk, bool expectDone, UsageData usage)
+    /// <param name="body">The upstream's event stream.</param>
+    /// <param name="dropUsageChunk">The usage-only chunk was asked for on the client's behalf: keep it from the client.</param>
+    /// <param name="expectDone">The stream must end with <c>[DONE]</c> to be whole.</param>
+    /// <param name="usage">Receives usage and model.</param>
+    /// <param name="usageReader">Reads usage in the stream's format; OpenAI's by default.</param>
+    public EventStreamRelay(Stream body, bool dropUsageChunk, bool expectDone, UsageData usage, IUsageReader? usageReader = null)
     {
+        _usageReader = usageReader ?? OpenAiUsageReader.Instance;
         _body = body;
         _dropUsageChunk = dropUsageChunk;
         _expectDone = expectDone;
@@ -62,7 +69,7 @@ internal sealed class EventStreamRelay : IDisposable
                 var payload = DataPayload(_buffer.AsSpan(scanned, eventEnd - scanned));
                 if (!payload.IsEmpty)
                 {
-                    var info = UsageParser.ReadChunk(payload, Usage, readModel: true);
+                    var info = _usageReader.ReadChunk(payload, Usage, readModel: true);
                     return info.IsError
                         ? (FirstEvent.Error, System.Text.Encoding.UTF8.GetString(payload))
                         : (FirstEvent.Ready, null);
@@ -206,7 +213,7 @@ internal sealed class EventStreamRelay : IDisposable
                 var inspect = Usage.ResponseModel is null || payload.IndexOf("\"usage\""u8) >= 0 || payload.IndexOf("\"error\""u8) >= 0;
                 if (inspect)
                 {
-                    var info = UsageParser.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
+                    var info = _usageReader.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
                     Usage.SawErrorEvent |= info.IsError;
                     if (_dropUsageChunk && info.HasUsage && info.ChoicesEmpty)
                     {

@@ -65,10 +65,10 @@ internal static class ResponseRelay
         var tail = isJson ? ArrayPool<byte>.Shared.Rent(TailSize * 2) : null;
         try
         {
-            var (outcome, tailLength, usageAt) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
+            var (outcome, tailLength, usageAt) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, result.UsageReader, tail, clientAborted).ConfigureAwait(false);
             if (outcome == RelayOutcome.Completed && tail is not null && usageAt >= 0)
             {
-                UsageParser.ReadUsageMember(tail.AsSpan((int)usageAt, tailLength - (int)usageAt), result.Usage);
+                result.UsageReader.ReadUsageMember(tail.AsSpan((int)usageAt, tailLength - (int)usageAt), result.Usage);
             }
 
             return outcome;
@@ -85,7 +85,7 @@ internal static class ResponseRelay
     /// <returns>How the copy ended, the tail's length, and the offset in the tail of the body's top-level <c>usage</c> member
     /// (-1 when it has none, or when it is not within the tail).</returns>
     private static async ValueTask<(RelayOutcome Outcome, int TailLength, long UsageAt)> CopyRawAsync(
-        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
+        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, IUsageReader usageReader, byte[]? tail, CancellationToken clientAborted)
     {
         // One timer for the whole copy, re-armed before each read (a body may take as long as it keeps sending) and
         // before a flush the client does not take at once: each wait is measured against its own side.
@@ -127,7 +127,7 @@ internal static class ResponseRelay
                 var chunk = memory.Span[..read];
                 if (first)
                 {
-                    usage.ResponseModel ??= UsageParser.ReadModelFromHead(chunk);
+                    usage.ResponseModel ??= usageReader.ReadModelFromHead(chunk);
                     first = false;
                 }
 

@@ -58,12 +58,12 @@ internal static class TranslatedBodyRelay
 
         var json = buffer.WrittenSpan;
         var usage = result.Usage;
-        usage.ResponseModel ??= UsageParser.ReadModelFromHead(json);
+        usage.ResponseModel ??= result.UsageReader.ReadModelFromHead(json);
         var finder = default(TopLevelUsageFinder);
         finder.Scan(json);
         if (finder.UsageAt >= 0)
         {
-            UsageParser.ReadUsageMember(json[(int)finder.UsageAt..], usage);
+            result.UsageReader.ReadUsageMember(json[(int)finder.UsageAt..], usage);
         }
 
         var status = result.Response is { } response ? (int)response.StatusCode : 200;

@@ -83,7 +83,8 @@ internal sealed class AnthropicEventStream : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+    /// <summary>The relays read asynchronously only; a synchronous read would block a thread on the network.</summary>
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("The translated event stream is read asynchronously.");
 
     private void TranslateCompleteEvents()
     {

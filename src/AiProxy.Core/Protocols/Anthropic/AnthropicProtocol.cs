@@ -74,8 +74,8 @@ internal sealed class AnthropicProtocol(TimeProvider time) : IProviderProtocol
             response.Content.Headers.ContentType = new MediaTypeHeaderValue("text/event-stream");
 
             // The translation always ends with the usage chunk (so limits and metrics count every stream): the relay drops
-            // it unless the client asked for it.
-            var events = new EventStreamRelay(body, dropUsageChunk: !request.Inspection.IncludeUsage, expectDone: true, new UsageData());
+            // it unless the client asked for it. What the relay reads is OpenAI's format by then.
+            var events = new EventStreamRelay(body, dropUsageChunk: !request.Inspection.IncludeUsage, expectDone: true, new UsageData(), OpenAiUsageReader.Instance);
             return await StreamAcceptance.AcceptAsync(response, body, events, provider, sent.ProviderModel, attemptToken).ConfigureAwait(false);
         }
 
@@ -91,7 +91,7 @@ internal sealed class AnthropicProtocol(TimeProvider time) : IProviderProtocol
         replaced.Headers.ContentType = Json;
         response.Content.Dispose();
         response.Content = replaced;
-        return (ForwardResult.Relay(response, new MemoryStream(bytes, writable: false), provider, sent.ProviderModel), null);
+        return (ForwardResult.Relay(response, new MemoryStream(bytes, writable: false), provider, sent.ProviderModel, OpenAiUsageReader.Instance), null);
     }
 
     public async ValueTask<ForwardResult> RelayRefusalAsync(ProviderClient provider, UpstreamRequest sent, HttpResponseMessage response, CancellationToken attemptToken)

@@ -11,7 +11,7 @@ namespace AiProxy.Protocols.Anthropic.Inbound;
 /// An Anthropic client's request to a provider of the <c>anthropic</c> kind: no translation either way. The client's own
 /// Messages body goes to <c>{BaseUrl}/messages</c> with the mapped model spliced in (as the OpenAI path splices it), with
 /// the client's <c>anthropic-version</c> and <c>anthropic-beta</c>; the answer, its stream and its refusals are relayed as
-/// they are, usage read from the bytes as they pass (Anthropic's <c>input_tokens</c>/<c>output_tokens</c>).
+/// they are, usage read from the bytes as they pass in Anthropic's format (<see cref="AnthropicUsageReader"/>).
 /// </summary>
 internal static class NativeMessages
 {
@@ -53,11 +53,11 @@ internal static class NativeMessages
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
         if (!string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase) && !(mediaType is null && request.Inspection.Stream))
         {
-            return (ForwardResult.Relay(response, body, provider, sent.ProviderModel), null);
+            return (ForwardResult.Relay(response, body, provider, sent.ProviderModel, AnthropicUsageReader.Instance), null);
         }
 
         // Anthropic's stream has no [DONE]: it ends after message_stop. An error event first is a failed attempt (fallback).
-        var events = new EventStreamRelay(body, dropUsageChunk: false, expectDone: false, new UsageData());
+        var events = new EventStreamRelay(body, dropUsageChunk: false, expectDone: false, new UsageData(), AnthropicUsageReader.Instance);
         return await StreamAcceptance.AcceptAsync(response, body, events, provider, sent.ProviderModel, attemptToken).ConfigureAwait(false);
     }
 
@@ -65,6 +65,6 @@ internal static class NativeMessages
     {
         // Already in the client's (Anthropic's) shape: relayed unchanged.
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
-        return ForwardResult.Relay(response, body, provider, sent.ProviderModel);
+        return ForwardResult.Relay(response, body, provider, sent.ProviderModel, AnthropicUsageReader.Instance);
     }
 }
