@@ -12,8 +12,9 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the OpenAI-compatible endpoints under <paramref name="prefix"/>: <c>POST /v1/chat/completions</c>,
     /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> (the models
-    /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret), and any other
-    /// <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider; and for Anthropic clients <c>POST /v1/messages</c>
+    /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret),
+    /// <c>GET /status/history</c> (this instance's last hour per provider and last 100 requests, admin tokens only), and any
+    /// other <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider; and for Anthropic clients <c>POST /v1/messages</c>
     /// (translated for OpenAI-compatible providers and back) and <c>POST /v1/messages/count_tokens</c>. Every endpoint needs a proxy token
     /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors; a path
     /// with dot segments, <c>;</c>, <c>\</c> or <c>//</c> (also percent-encoded) gets 400 before any endpoint sees it.

@@ -1,5 +1,6 @@
 using AiProxy.Attempts;
 using AiProxy.Configuration;
+using AiProxy.History;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
 using AiProxy.Protocols;
@@ -54,6 +55,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyAdmission>();
         services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<UsageReporter>();
+        services.TryAddSingleton<RequestHistory>();
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProxyMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RequestTelemetryObserver>());

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
+using AiProxy.History;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using AiProxy.Requests;
@@ -27,6 +28,7 @@ internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
     ProxyDispatcher dispatcher,
     UsageReporter usageReporter,
+    RequestHistory history,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
     ILogger<ProxyExchange> logger,
@@ -76,7 +78,8 @@ internal sealed partial class ProxyExchange(
         await lease.SettleAsync(result.Provider?.Name, ProxyUsageMeasure.TokensToSettle(result, tokens), CancellationToken.None).ConfigureAwait(false);
         await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
 
-        // Report.
+        // Report. The history is an observer of outcomes too; it takes primitives, so it costs a few atomic adds and no record.
+        history.Record(request, caller, result, outcome, sink.StatusCode, elapsed, tokens);
         if (usageReporter.HasObservers)
         {
             var record = ProxyUsageMeasure.Record(sink.RequestId, sink.StatusCode, request, caller, result, outcome, elapsed, tokens);
