@@ -79,15 +79,17 @@ public sealed class AnthropicRequestTests : AnthropicFixture
     {
         await SendAsync("""
             {"model":"claude-sonnet-4-5","messages":[{"role":"user","content":[
-              {"type":"text","text":"What is this?"},
-              {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},
+              {"type":"text","text":"Qu'est-ce que c'est ? 猫"},
+              {"type":"image_url","image_url":{"url":"DATA:image/PNG;base64,iVBO+Rw0/KGgo="}},
               {"type":"image_url","image_url":{"url":"https://example.invalid/cat.jpg"}}]}]}
             """);
 
         var content = LastMessagesBody().GetProperty("messages")[0].GetProperty("content");
         Assert.That(content[1].GetProperty("source").GetProperty("type").GetString(), Is.EqualTo("base64"));
         Assert.That(content[1].GetProperty("source").GetProperty("media_type").GetString(), Is.EqualTo("image/png"));
-        Assert.That(content[1].GetProperty("source").GetProperty("data").GetString(), Is.EqualTo("iVBORw0KGgo="));
+        Assert.That(content[1].GetProperty("source").GetProperty("data").GetString(), Is.EqualTo("iVBO+Rw0/KGgo="));
+        var sent = MessagesSent()[^1].BodyText;
+        Assert.That(sent, Does.Contain("iVBO+Rw0/KGgo=").And.Contain("c'est ? 猫"), "only what JSON requires is escaped");
         Assert.That(content[2].GetProperty("source").GetProperty("url").GetString(), Is.EqualTo("https://example.invalid/cat.jpg"));
     }
 

@@ -11,8 +11,6 @@ namespace AiProxy.Protocols.Anthropic;
 /// </summary>
 internal static class AnthropicMessageWriter
 {
-    private static readonly string[] ImageMediaTypes = ["image/jpeg", "image/png", "image/gif", "image/webp"];
-
     /// <summary>Writes <c>system</c> from every system and developer message, wherever it stands.</summary>
     public static ProxyError? WriteSystem(Utf8JsonWriter json, JsonElement messages)
     {
@@ -39,7 +37,7 @@ internal static class AnthropicMessageWriter
                     return ProxyError.BadRequest("System messages may hold only text for Anthropic models.", "messages");
                 }
 
-                if (value.GetString() is not { Length: > 0 })
+                if (value.ValueEquals(""u8))
                 {
                     continue;
                 }
@@ -54,7 +52,7 @@ internal static class AnthropicMessageWriter
                 json.WriteString("type"u8, "text"u8);
                 json.WritePropertyName("text"u8);
                 value.WriteTo(json);
-                CopyCacheControl(json, part);
+                AnthropicContentWriter.CopyCacheControl(json, part);
                 json.WriteEndObject();
             }
         }
@@ -160,16 +158,6 @@ internal static class AnthropicMessageWriter
         return lacks;
     }
 
-    /// <summary>Copies a <c>cache_control</c> object from an OpenAI part or tool onto the Anthropic block being written.</summary>
-    public static void CopyCacheControl(Utf8JsonWriter json, JsonElement source)
-    {
-        if (source.ValueKind == JsonValueKind.Object && source.TryGetProperty("cache_control", out var cache) && cache.ValueKind == JsonValueKind.Object)
-        {
-            json.WritePropertyName("cache_control"u8);
-            cache.WriteTo(json);
-        }
-    }
-
     private static ProxyError? WriteUser(Utf8JsonWriter json, JsonElement message, int index)
     {
         json.WriteStartObject();
@@ -185,7 +173,7 @@ internal static class AnthropicMessageWriter
             json.WriteStartArray("content"u8);
             foreach (var part in content.EnumerateArray())
             {
-                if (WritePart(json, part, index) is { } error)
+                if (AnthropicContentWriter.WritePart(json, part, index) is { } error)
                 {
                     return error;
                 }
@@ -207,7 +195,7 @@ internal static class AnthropicMessageWriter
         var hasCalls = message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0;
         var hasThinking = keepThinking && message.TryGetProperty("thinking_blocks", out var thinking) && thinking.ValueKind == JsonValueKind.Array;
         message.TryGetProperty("content", out var content);
-        var hasText = content.ValueKind == JsonValueKind.String ? content.GetString()!.Length > 0 : content.ValueKind == JsonValueKind.Array;
+        var hasText = content.ValueKind == JsonValueKind.String ? !content.ValueEquals(""u8) : content.ValueKind == JsonValueKind.Array;
         if (!hasCalls && !hasThinking && !hasText)
         {
             return null; // an empty assistant turn says nothing, and Anthropic refuses empty text blocks
@@ -236,7 +224,7 @@ internal static class AnthropicMessageWriter
         {
             foreach (var part in content.EnumerateArray())
             {
-                if (WritePart(json, part, index) is { } error)
+                if (AnthropicContentWriter.WritePart(json, part, index) is { } error)
                 {
                     return error;
                 }
@@ -344,7 +332,7 @@ internal static class AnthropicMessageWriter
                 json.WriteStartArray("content"u8);
                 foreach (var part in content.EnumerateArray())
                 {
-                    if (WritePart(json, part, index) is { } error)
+                    if (AnthropicContentWriter.WritePart(json, part, index) is { } error)
                     {
                         return error;
                     }
@@ -358,72 +346,19 @@ internal static class AnthropicMessageWriter
         return null;
     }
 
-    /// <summary>One content part: text (non-empty), or an image from a <c>data:</c> URL (media type checked) or an http(s) URL.</summary>
-    private static ProxyError? WritePart(Utf8JsonWriter json, JsonElement part, int index)
-    {
-        var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) ? t.GetString() : null;
-        switch (type)
-        {
-            case "text" or "refusal":
-                var text = part.TryGetProperty(type, out var value) && value.ValueKind == JsonValueKind.String ? value : default;
-                if (text.ValueKind != JsonValueKind.String || text.GetString()!.Length == 0)
-                {
-                    return null;
-                }
-
-                json.WriteStartObject();
-                json.WriteString("type"u8, "text"u8);
-                json.WritePropertyName("text"u8);
-                text.WriteTo(json);
-                CopyCacheControl(json, part);
-                json.WriteEndObject();
-                return null;
-            case "image_url":
-                var image = part.TryGetProperty("image_url", out var i) ? i : default;
-                var url = image.ValueKind == JsonValueKind.String ? image.GetString()
-                    : image.ValueKind == JsonValueKind.Object && image.TryGetProperty("url", out var u) ? u.GetString() : null;
-                return WriteImage(json, part, url, index);
-            default:
-                return ProxyError.BadRequest($"messages[{index}] has a content part of type '{type}', which Anthropic models do not take here.", "messages");
-        }
-    }
-
-    private static ProxyError? WriteImage(Utf8JsonWriter json, JsonElement part, string? url, int index)
-    {
-        json.WriteStartObject();
-        json.WriteString("type"u8, "image"u8);
-        json.WriteStartObject("source"u8);
-        if (url is not null && url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
-        {
-            var comma = url.IndexOf(',', StringComparison.Ordinal);
-            var header = comma > 5 ? url[5..comma] : string.Empty;
-            var mediaType = header.EndsWith(";base64", StringComparison.OrdinalIgnoreCase) ? header[..^7].ToLowerInvariant() : null;
-            if (mediaType is null || Array.IndexOf(ImageMediaTypes, mediaType) < 0)
-            {
-                return ProxyError.BadRequest(
-                    $"messages[{index}] has an image of type '{mediaType ?? header}'; Anthropic models take base64 image/jpeg, image/png, image/gif or image/webp.", "messages");
-            }
-
-            json.WriteString("type"u8, "base64"u8);
-            json.WriteString("media_type"u8, mediaType);
-            json.WriteString("data"u8, url.AsSpan(comma + 1));
-        }
-        else if (url is not null && (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)))
-        {
-            json.WriteString("type"u8, "url"u8);
-            json.WriteString("url"u8, url);
-        }
-        else
-        {
-            return ProxyError.BadRequest($"messages[{index}] has an image that is neither a data: URL nor an http(s) URL.", "messages");
-        }
-
-        json.WriteEndObject();
-        CopyCacheControl(json, part);
-        json.WriteEndObject();
-        return null;
-    }
-
+    /// <summary>The message's role, as a constant for the known ones (no string allocated per message).</summary>
     private static string? Role(JsonElement message)
-        => message.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String ? role.GetString() : null;
+    {
+        if (!message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        return role.ValueEquals("user"u8) ? "user"
+            : role.ValueEquals("assistant"u8) ? "assistant"
+            : role.ValueEquals("tool"u8) ? "tool"
+            : role.ValueEquals("system"u8) ? "system"
+            : role.ValueEquals("developer"u8) ? "developer"
+            : role.GetString();
+    }
 }

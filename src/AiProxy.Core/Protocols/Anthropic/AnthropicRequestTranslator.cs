@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using AiProxy.Errors;
 
@@ -12,6 +13,9 @@ namespace AiProxy.Protocols.Anthropic;
 /// </summary>
 internal static class AnthropicRequestTranslator
 {
+    // A JSON body for an API, not HTML: only what JSON requires is escaped (non-ASCII text and base64's '+' stay as they are).
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The name of the forced tool that carries a <c>response_format</c> answer.</summary>
     public const string ResponseFormatTool = "json_response";
 
@@ -59,7 +63,7 @@ internal static class AnthropicRequestTranslator
             var forcesTool = forcedTool is not null || ToolChoice(root) is "any" or "tool";
             var budget = forcesTool || AnthropicMessageWriter.ToolTurnLacksThinking(messages) ? 0 : ThinkingBudget(root, model, maxTokens);
 
-            using var json = new Utf8JsonWriter(output);
+            using var json = new Utf8JsonWriter(output, WriterOptions);
             json.WriteStartObject();
             json.WriteString("model"u8, model);
             json.WriteNumber("max_tokens"u8, maxTokens);
@@ -183,7 +187,7 @@ internal static class AnthropicRequestTranslator
                     }
 
                     WriteSchema(json, function.TryGetProperty("parameters", out var parameters) ? parameters : null);
-                    AnthropicMessageWriter.CopyCacheControl(json, tool);
+                    AnthropicContentWriter.CopyCacheControl(json, tool);
                     json.WriteEndObject();
                 }
             }

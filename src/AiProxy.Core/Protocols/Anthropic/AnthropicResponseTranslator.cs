@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace AiProxy.Protocols.Anthropic;
@@ -11,6 +12,9 @@ namespace AiProxy.Protocols.Anthropic;
 /// </summary>
 internal static class AnthropicResponseTranslator
 {
+    // A JSON body for an API client, not HTML: only what JSON requires is escaped.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Writes the chat completion for <paramref name="body"/>; <see langword="false"/> when it is not a Messages API answer.</summary>
     public static bool Translate(ReadOnlySpan<byte> body, string? forcedTool, long created, IBufferWriter<byte> output)
     {
@@ -32,7 +36,7 @@ internal static class AnthropicResponseTranslator
                 return false;
             }
 
-            using var json = new Utf8JsonWriter(output);
+            using var json = new Utf8JsonWriter(output, WriterOptions);
             json.WriteStartObject();
             json.WriteString("id"u8, root.TryGetProperty("id", out var id) ? id.GetString() : "chatcmpl-anthropic");
             json.WriteString("object"u8, "chat.completion"u8);
