@@ -290,6 +290,7 @@ public sealed class FakeUpstream : IAsyncDisposable
             "/v1/completions" => post ? CompletionsEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
             "/v1/embeddings" => post ? EmbeddingsEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
             "/v1/messages" => post ? MessagesEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
+            "/v1/messages/count_tokens" => post ? CountTokensEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
             "/v1/models" when get && exchange.Request.Headers.ContainsKey("anthropic-version") => ModelsEndpoint.ListAnthropicAsync(exchange),
             "/v1/models" => get ? ModelsEndpoint.ListAsync(exchange) : MethodNotAllowed(exchange),
             _ when get && path.StartsWith("/v1/models/", StringComparison.Ordinal) =>

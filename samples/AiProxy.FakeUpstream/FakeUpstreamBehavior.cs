@@ -28,6 +28,8 @@ public sealed class FakeUpstreamBehavior
     private IReadOnlyDictionary<string, string> _responseHeaders = new Dictionary<string, string>();
     private Uri? _redirectTo;
     private long? _rejectBodiesOver;
+    private IReadOnlyList<FakeToolCall> _toolCalls = [];
+    private string? _reasoning;
     private IReadOnlyList<string>? _anthropicContent;
     private string? _anthropicStopReason;
     private int? _anthropicErrorAfterEvents;
@@ -126,6 +128,20 @@ public sealed class FakeUpstreamBehavior
     public long? RejectBodiesOver { get => Read(ref _rejectBodiesOver); set => Write(ref _rejectBodiesOver, value); }
 
     /// <summary>
+    /// When not empty, a chat request that offers <c>tools</c> and whose last message is the user's is answered with these
+    /// calls (<c>finish_reason: tool_calls</c>, no content); streamed, each call's arguments come in two fragments after a
+    /// first delta with its id and name. A request answering tool results gets the usual text. Default empty.
+    /// </summary>
+    public IReadOnlyList<FakeToolCall> ToolCalls
+    {
+        get => Read(ref _toolCalls);
+        set => Write(ref _toolCalls, [.. value ?? throw new ArgumentNullException(nameof(value))]);
+    }
+
+    /// <summary>When set, chat answers carry this as <c>reasoning_content</c> (streamed: one delta before the content). Default none.</summary>
+    public string? Reasoning { get => Read(ref _reasoning); set => Write(ref _reasoning, value); }
+
+    /// <summary>
     /// The content blocks <c>/v1/messages</c> answers with, each a JSON object as the Messages API sends it
     /// (<c>{"type":"tool_use","id":"toolu_1","name":"f","input":{...}}</c>, <c>thinking</c>, <c>server_tool_use</c>...);
     /// streamed as the real API streams them. <see langword="null"/> (the default): one text block of the fake's reply.
@@ -176,6 +192,8 @@ public sealed class FakeUpstreamBehavior
             _responseHeaders = new Dictionary<string, string>();
             _redirectTo = null;
             _rejectBodiesOver = null;
+            _toolCalls = [];
+            _reasoning = null;
             _anthropicContent = null;
             _anthropicStopReason = null;
             _anthropicErrorAfterEvents = null;

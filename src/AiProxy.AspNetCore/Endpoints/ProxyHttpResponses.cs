@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using Microsoft.AspNetCore.Http;
@@ -53,7 +54,9 @@ internal static class ProxyHttpResponses
         ["request-id"] = Relayed.RequestId,
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
-    public static Task WriteErrorAsync(HttpContext context, ProxyError error, ForwardResult? result = null)
+    /// <summary>Writes the proxy's own <paramref name="error"/> in the shape of the client's API (<paramref name="inbound"/>,
+    /// OpenAI's when not given), unless the response already started.</summary>
+    public static Task WriteErrorAsync(HttpContext context, ProxyError error, ForwardResult? result = null, IInboundApi? inbound = null)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -79,7 +82,7 @@ internal static class ProxyHttpResponses
             AddRoutingHeaders(response, result);
         }
 
-        ProxyErrorWriter.WriteJson(response.BodyWriter, error);
+        (inbound ?? OpenAiInboundApi.Instance).WriteError(response.BodyWriter, error);
         return RelayFlush.TryFlushAsync(response.BodyWriter, context.RequestAborted).AsTask();
     }
 
@@ -137,6 +140,14 @@ internal static class ProxyHttpResponses
         CopyHeaders(upstream.Content.Headers, response.Headers);
         response.Headers[RequestIdHeader] = context.TraceIdentifier;
         AddRoutingHeaders(response, result);
+        if (result.Translator is not null)
+        {
+            // The client gets other bytes than the provider sent: their length and media type are the translation's.
+            response.Headers.ContentLength = null;
+            response.Headers.ContentEncoding = default;
+            response.ContentType = result.IsEventStream ? "text/event-stream" : "application/json";
+        }
+
         if (result.IsEventStream)
         {
             // Every event must leave at once: no response buffering here or in a proxy in front of us.

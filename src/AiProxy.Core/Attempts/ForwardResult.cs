@@ -1,4 +1,5 @@
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.Providers;
 using AiProxy.Relay;
 using AiProxy.Telemetry;
@@ -46,6 +47,9 @@ internal sealed class ForwardResult : IDisposable
 
     /// <summary>The answering attempt's telemetry, completed when the relay ends; <see langword="null"/> when nobody listens.</summary>
     public AttemptTelemetry? Telemetry { get; set; }
+
+    /// <summary>Translates the body into the client's API as it is relayed; <see langword="null"/> relays it as it is.</summary>
+    public IResponseTranslator? Translator { get; set; }
 
     /// <summary>The response is a server-sent event stream: flush per event, end with an error event on failure.</summary>
     public bool IsEventStream => EventStream is not null;

@@ -182,8 +182,9 @@ internal sealed partial class ProxyExchange(
             return ProxyRequestOutcome.Failed;
         }
 
+        result.Translator = request.Inbound.CreateResponseTranslator(request, result);
         RelayOutcome outcome;
-        if (pricing.IsEnabled && WholeJsonBody.Applies(result))
+        if (pricing.IsEnabled && result.Translator is null && WholeJsonBody.Applies(result))
         {
             // Read whole (pooled, at most 1 MiB) so the cost can lead the answer as a header.
             var (whole, read) = await WholeJsonBody.ReadAsync(result, current.StreamIdleTimeout, time, clientAborted).ConfigureAwait(false);
@@ -207,7 +208,7 @@ internal sealed partial class ProxyExchange(
         {
             sink.Start(result);
             outcome = await ResponseRelay.CopyAsync(
-                result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+                result, sink.Body, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
         }
 
         switch (outcome)

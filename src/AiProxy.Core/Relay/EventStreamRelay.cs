@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
+using AiProxy.Inbound;
 using AiProxy.Usage;
 
 namespace AiProxy.Relay;
@@ -40,6 +41,9 @@ internal sealed class EventStreamRelay : IDisposable
     }
 
     public UsageData Usage { get; }
+
+    /// <summary>Translates each event into the client's API; <see langword="null"/> relays the events as they are.</summary>
+    public IResponseTranslator? Translator { get; set; }
 
     /// <summary>How the stream's beginning looked, before anything was committed to the client.</summary>
     public enum FirstEvent
@@ -154,8 +158,16 @@ internal sealed class EventStreamRelay : IDisposable
                 if (!leftover.IsEmpty && DataPayload(leftover).SequenceEqual("[DONE]"u8))
                 {
                     Usage.SawDone = true;
-                    output.Write(leftover);
-                    output.Write("\n\n"u8);
+                    if (Translator is { } translator)
+                    {
+                        translator.WriteEnd(Usage, output);
+                    }
+                    else
+                    {
+                        output.Write(leftover);
+                        output.Write("\n\n"u8);
+                    }
+
                     var flushed = await RelayFlush.FlushAsync(output, idle, writeTimeout, clientAborted).ConfigureAwait(false);
                     return flushed == RelayOutcome.ClientTooSlow ? flushed : RelayOutcome.Completed;
                 }
@@ -185,7 +197,15 @@ internal sealed class EventStreamRelay : IDisposable
                 if (payload.SequenceEqual("[DONE]"u8))
                 {
                     Usage.SawDone = true;
-                    output.Write(evt);
+                    if (Translator is { } end)
+                    {
+                        end.WriteEnd(Usage, output);
+                    }
+                    else
+                    {
+                        output.Write(evt);
+                    }
+
                     return (true, true);
                 }
 
@@ -202,6 +222,16 @@ internal sealed class EventStreamRelay : IDisposable
                 }
 
                 Usage.DataEvents++;
+                if (Translator is { } translator)
+                {
+                    translator.WriteEvent(payload, Usage, output);
+                    wrote = true;
+                    continue;
+                }
+            }
+            else if (Translator is not null)
+            {
+                continue; // comments and keep-alives are not part of the client's event grammar
             }
 
             output.Write(evt);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.Usage;
 
 namespace AiProxy.Relay;
@@ -19,23 +20,25 @@ internal static class ResponseRelay
 
     /// <param name="result">The response to relay.</param>
     /// <param name="output">The client's response body.</param>
+    /// <param name="inbound">The client's API: the shape of the error event that ends a broken stream.</param>
     /// <param name="idleTimeout">Longest silence of the upstream (<c>StreamIdleTimeout</c>); waiting on the client never counts.</param>
     /// <param name="writeTimeout">Longest time the client may leave relayed bytes untaken (<c>ClientWriteTimeout</c>).</param>
     /// <param name="time">The clock of both timers.</param>
     /// <param name="clientAborted">Fires when the client went away.</param>
     public static async ValueTask<RelayOutcome> CopyAsync(
-        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
+        ForwardResult result, PipeWriter output, IInboundApi inbound, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
-        var outcome = await CopyBodyAsync(result, output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
+        var outcome = await CopyBodyAsync(result, output, inbound, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
         result.Telemetry?.Complete(result, outcome); // the answering attempt ends with its relay
         return outcome;
     }
 
     private static async ValueTask<RelayOutcome> CopyBodyAsync(
-        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
+        ForwardResult result, PipeWriter output, IInboundApi inbound, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
         if (result.EventStream is { } events)
         {
+            events.Translator = result.Translator;
             var outcome = await events.CopyToAsync(output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
             if (outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle && !clientAborted.IsCancellationRequested)
             {
@@ -43,7 +46,7 @@ internal static class ResponseRelay
                 var error = outcome == RelayOutcome.UpstreamIdle
                     ? new ProxyError(504, ProxyError.UpstreamErrorType, "stream_idle_timeout", $"Provider '{provider}' sent nothing for {idleTimeout.TotalSeconds:0.###} s; the stream was ended.")
                     : new ProxyError(502, ProxyError.UpstreamErrorType, "stream_interrupted", $"The stream from provider '{provider}' broke before it was complete.");
-                ProxyErrorWriter.WriteSseEvent(output, error);
+                inbound.WriteStreamError(output, error);
                 using var timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
                 using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timer);
                 await RelayFlush.FlushAsync(output, timer, writeTimeout, clientAborted).ConfigureAwait(false);
@@ -53,6 +56,11 @@ internal static class ResponseRelay
         }
 
         var body = result.Body ?? throw new InvalidOperationException("Nothing to relay.");
+        if (result.Translator is { } translator)
+        {
+            return await TranslatedBodyRelay.CopyAsync(result, body, translator, output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
+        }
+
         var isJson = result.Response?.Content.Headers.ContentType?.MediaType?.EndsWith("json", StringComparison.OrdinalIgnoreCase) == true;
         var tail = isJson ? ArrayPool<byte>.Shared.Rent(TailSize * 2) : null;
         try

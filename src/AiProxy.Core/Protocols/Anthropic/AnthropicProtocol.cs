@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Http.Headers;
 using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Protocols.Anthropic.Inbound;
 using AiProxy.Providers;
 using AiProxy.Relay;
 using AiProxy.Requests;
@@ -29,6 +30,11 @@ internal sealed class AnthropicProtocol(TimeProvider time) : IProviderProtocol
 
     public UpstreamRequest BuildRequest(ProxyRequest request, ProviderClient provider, MappedModel mapped, bool traceFromActivity)
     {
+        if (NativeMessages.Applies(request))
+        {
+            return NativeMessages.Build(request, provider, mapped, traceFromActivity); // an Anthropic client: its own body
+        }
+
         if (request.Path != ChatPath || request.Method != "POST" || !request.HasBody)
         {
             throw new ProtocolRefusalException(ProxyError.BadRequest(
@@ -53,6 +59,11 @@ internal sealed class AnthropicProtocol(TimeProvider time) : IProviderProtocol
     public async ValueTask<(ForwardResult? Result, ProxyError? Failure)> AcceptAsync(
         ProxyRequest request, ProviderClient provider, UpstreamRequest sent, HttpResponseMessage response, CancellationToken attemptToken)
     {
+        if (ReferenceEquals(sent.State, NativeMessages.State))
+        {
+            return await NativeMessages.AcceptAsync(request, provider, sent, response, attemptToken).ConfigureAwait(false);
+        }
+
         var state = sent.State as AnthropicRequestState ?? AnthropicRequestState.Default;
         var created = time.GetUtcNow().ToUnixTimeSeconds();
         var mediaType = response.Content.Headers.ContentType?.MediaType;
@@ -85,6 +96,11 @@ internal sealed class AnthropicProtocol(TimeProvider time) : IProviderProtocol
 
     public async ValueTask<ForwardResult> RelayRefusalAsync(ProviderClient provider, UpstreamRequest sent, HttpResponseMessage response, CancellationToken attemptToken)
     {
+        if (ReferenceEquals(sent.State, NativeMessages.State))
+        {
+            return await NativeMessages.RelayRefusalAsync(provider, sent, response, attemptToken).ConfigureAwait(false);
+        }
+
         // The caller's mistake, in OpenAI's shape: the client speaks OpenAI, not Anthropic.
         using (response)
         {
