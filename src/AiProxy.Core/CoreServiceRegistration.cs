@@ -1,4 +1,5 @@
 using AiProxy.Attempts;
+using AiProxy.Caching;
 using AiProxy.Configuration;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
@@ -52,6 +53,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<ProxyAdmission>();
         services.TryAddSingleton<ProxyExchange>();
+        ResponseCacheRegistration.Add(services);
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProxyMetrics>();

@@ -21,6 +21,11 @@ internal readonly struct HttpResponseSink(HttpContext context) : IProxyResponseS
 
     public void Start(ForwardResult result) => ProxyHttpResponses.StartRelay(context, result);
 
+    public void SetHeader(string name, string value) => context.Response.Headers[name] = value;
+
+    public void StartCached(bool isEventStream, string contentType, long contentLength)
+        => ProxyHttpResponses.StartCached(context, isEventStream, contentType, contentLength);
+
     public Task WriteErrorAsync(ProxyError error, ForwardResult? result) => ProxyHttpResponses.WriteErrorAsync(context, error, result);
 
     public Task CompleteAsync() => context.Response.CompleteAsync();

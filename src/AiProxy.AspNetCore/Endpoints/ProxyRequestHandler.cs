@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiProxy.Caching;
 using AiProxy.Errors;
 using AiProxy.Pipeline;
 using AiProxy.Providers;
@@ -86,6 +87,13 @@ internal sealed class ProxyRequestHandler(
             return;
         }
 
+        var cacheDirectives = default(CacheDirectives);
+        if ((current.Cache.Enabled || caller.Cache == true) && !TryReadCacheHeaders(context.Request, out cacheDirectives, out headerError))
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, headerError).ConfigureAwait(false);
+            return;
+        }
+
         if (ScopeError(caller, path, selection) is { } scopeError)
         {
             await ProxyHttpResponses.WriteErrorAsync(context, scopeError).ConfigureAwait(false);
@@ -144,6 +152,7 @@ internal sealed class ProxyRequestHandler(
                 StartTimestamp = started,
                 Timeout = timeout,
                 ForwardedHeaders = CollectForwardedHeaders(context.Request),
+                CacheDirectives = cacheDirectives,
             };
 
             await exchange.RunAsync(request, caller, new HttpResponseSink(context), context.RequestAborted).ConfigureAwait(false);
@@ -191,6 +200,21 @@ internal sealed class ProxyRequestHandler(
         }
 
         selection = new SelectionContext(strategy, provider);
+        return true;
+    }
+
+    /// <summary>The response cache's request headers, read only when the cache is on for the caller.</summary>
+    private static bool TryReadCacheHeaders(HttpRequest request, out CacheDirectives directives, out ProxyError error)
+    {
+        var headers = request.Headers;
+        var ttl = headers.TryGetValue(CacheDirectives.TtlHeader, out var ttlValue) ? ttlValue.ToString() : null;
+        if (!CacheDirectives.TryParse(headers.CacheControl.ToString(), ttl, out directives, out var message))
+        {
+            error = ProxyError.BadRequest(message!);
+            return false;
+        }
+
+        error = null!;
         return true;
     }
 

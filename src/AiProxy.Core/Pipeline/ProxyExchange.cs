@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
+using AiProxy.Caching;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using AiProxy.Requests;
@@ -14,7 +15,9 @@ namespace AiProxy.Pipeline;
 /// <summary>
 /// One request's life in Core, from "body read" to "usage reported", in this order:
 /// <list type="number">
-/// <item><b>admit</b>: the rate limiter, for the caller's limits and the candidates' capacity (<see cref="ProxyAdmission"/>);</item>
+/// <item><b>cache lookup</b>: when the response cache is on, a stored answer is looked for first (<see cref="ResponseCache"/>);</item>
+/// <item><b>admit</b>: the rate limiter, for the caller's limits and the candidates' capacity (<see cref="ProxyAdmission"/>);
+/// a cached answer is then served (<see cref="CachedExchange"/>) with no tokens reserved;</item>
 /// <item><b>select</b> and <b>attempts</b>: the dispatcher orders the candidates and tries them (<see cref="ProxyDispatcher"/>);</item>
 /// <item><b>relay</b>: the chosen response, or the proxy's error, to the <see cref="IProxyResponseSink"/>;</item>
 /// <item><b>settle</b>: the lease learns the tokens really used, and frees its slots;</item>
@@ -25,6 +28,8 @@ namespace AiProxy.Pipeline;
 /// </summary>
 internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
+    ResponseCache cache,
+    CachedExchange cachedExchange,
     ProxyDispatcher dispatcher,
     UsageReporter usageReporter,
     IOptionsMonitor<OpenAiProxyOptions> options,
@@ -45,9 +50,16 @@ internal sealed partial class ProxyExchange(
     {
         var current = options.CurrentValue;
 
-        // Admit.
-        var estimate = admission.Estimate(request, caller, current);
-        var lease = await admission.AcquireAsync(caller, request, estimate, clientAborted).ConfigureAwait(false);
+        // Cache lookup: before admission, so that a hit reserves no tokens and claims no provider capacity; its answer is
+        // served only once the request is admitted. Nothing is computed when the cache is off.
+        var cached = ResponseCache.IsInvolved(caller, current)
+            ? await cache.LookupAsync(request, caller, current, clientAborted).ConfigureAwait(false)
+            : default;
+
+        // Admit: the caller's requests per minute and concurrency always; tokens and provider capacity unless answered from the cache.
+        var hit = cached.Answer is not null;
+        var estimate = hit ? 0 : admission.Estimate(request, caller, current);
+        var lease = await admission.AcquireAsync(caller, request, estimate, clientAborted, withProviders: !hit).ConfigureAwait(false);
         await using var leaseScope = lease.ConfigureAwait(false);
         sink.AddRateLimitHeaders(lease);
         if (!lease.IsAcquired)
@@ -58,17 +70,36 @@ internal sealed partial class ProxyExchange(
             return;
         }
 
-        // A response cache's lookup belongs here: after admission (a cached answer still counts against the caller's
-        // limits), before selection (a hit reaches no provider).
+        if (cached.IsActive)
+        {
+            // Hit, wait for an identical request's fetch, or fetch for everyone (Caching/CachedExchange).
+            await cachedExchange.RespondAsync(this, request, caller, sink, lease, cached, current, clientAborted).ConfigureAwait(false);
+            return;
+        }
 
+        await ForwardAsync(request, caller, sink, lease, current, clientAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Select, attempts, relay, settle and report, for an admitted request.</summary>
+    internal async ValueTask ForwardAsync<TSink>(
+        ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, OpenAiProxyOptions current, CancellationToken clientAborted)
+        where TSink : IProxyResponseSink
+    {
         // Select and attempt: the lease is charged for each attempt's provider as it starts.
         request.Selection = request.Selection with { Capacity = lease, AllowedProviders = caller.Providers };
         using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
 
         // Relay.
         var outcome = await RelayAsync(request, result, sink, current, clientAborted).ConfigureAwait(false);
+        await FinishAsync(request, caller, sink.RequestId, sink.StatusCode, lease, result, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>Settle and report: the lease learns the tokens used and frees its slots, then the observers get the record.</summary>
+    internal async ValueTask FinishAsync(
+        ProxyRequest request, ProxyCaller caller, string requestId, int status, ProxyRateLimitLease lease, ForwardResult result, ProxyRequestOutcome outcome)
+    {
         var elapsed = time.GetElapsedTime(request.StartTimestamp);
-        LogRequest(logger, request.Method, request.Path, request.Model, caller.Name, sink.StatusCode,
+        LogRequest(logger, request.Method, request.Path, request.Model, caller.Name, status,
             result.Provider?.Name ?? "-", result.Attempts, elapsed.TotalMilliseconds);
 
         // Settle.
@@ -79,12 +110,12 @@ internal sealed partial class ProxyExchange(
         // Report.
         if (usageReporter.HasObservers)
         {
-            var record = ProxyUsageMeasure.Record(sink.RequestId, sink.StatusCode, request, caller, result, outcome, elapsed, tokens);
+            var record = ProxyUsageMeasure.Record(requestId, status, request, caller, result, outcome, elapsed, tokens);
             await usageReporter.ReportAsync(record, CancellationToken.None).ConfigureAwait(false);
         }
     }
 
-    private async Task<ProxyRequestOutcome> RelayAsync<TSink>(
+    internal async Task<ProxyRequestOutcome> RelayAsync<TSink>(
         ProxyRequest request, ForwardResult result, TSink sink, OpenAiProxyOptions current, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {

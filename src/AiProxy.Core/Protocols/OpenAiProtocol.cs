@@ -37,7 +37,7 @@ internal sealed class OpenAiProtocol : IProviderProtocol
             return (ForwardResult.Relay(response, body, provider, providerModel), null);
         }
 
-        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData());
+        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected && !request.KeepUsageChunk, expectDone: request.IsGeneration, new UsageData());
         try
         {
             var (first, errorPayload) = await events.ReadFirstEventAsync(attemptToken).ConfigureAwait(false);
