@@ -1,12 +1,15 @@
 using AiProxy;
+using AiProxy.Caching;
 using AiProxy.Health;
 using AiProxy.RateLimiting;
 using AiProxy.Redis;
+using AiProxy.Redis.Caching;
 using AiProxy.Redis.Connection;
 using AiProxy.Redis.Health;
 using AiProxy.Redis.RateLimiting;
 using AiProxy.Redis.Usage;
 using AiProxy.Usage;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -82,6 +85,9 @@ public static class OpenAiProxyRedisBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RedisUsageStore>(sp => sp.GetRequiredService<RedisUsageStore>()));
 
         services.TryAddSingleton<RedisProviderHealthSync>();
+
+        // The response cache's distributed tier, under its own key: instances share cached answers.
+        services.TryAddKeyedSingleton<IDistributedCache>(ResponseCache.ServiceKey, (sp, _) => new RedisAnswerStore(sp.GetRequiredService<RedisConnection>()));
 
         // The limiter registers its scripts' warm-up with the connection, so it is created before the connection starts.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisConnection>(sp =>
