@@ -1,6 +1,7 @@
 using System.ClientModel;
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using OpenAI;
 using OpenAI.Chat;
@@ -310,5 +311,25 @@ public sealed class ResponseCacheTests
         Assert.That(second.Body, Does.Contain("[DONE]"));
         Assert.That((second.Cache, third.Cache), Is.EqualTo(("hit", "hit")));
         Assert.That(_upstream.ForwardedCount(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Status_shows_the_hit_rate_and_the_usage_record_marks_a_hit()
+    {
+        var observer = new RecordingUsageObserver();
+        var settings = ProxyHost.ProvidersFor(_upstream);
+        settings["Cache:Enabled"] = "true";
+        await using var proxy = await ProxyHost.StartAsync(settings, services => services.AddSingleton<AiProxy.Usage.IProxyUsageObserver>(observer));
+
+        await PostAsync(proxy.Client, Ask("rate"));
+        await PostAsync(proxy.Client, Ask("rate"));
+        await PostAsync(proxy.Client, Ask("rate"));
+        using var status = System.Text.Json.JsonDocument.Parse(await proxy.Client.GetStringAsync("status"));
+        var cache = status.RootElement.GetProperty("cache");
+
+        Assert.That((cache.GetProperty("hits").GetInt64(), cache.GetProperty("misses").GetInt64()), Is.EqualTo((2L, 1L)));
+        Assert.That(cache.GetProperty("hit_rate").GetDouble(), Is.EqualTo(0.6667));
+        Assert.That(await Poll.EventuallyAsync(() => Task.FromResult(observer.Records.Count(r => r.Outcome == AiProxy.Usage.ProxyRequestOutcome.CacheHit) == 2), TimeSpan.FromSeconds(5)), Is.True);
+        Assert.That(observer.Records.Where(r => r.Outcome == AiProxy.Usage.ProxyRequestOutcome.CacheHit).Select(r => r.Usage), Is.All.Null, "a hit spends no tokens");
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AiProxy.Caching;
 using AiProxy.Errors;
 using AiProxy.Health;
 using AiProxy.Mapping;
@@ -34,6 +35,7 @@ internal sealed class StatusEndpoint
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly IProxyUsageStore _usage;
+    private readonly ResponseCache _cache;
     private readonly DateTimeOffset _startedAt;
     private readonly long _started;
 
@@ -45,9 +47,11 @@ internal sealed class StatusEndpoint
         ClientSelector selector,
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
-        IProxyUsageStore usage)
+        IProxyUsageStore usage,
+        ResponseCache cache)
     {
         _usage = usage;
+        _cache = cache;
         _authentication = authentication;
         _registry = registry;
         _catalog = catalog;
@@ -167,6 +171,25 @@ internal sealed class StatusEndpoint
             WriteUsage(json, usage, caller);
         }
 
+        if (caller is not null)
+        {
+            WriteCache(json, current);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The response cache on this instance since start: hits (answers served from it, waits on an identical
+    /// request's fetch included), misses (answers fetched for it) and the hit rate.</summary>
+    private void WriteCache(Utf8JsonWriter json, OpenAiProxyOptions current)
+    {
+        var hits = _cache.Hits;
+        var misses = _cache.Misses;
+        json.WriteStartObject("cache");
+        json.WriteBoolean("enabled", current.Cache.Enabled);
+        json.WriteNumber("hits", hits);
+        json.WriteNumber("misses", misses);
+        json.WriteNumber("hit_rate", hits + misses == 0 ? 0 : Math.Round((double)hits / (hits + misses), 4));
         json.WriteEndObject();
     }
 
