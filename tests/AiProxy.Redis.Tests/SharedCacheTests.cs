@@ -1,4 +1,5 @@
 using System.Net;
+using StackExchange.Redis;
 
 namespace AiProxy.Redis.Tests;
 
@@ -12,6 +13,7 @@ public sealed class SharedCacheTests
 
         using var first = await cluster.ChatAsync(0);
         var firstBody = await first.Content.ReadAsStringAsync();
+        await StoredInRedisAsync(cluster);
         using var second = await cluster.ChatAsync(1);
         var secondBody = await second.Content.ReadAsStringAsync();
 
@@ -30,11 +32,20 @@ public sealed class SharedCacheTests
 
         using var first = await cluster.ChatAsync(0, body);
         var firstBody = await first.Content.ReadAsStringAsync();
+        await StoredInRedisAsync(cluster);
         using var second = await cluster.ChatAsync(1, body);
         var secondBody = await second.Content.ReadAsStringAsync();
 
         Assert.That(second.Headers.GetValues("x-aiproxy-cache").Single(), Is.EqualTo("hit"));
         Assert.That(secondBody, Is.EqualTo(firstBody));
         Assert.That(cluster.Upstreams[0].ForwardedCount(), Is.EqualTo(1));
+    }
+
+    /// <summary>The answer reaches Redis just after the first client's response ends: wait for it rather than race it.</summary>
+    private static async Task StoredInRedisAsync(ScaleOut cluster)
+    {
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(RedisTestServer.Server.ConnectionString);
+        var server = connection.GetServers()[0];
+        await Poll.UntilAsync(() => server.Keys(pattern: cluster.Prefix + "cache:*").Any(), "the answer was stored in Redis");
     }
 }
