@@ -180,7 +180,8 @@ internal sealed class StatusEndpoint
     }
 
     /// <summary>The response cache on this instance since start: hits (answers served from it, waits on an identical
-    /// request's fetch included), misses (answers fetched for it) and the hit rate.</summary>
+    /// request's fetch included), misses (answers fetched for it), the hit rate, and the answers kept in memory (count, bytes
+    /// and the bound; zero until the cache is first used).</summary>
     private void WriteCache(Utf8JsonWriter json, OpenAiProxyOptions current)
     {
         var hits = _cache.Hits;
@@ -190,6 +191,10 @@ internal sealed class StatusEndpoint
         json.WriteNumber("hits", hits);
         json.WriteNumber("misses", misses);
         json.WriteNumber("hit_rate", hits + misses == 0 ? 0 : Math.Round((double)hits / (hits + misses), 4));
+        var (bytes, entries, limit) = _cache.MemoryUse();
+        json.WriteNumber("memory_entries", entries);
+        json.WriteNumber("memory_bytes", bytes);
+        json.WriteNumber("memory_limit_bytes", limit);
         json.WriteEndObject();
     }
 

@@ -26,7 +26,7 @@ internal sealed class ResponseCache : IDisposable
     private readonly TimeProvider _time;
     private readonly Meter? _ownedMeter;
     private readonly Counter<long> _requests;
-    private HybridCache? _hybrid;
+    private ResponseCacheStore? _store;
     private long _hits;
     private long _misses;
 
@@ -39,7 +39,7 @@ internal sealed class ResponseCache : IDisposable
         _requests = meter.CreateCounter<long>("aiproxy.cache.requests", "{request}", "Requests the response cache answered (hit) or had to fetch (miss).");
     }
 
-    public HybridCache Store => _hybrid ??= _services.GetRequiredKeyedService<HybridCache>(ServiceKey);
+    public HybridCache Store => (_store ??= _services.GetRequiredService<ResponseCacheStore>()).Cache;
 
     public long Hits => Interlocked.Read(ref _hits);
 
@@ -50,7 +50,19 @@ internal sealed class ResponseCache : IDisposable
     public static bool IsInvolved(ProxyCaller caller, OpenAiProxyOptions current) => current.Cache.Enabled || caller.Cache == true;
 
     /// <summary>Whether the cache has been on at all since start (for <c>/status</c>).</summary>
-    public bool WasUsed => _hybrid is not null;
+    public bool WasUsed => _store is not null;
+
+    /// <summary>The memory the stored answers take on this instance and its bound (zero until the cache is first used).</summary>
+    public (long Bytes, long Entries, long Limit) MemoryUse()
+    {
+        if (_store is not { } store)
+        {
+            return default;
+        }
+
+        var (bytes, entries) = store.MemoryUse();
+        return (bytes, entries, store.MemoryLimit);
+    }
 
     public static bool IsCacheableRoute(ProxyRequest request)
         => request.Path is "chat/completions" or "completions" or "embeddings" or "messages"

@@ -18,6 +18,11 @@ public sealed class ResponseCacheOptions
     /// uncached. Default 1 MiB.</summary>
     public long MaxEntryBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>The most memory the stored answers may take on this instance, in bytes (each answer counted by its stored
+    /// size). Past it, the least recently used answers are evicted instead of memory growing; with <c>AddRedis</c> an evicted
+    /// answer is still found in Redis. Read once, when the cache is first used. Default 64 MiB.</summary>
+    public long MaxMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Who shares cached answers: <see cref="ResponseCacheScope.Token"/> (the default: a token never sees another
     /// token's answers) or <see cref="ResponseCacheScope.Global"/>.</summary>
     public ResponseCacheScope Scope { get; set; } = ResponseCacheScope.Token;

@@ -1,12 +1,12 @@
-using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace AiProxy.Caching;
 
-/// <summary>Registers the response cache: its own keyed <see cref="HybridCache"/> (never the host app's), whose distributed
-/// tier is whatever is registered under the same key (Redis, with <c>AddRedis</c>), and the binary form of answers.</summary>
+/// <summary>Registers the response cache: its own keyed <see cref="HybridCache"/>, built with its own bounded memory in a
+/// private service provider (<see cref="ResponseCacheStore"/>), so that nothing is added to or taken from the host app's
+/// caches; its distributed tier is whatever is registered under the same key (Redis, with <c>AddRedis</c>).</summary>
 internal static class ResponseCacheRegistration
 {
     public static void Add(IServiceCollection services)
@@ -18,19 +18,7 @@ internal static class ResponseCacheRegistration
 
         services.TryAddSingleton<ResponseCache>();
         services.TryAddSingleton<CachedExchange>();
-        services.AddOptions<HybridCacheOptions>(ResponseCache.ServiceKey).Configure<IServiceProvider>((options, provider) =>
-        {
-            // A distributed tier only when one is registered under the cache's key (AddRedis does).
-            if (provider.GetService<IServiceProviderIsKeyedService>()?.IsKeyedService(typeof(IDistributedCache), ResponseCache.ServiceKey) == true)
-            {
-                options.DistributedCacheServiceKey = ResponseCache.ServiceKey;
-            }
-        });
-        services.AddKeyedHybridCache(ResponseCache.ServiceKey, options =>
-        {
-            // Cache:MaxEntryBytes bounds what is recorded (and may change at run time); this only bounds what is read back.
-            options.MaximumPayloadBytes = 1L << 30;
-            options.DisableCompression = true;
-        }).AddSerializer<CachedAnswer, CachedAnswerSerializer>();
+        services.TryAddSingleton<ResponseCacheStore>();
+        services.TryAddKeyedSingleton<HybridCache>(ResponseCache.ServiceKey, static (provider, _) => provider.GetRequiredService<ResponseCacheStore>().Cache);
     }
 }
