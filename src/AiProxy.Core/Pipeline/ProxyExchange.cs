@@ -49,14 +49,41 @@ internal sealed partial class ProxyExchange(
         where TSink : IProxyResponseSink
     {
         var current = options.CurrentValue;
+        if (ResponseCache.IsInvolved(caller, current))
+        {
+            await RunWithCacheAsync(request, caller, sink, current, clientAborted).ConfigureAwait(false);
+            return;
+        }
 
-        // Cache lookup: before admission, so that a hit reserves no tokens and claims no provider capacity; its answer is
-        // served only once the request is admitted. Nothing is computed when the cache is off.
-        var cached = ResponseCache.IsInvolved(caller, current)
-            ? await cache.LookupAsync(request, caller, current, clientAborted).ConfigureAwait(false)
-            : default;
+        // Admit: the caller's limits and the candidates' capacity.
+        var estimate = admission.Estimate(request, caller, current);
+        var lease = await admission.AcquireAsync(caller, request, estimate, clientAborted).ConfigureAwait(false);
+        await using var leaseScope = lease.ConfigureAwait(false);
+        sink.AddRateLimitHeaders(lease);
+        if (!lease.IsAcquired)
+        {
+            await RefuseAsync(request, caller, sink, lease, estimate).ConfigureAwait(false);
+            return;
+        }
 
-        // Admit: the caller's requests per minute and concurrency always; tokens and provider capacity unless answered from the cache.
+        // Select and attempt, relay, settle and report: ForwardAsync's steps, written out here so that the request path
+        // without the cache keeps one state machine of the size it had before the cache (measured: 100 to 220 B per
+        // request more at c=32 otherwise).
+        request.Selection = request.Selection with { Capacity = lease, AllowedProviders = caller.Providers };
+        using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
+        var outcome = await RelayAsync(request, result, sink, current, clientAborted).ConfigureAwait(false);
+        await FinishAsync(request, caller, sink.RequestId, sink.StatusCode, lease, result, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The same for a caller the response cache is on for. The lookup comes before admission, so that a hit reserves no
+    /// tokens and claims no provider capacity; its answer is served only once the request is admitted (requests per
+    /// minute and concurrency apply to hits too).
+    /// </summary>
+    private async ValueTask RunWithCacheAsync<TSink>(ProxyRequest request, ProxyCaller caller, TSink sink, OpenAiProxyOptions current, CancellationToken clientAborted)
+        where TSink : IProxyResponseSink
+    {
+        var cached = await cache.LookupAsync(request, caller, current, clientAborted).ConfigureAwait(false);
         var hit = cached.Answer is not null;
         var estimate = hit ? 0 : admission.Estimate(request, caller, current);
         var lease = await admission.AcquireAsync(caller, request, estimate, clientAborted, withProviders: !hit).ConfigureAwait(false);
@@ -64,9 +91,7 @@ internal sealed partial class ProxyExchange(
         sink.AddRateLimitHeaders(lease);
         if (!lease.IsAcquired)
         {
-            LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
-            metrics.RecordRateLimited(caller.Name, lease.Reason);
-            await sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null).ConfigureAwait(false);
+            await RefuseAsync(request, caller, sink, lease, estimate).ConfigureAwait(false);
             return;
         }
 
@@ -80,7 +105,15 @@ internal sealed partial class ProxyExchange(
         await ForwardAsync(request, caller, sink, lease, current, clientAborted).ConfigureAwait(false);
     }
 
-    /// <summary>Select, attempts, relay, settle and report, for an admitted request.</summary>
+    private Task RefuseAsync<TSink>(ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, long estimate)
+        where TSink : IProxyResponseSink
+    {
+        LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
+        metrics.RecordRateLimited(caller.Name, lease.Reason);
+        return sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null);
+    }
+
+    /// <summary>Select, attempts, relay, settle and report, for an admitted request the cache fetches for.</summary>
     internal async ValueTask ForwardAsync<TSink>(
         ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, OpenAiProxyOptions current, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
