@@ -1,5 +1,6 @@
 using AiProxy.Attempts;
 using AiProxy.Budgets;
+using AiProxy.Caching;
 using AiProxy.Configuration;
 using AiProxy.History;
 using AiProxy.Mapping;
@@ -63,6 +64,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<IProxyBudgetStore>(sp => sp.GetRequiredService<InMemoryProxyBudgetStore>());
         services.TryAddSingleton<ProxyBudgets>();
         services.TryAddSingleton<ProxyExchange>();
+        ResponseCacheRegistration.Add(services);
         services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<RequestHistory>();
         services.TryAddSingleton<ModelTagResolver>();

@@ -1,14 +1,17 @@
 using AiProxy;
 using AiProxy.Budgets;
+using AiProxy.Caching;
 using AiProxy.Health;
 using AiProxy.RateLimiting;
-using AiProxy.Redis;
 using AiProxy.Redis.Budgets;
+using AiProxy.Redis.Caching;
+using AiProxy.Redis;
 using AiProxy.Redis.Connection;
 using AiProxy.Redis.Health;
 using AiProxy.Redis.RateLimiting;
 using AiProxy.Redis.Usage;
 using AiProxy.Usage;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -87,6 +90,9 @@ public static class OpenAiProxyRedisBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IProxyBudgetStore>(sp => sp.GetRequiredService<RedisProxyBudgetStore>()));
 
         services.TryAddSingleton<RedisProviderHealthSync>();
+
+        // The response cache's distributed tier, under its own key: instances share cached answers.
+        services.TryAddKeyedSingleton<IDistributedCache>(ResponseCache.ServiceKey, (sp, _) => new RedisAnswerStore(sp.GetRequiredService<RedisConnection>()));
 
         // The limiter registers its scripts' warm-up with the connection, so it is created before the connection starts.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisConnection>(sp =>

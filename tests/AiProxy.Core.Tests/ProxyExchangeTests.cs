@@ -94,6 +94,12 @@ public sealed class ProxyExchangeTests
 
         public void Start(ForwardResult result) => Started = true;
 
+        public void SetHeader(string name, string value)
+        {
+        }
+
+        public void StartCached(bool isEventStream, string contentType, long contentLength) => Started = true;
+
         public Task WriteErrorAsync(ProxyError error, ForwardResult? result)
         {
             Error = error;

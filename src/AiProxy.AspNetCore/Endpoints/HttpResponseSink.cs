@@ -28,6 +28,11 @@ internal readonly struct HttpResponseSink(HttpContext context, IInboundApi inbou
     public void Start(ForwardResult result) => ProxyHttpResponses.StartRelay(context, result);
 
     public Task WriteErrorAsync(ProxyError error, ForwardResult? result) => ProxyHttpResponses.WriteErrorAsync(context, error, result, inbound);
+    public void SetHeader(string name, string value) => context.Response.Headers[name] = value;
+
+    public void StartCached(bool isEventStream, string contentType, long contentLength)
+        => ProxyHttpResponses.StartCached(context, isEventStream, contentType, contentLength);
+
 
     public Task CompleteAsync() => context.Response.CompleteAsync();
 

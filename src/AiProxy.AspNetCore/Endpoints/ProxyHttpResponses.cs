@@ -150,15 +150,38 @@ internal static class ProxyHttpResponses
 
         if (result.IsEventStream)
         {
-            // Every event must leave at once: no response buffering here or in a proxy in front of us.
-            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            response.Headers.ContentLength = null;
-            response.Headers.CacheControl = "no-cache";
-            response.Headers["X-Accel-Buffering"] = "no";
-            if (StringValues.IsNullOrEmpty(response.Headers.ContentType))
-            {
-                response.ContentType = "text/event-stream";
-            }
+            StartEventStream(context);
+        }
+    }
+
+    /// <summary>Starts an answer from the response cache: 200, its content type and length.</summary>
+    public static void StartCached(HttpContext context, bool isEventStream, string contentType, long contentLength)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = contentType;
+        response.Headers[RequestIdHeader] = context.TraceIdentifier;
+        if (isEventStream)
+        {
+            StartEventStream(context);
+        }
+        else
+        {
+            response.ContentLength = contentLength;
+        }
+    }
+
+    private static void StartEventStream(HttpContext context)
+    {
+        // Every event must leave at once: no response buffering here or in a proxy in front of us.
+        var response = context.Response;
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        response.Headers.ContentLength = null;
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        if (StringValues.IsNullOrEmpty(response.Headers.ContentType))
+        {
+            response.ContentType = "text/event-stream";
         }
     }
 

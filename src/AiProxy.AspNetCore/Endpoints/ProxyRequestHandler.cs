@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiProxy.Caching;
 using AiProxy.Errors;
 using AiProxy.Inbound;
 using AiProxy.Pipeline;
@@ -105,6 +106,13 @@ internal sealed class ProxyRequestHandler(
             return;
         }
 
+        var cacheDirectives = default(CacheDirectives);
+        if ((current.Cache.Enabled || caller.Cache == true) && !TryReadCacheHeaders(context.Request, out cacheDirectives, out headerError))
+        {
+            await WriteErrorAsync(context, headerError, inbound).ConfigureAwait(false);
+            return;
+        }
+
         if (ScopeError(caller, path, selection) is { } scopeError)
         {
             await WriteErrorAsync(context, scopeError, inbound).ConfigureAwait(false);
@@ -186,6 +194,7 @@ internal sealed class ProxyRequestHandler(
                     Timeout = timeout,
                     ForwardedHeaders = CollectForwardedHeaders(context.Request),
                     Translation = translation,
+                    CacheDirectives = cacheDirectives,
                 };
 
                 await exchange.RunAsync(request, caller, new HttpResponseSink(context, inbound), context.RequestAborted).ConfigureAwait(false);
@@ -252,6 +261,21 @@ internal sealed class ProxyRequestHandler(
         }
 
         return [.. found];
+    }
+
+    /// <summary>The response cache's request headers, read only when the cache is on for the caller.</summary>
+    private static bool TryReadCacheHeaders(HttpRequest request, out CacheDirectives directives, out ProxyError error)
+    {
+        var headers = request.Headers;
+        var ttl = headers.TryGetValue(CacheDirectives.TtlHeader, out var ttlValue) ? ttlValue.ToString() : null;
+        if (!CacheDirectives.TryParse(headers.CacheControl.ToString(), ttl, out directives, out var message))
+        {
+            error = ProxyError.BadRequest(message!);
+            return false;
+        }
+
+        error = null!;
+        return true;
     }
 
     private static KeyValuePair<string, string>[] CollectForwardedHeaders(HttpRequest request)

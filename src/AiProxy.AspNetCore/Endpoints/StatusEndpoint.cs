@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AiProxy.Budgets;
+using AiProxy.Caching;
 using AiProxy.Errors;
 using AiProxy.Health;
 using AiProxy.Mapping;
@@ -37,6 +38,7 @@ internal sealed class StatusEndpoint
     private readonly IProxyUsageStore _usage;
     private readonly ProxyBudgets _budgets;
     private readonly Pricing.IModelPriceProvider _prices;
+    private readonly ResponseCache _cache;
     private readonly DateTimeOffset _startedAt;
     private readonly long _started;
 
@@ -50,11 +52,13 @@ internal sealed class StatusEndpoint
         TimeProvider time,
         IProxyUsageStore usage,
         ProxyBudgets budgets,
-        Pricing.IModelPriceProvider prices)
+        Pricing.IModelPriceProvider prices,
+        ResponseCache cache)
     {
         _usage = usage;
         _budgets = budgets;
         _prices = prices;
+        _cache = cache;
         _authentication = authentication;
         _registry = registry;
         _catalog = catalog;
@@ -178,6 +182,30 @@ internal sealed class StatusEndpoint
 
         budgets.Write(json);
 
+        if (caller is not null)
+        {
+            WriteCache(json, current);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The response cache on this instance since start: hits (answers served from it, waits on an identical
+    /// request's fetch included), misses (answers fetched for it), the hit rate, and the answers kept in memory (count, bytes
+    /// and the bound; zero until the cache is first used).</summary>
+    private void WriteCache(Utf8JsonWriter json, OpenAiProxyOptions current)
+    {
+        var hits = _cache.Hits;
+        var misses = _cache.Misses;
+        json.WriteStartObject("cache");
+        json.WriteBoolean("enabled", current.Cache.Enabled);
+        json.WriteNumber("hits", hits);
+        json.WriteNumber("misses", misses);
+        json.WriteNumber("hit_rate", hits + misses == 0 ? 0 : Math.Round((double)hits / (hits + misses), 4));
+        var (bytes, entries, limit) = _cache.MemoryUse();
+        json.WriteNumber("memory_entries", entries);
+        json.WriteNumber("memory_bytes", bytes);
+        json.WriteNumber("memory_limit_bytes", limit);
         json.WriteEndObject();
     }
 

@@ -84,6 +84,9 @@ public sealed class OpenAiProxyOptions
     /// <summary>The <c>GET {prefix}/status</c> endpoint.</summary>
     public StatusOptions Status { get; } = new();
 
+    /// <summary>The response cache: identical requests answered once. Off by default.</summary>
+    public Caching.ResponseCacheOptions Cache { get; } = new();
+
     /// <summary>Upstream providers by name (case-insensitive).</summary>
     public IDictionary<string, ProviderOptions> Providers { get; } = new Dictionary<string, ProviderOptions>(StringComparer.OrdinalIgnoreCase);
 

@@ -57,6 +57,7 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         }
 
         ValidateHealth(errors, options.Health);
+        ValidateCache(errors, options.Cache);
 
         var kinds = protocols.Select(static p => p.Kind).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var (providerName, provider) in options.Providers)
@@ -113,6 +114,21 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
 
         Positive(errors, key + ":CooldownPeriod", health.CooldownPeriod);
         Positive(errors, key + ":MaxRetryAfter", health.MaxRetryAfter);
+    }
+
+    private static void ValidateCache(List<string> errors, Caching.ResponseCacheOptions cache)
+    {
+        const string key = Section + ":Cache";
+        Positive(errors, key + ":Ttl", cache.Ttl);
+        if (cache.MaxEntryBytes <= 0)
+        {
+            errors.Add($"{key}:MaxEntryBytes must be a positive number of bytes (was {cache.MaxEntryBytes}).");
+        }
+
+        if (cache.MaxMemoryBytes <= 0)
+        {
+            errors.Add($"{key}:MaxMemoryBytes must be a positive number of bytes (was {cache.MaxMemoryBytes}).");
+        }
     }
 
     private static void ValidateProvider(List<string> errors, string name, ProviderOptions provider)

@@ -32,6 +32,9 @@ public sealed class ProxyTokenOptions
     /// <see langword="false"/>: the token sees provider states and only its own models, mappings and usage.</summary>
     public bool Admin { get; set; }
 
+    /// <summary>Whether this token's requests use the response cache, whatever <c>Cache:Enabled</c> says; unset follows it.</summary>
+    public bool? Cache { get; set; }
+
     /// <summary>Requests the token may start per minute (a fixed one-minute window that opens with its first request).
     /// Unset means no limit. When none of the three limits is set, <see cref="OpenAiProxyOptions.DefaultLimits"/> apply.</summary>
     public int? RequestsPerMinute { get; set; }

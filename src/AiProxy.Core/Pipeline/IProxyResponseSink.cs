@@ -29,6 +29,12 @@ internal interface IProxyResponseSink
 
     /// <summary>This request's cost as <c>x-aiproxy-cost</c>, after <see cref="Start"/> and before the body.</summary>
     void AddCostHeader(decimal cost);
+    /// <summary>Sets a response header (the cache's <c>x-aiproxy-cache</c> and <c>age</c>), before the response starts.</summary>
+    void SetHeader(string name, string value);
+
+    /// <summary>Starts a stored answer: status 200, its content type and length, the request id; for a stream, whatever keeps
+    /// the events from being buffered.</summary>
+    void StartCached(bool isEventStream, string contentType, long contentLength);
 
     /// <summary>Starts relaying <paramref name="result"/>: its status and allowed headers, the routing headers, and for a
     /// stream whatever keeps every event from being buffered.</summary>

@@ -25,9 +25,11 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
             : RequestTokenEstimate.Estimate(
                 request.Body.Length, request.Inspection, DefaultCompletionTokens(request.Inspection, request.Selection, caller.Providers, current), isText: request.Inspection.IsJson);
 
-    public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyCaller caller, ProxyRequest request, long estimate, CancellationToken cancellationToken)
+    /// <summary>The one limiter call. <paramref name="withProviders"/> is <see langword="false"/> for a request answered from
+    /// the cache: no provider's capacity is checked, since none will be asked.</summary>
+    public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyCaller caller, ProxyRequest request, long estimate, CancellationToken cancellationToken, bool withProviders = true)
     {
-        var providers = ProviderCapacities(request.Model, request.Selection, caller.Providers);
+        var providers = withProviders ? ProviderCapacities(request.Model, request.Selection, caller.Providers) : [];
         if (caller.Limits.IsUnlimited && providers.Length == 0)
         {
             return UnlimitedLease.Instance;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
 using AiProxy.Budgets;
+using AiProxy.Caching;
 using AiProxy.Errors;
 using AiProxy.History;
 using AiProxy.Pricing;
@@ -31,6 +32,8 @@ internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
     ProxyBudgets budgets,
     RequestPricing pricing,
+    ResponseCache cache,
+    CachedExchange cachedExchange,
     ProxyDispatcher dispatcher,
     UsageReporter usageReporter,
     RequestHistory history,
@@ -51,12 +54,75 @@ internal sealed partial class ProxyExchange(
         where TSink : IProxyResponseSink
     {
         var current = options.CurrentValue;
+        if (ResponseCache.IsInvolved(caller, current))
+        {
+            await RunWithCacheAsync(request, caller, sink, current, clientAborted).ConfigureAwait(false);
+            return;
+        }
 
-        // Admit.
+        // Admit: the caller's limits, the candidates' capacity and the budgets.
         var estimate = admission.Estimate(request, caller, current);
         var (lease, budget) = await AdmitAsync(request, caller, estimate, clientAborted).ConfigureAwait(false);
         await using var leaseScope = lease.ConfigureAwait(false);
         await using var budgetScope = budgets.Scope(budget).ConfigureAwait(false);
+        if (!await AdmittedAsync(request, caller, sink, lease, budget, estimate).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Select and attempt, relay, settle and report: ForwardAsync's steps, written out here so that the request path
+        // without the cache keeps one state machine (a second one costs 100 to 220 B per request at c=32).
+        Prepare(request, caller, lease, budget, estimate);
+        using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
+        var outcome = await RelayAsync(request, result, sink, current, clientAborted).ConfigureAwait(false);
+        await FinishAsync(request, caller, sink.RequestId, sink.StatusCode, lease, result, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The same for a caller the response cache is on for. The lookup comes before admission, so that a hit reserves no
+    /// tokens and no budget and claims no provider capacity; its answer is served only once the request is admitted
+    /// (requests per minute and concurrency apply to hits too).
+    /// </summary>
+    private async ValueTask RunWithCacheAsync<TSink>(ProxyRequest request, ProxyCaller caller, TSink sink, OpenAiProxyOptions current, CancellationToken clientAborted)
+        where TSink : IProxyResponseSink
+    {
+        var cached = await cache.LookupAsync(request, caller, current, clientAborted).ConfigureAwait(false);
+        var hit = cached.Answer is not null;
+        var estimate = hit ? 0 : admission.Estimate(request, caller, current);
+        ProxyRateLimitLease lease;
+        BudgetHold? budget = null;
+        if (hit)
+        {
+            lease = await admission.AcquireAsync(caller, request, estimate, clientAborted, withProviders: false).ConfigureAwait(false);
+        }
+        else
+        {
+            (lease, budget) = await AdmitAsync(request, caller, estimate, clientAborted).ConfigureAwait(false);
+        }
+
+        await using var leaseScope = lease.ConfigureAwait(false);
+        await using var budgetScope = budgets.Scope(budget).ConfigureAwait(false);
+        if (!await AdmittedAsync(request, caller, sink, lease, budget, estimate).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        Prepare(request, caller, lease, budget, estimate);
+        if (cached.IsActive)
+        {
+            // Hit, wait for an identical request's fetch, or fetch for everyone (Caching/CachedExchange).
+            await cachedExchange.RespondAsync(this, request, caller, sink, lease, cached, current, clientAborted).ConfigureAwait(false);
+            return;
+        }
+
+        await ForwardAsync(request, caller, sink, lease, current, clientAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the limits' headers, and the refusal when the limiter or a budget said no.</summary>
+    private async ValueTask<bool> AdmittedAsync<TSink>(
+        ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, BudgetHold? budget, long estimate)
+        where TSink : IProxyResponseSink
+    {
         sink.AddRateLimitHeaders(lease);
         if (!lease.IsAcquired)
         {
@@ -68,7 +134,7 @@ internal sealed partial class ProxyExchange(
             LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
             metrics.RecordRateLimited(caller.Name, lease.Reason);
             await sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         if (budget is not null)
@@ -79,30 +145,49 @@ internal sealed partial class ProxyExchange(
                 metrics.RecordRateLimited(caller.Name, "budget");
                 await lease.SettleAsync(null, 0, CancellationToken.None).ConfigureAwait(false);
                 await sink.WriteErrorAsync(budgets.Refusal(budget), null).ConfigureAwait(false);
-                return;
+                return false;
             }
 
             sink.AddBudgetHeaders(budget);
         }
 
-        // A response cache's lookup belongs here: after admission (a cached answer still counts against the caller's
-        // limits), before selection (a hit reaches no provider).
+        return true;
+    }
 
-        // Select and attempt: the lease is charged for each attempt's provider as it starts.
+    /// <summary>What selection needs: the lease (capacity, charged per attempt), reachable providers, the budget and the
+    /// request's token mix (for <c>lowest_cost</c>).</summary>
+    private static void Prepare(ProxyRequest request, ProxyCaller caller, ProxyRateLimitLease lease, BudgetHold? budget, long estimate)
+    {
         var (prompt, completion) = RequestPricing.Split(request, estimate);
         request.Selection = request.Selection with
         {
             Capacity = lease, AllowedProviders = caller.Providers, Budget = budget, PromptTokens = prompt, CompletionTokens = completion,
         };
-        using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
+    }
 
-        // Relay.
+    /// <summary>Select, attempts, relay, settle and report, for an admitted request the cache fetches for (its selection
+    /// prepared by <see cref="Prepare"/>).</summary>
+    internal async ValueTask ForwardAsync<TSink>(
+        ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, OpenAiProxyOptions current, CancellationToken clientAborted)
+        where TSink : IProxyResponseSink
+    {
+        // Select and attempt: the lease is charged for each attempt's provider as it starts.
+        using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
         var outcome = await RelayAsync(request, result, sink, current, clientAborted).ConfigureAwait(false);
+        await FinishAsync(request, caller, sink.RequestId, sink.StatusCode, lease, result, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>Settle and report: the lease learns the tokens used and frees its slots, the budget the real cost, then the
+    /// history and the observers get the outcome.</summary>
+    internal async ValueTask FinishAsync(
+        ProxyRequest request, ProxyCaller caller, string requestId, int status, ProxyRateLimitLease lease, ForwardResult result, ProxyRequestOutcome outcome)
+    {
         var elapsed = time.GetElapsedTime(request.StartTimestamp);
-        LogRequest(logger, request.Method, request.Path, request.Model, caller.Name, sink.StatusCode,
+        LogRequest(logger, request.Method, request.Path, request.Model, caller.Name, status,
             result.Provider?.Name ?? "-", result.Attempts, elapsed.TotalMilliseconds);
 
         // Settle.
+        var budget = request.Selection.Budget;
         var tokens = ProxyUsageMeasure.Measure(request, result);
         await lease.SettleAsync(result.Provider?.Name, ProxyUsageMeasure.TokensToSettle(result, tokens), CancellationToken.None).ConfigureAwait(false);
         var cost = pricing.IsEnabled || budget is not null ? pricing.Actual(request, result, tokens) : null;
@@ -118,10 +203,10 @@ internal sealed partial class ProxyExchange(
         }
 
         // Report. The history is an observer of outcomes too; it takes primitives, so it costs a few atomic adds and no record.
-        history.Record(request, caller, result, outcome, sink.StatusCode, elapsed, tokens);
+        history.Record(request, caller, result, outcome, status, elapsed, tokens);
         if (usageReporter.HasObservers)
         {
-            var record = ProxyUsageMeasure.Record(sink.RequestId, sink.StatusCode, request, caller, result, outcome, elapsed, tokens, cost, pricing.IsEnabled);
+            var record = ProxyUsageMeasure.Record(requestId, status, request, caller, result, outcome, elapsed, tokens, cost, pricing.IsEnabled);
             await usageReporter.ReportAsync(record, CancellationToken.None).ConfigureAwait(false);
         }
     }
@@ -167,7 +252,7 @@ internal sealed partial class ProxyExchange(
         }
     }
 
-    private async Task<ProxyRequestOutcome> RelayAsync<TSink>(
+    internal async Task<ProxyRequestOutcome> RelayAsync<TSink>(
         ProxyRequest request, ForwardResult result, TSink sink, OpenAiProxyOptions current, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {

@@ -37,7 +37,7 @@ internal sealed class OpenAiProtocol : IProviderProtocol
             return (ForwardResult.Relay(response, body, provider, providerModel, OpenAiUsageReader.Instance), null);
         }
 
-        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData(), OpenAiUsageReader.Instance);
+        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected && !request.KeepUsageChunk, expectDone: request.IsGeneration, new UsageData(), OpenAiUsageReader.Instance);
         return await StreamAcceptance.AcceptAsync(response, body, events, provider, providerModel, attemptToken).ConfigureAwait(false);
     }
 

@@ -48,6 +48,12 @@ internal sealed class ProxyRequest
     /// <summary>When <see cref="Body"/> is a translation of the client's body: the client's own body, for a provider that
     /// speaks the client's API natively; <see langword="null"/> for OpenAI's API.</summary>
     public InboundTranslation? Translation { get; init; }
+    /// <summary>The client's <c>Cache-Control</c> and <c>X-Proxy-Cache-Ttl</c> for the response cache.</summary>
+    public Caching.CacheDirectives CacheDirectives { get; init; }
+
+    /// <summary>Keep a stream's usage chunk even when the gateway asked for it on the client's behalf: the response cache
+    /// stores it for the clients that ask for usage, and leaves it out for those that do not.</summary>
+    public bool KeepUsageChunk { get; set; }
 
     /// <summary>Allow-listed client headers to send upstream (Accept, User-Agent, trace context).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ForwardedHeaders { get; init; } = [];

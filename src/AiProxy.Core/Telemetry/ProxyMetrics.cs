@@ -345,6 +345,7 @@ internal sealed class ProxyMetrics : IDisposable
         ProxyRequestOutcome.Failed => "failed",
         ProxyRequestOutcome.ClientDisconnected => "client_disconnected",
         ProxyRequestOutcome.UpstreamBroken => "upstream_broken",
+        ProxyRequestOutcome.CacheHit => "cache_hit",
         _ => TelemetryConsts.Other,
     };
 

@@ -23,6 +23,9 @@ internal sealed class ProxyCaller(string name, IReadOnlyList<string> allowedMode
     /// <summary>A token marked <c>Admin</c>: <c>/status</c> shows it everything.</summary>
     public bool IsAdmin { get; private init; }
 
+    /// <summary>The token's own say on the response cache (<c>Tokens:{name}:Cache</c>), or <see langword="null"/> to follow <c>Cache:Enabled</c>.</summary>
+    public bool? Cache { get; private init; }
+
     /// <summary>The limits that apply: the token's own, or <c>DefaultLimits</c>.</summary>
     public ProxyLimits Limits { get; } = limits;
 
@@ -54,6 +57,7 @@ internal sealed class ProxyCaller(string name, IReadOnlyList<string> allowedMode
             Providers = token.ProviderScope,
             IsAdmin = token.IsAdmin,
             Budget = token.Budget,
+            Cache = token.Cache,
         };
 
     /// <summary>A user the host app authenticated (tokens off): limited per user with <c>DefaultLimits</c>.</summary>

@@ -32,6 +32,10 @@ public sealed class ProxyTokenDescriptor
     /// sees provider states and only its own models, mappings and usage.</summary>
     public bool IsAdmin { get; init; }
 
+    /// <summary>Whether the token's requests use the response cache whatever <c>Cache:Enabled</c> says, or
+    /// <see langword="null"/> to follow it.</summary>
+    public bool? Cache { get; init; }
+
     /// <summary>The token's own limits, or <see langword="null"/> for <c>DefaultLimits</c>.</summary>
     public ProxyLimits? Limits { get; init; }
 

@@ -99,6 +99,7 @@ internal sealed class ProxyTokenValidator : IProxyTokenStore, IDisposable
                 AllowedPaths = token.AllowedPaths.ToArray(),
                 AllowedProviders = token.AllowedProviders.ToArray(),
                 IsAdmin = token.Admin,
+                Cache = token.Cache,
                 Limits = limits.IsUnlimited ? null : limits,
                 Budget = token.Budget.Amount is { } amount ? new Budgets.ProxyBudgetLimit(amount, token.Budget.Period) : null,
             }));

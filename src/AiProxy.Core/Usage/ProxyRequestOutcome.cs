@@ -14,4 +14,7 @@ public enum ProxyRequestOutcome
 
     /// <summary>The upstream broke, stalled or sent malformed data after the response had started.</summary>
     UpstreamBroken,
+
+    /// <summary>Answered from the response cache: no provider was asked, no tokens were spent.</summary>
+    CacheHit,
 }

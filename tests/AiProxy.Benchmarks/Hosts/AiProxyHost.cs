@@ -20,6 +20,8 @@ namespace AiProxy.Benchmarks.Hosts;
 /// and ASP.NET Core's and HttpClient's meters, collected every second into an exporter that only reads them:
 /// what telemetry costs the process, without a collector on the other end. <c>GET /_bench/metrics</c> lists the
 /// points exported so far by meter.
+/// <c>--cache</c> turns the response cache on (in memory, or in Redis too with <c>--redis</c>): identical requests are then
+/// hits after the first (run-cache.sh).
 /// </summary>
 internal static class AiProxyHost
 {
@@ -54,6 +56,11 @@ internal static class AiProxyHost
             settings[$"OpenAiProxy:Tokens:{configured}:RequestsPerMinute"] = RequestsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings[$"OpenAiProxy:Tokens:{configured}:TokensPerMinute"] = TokensPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings[$"OpenAiProxy:Tokens:{configured}:MaxConcurrentRequests"] = MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (args.Has("cache"))
+        {
+            settings["OpenAiProxy:Cache:Enabled"] = "true";
         }
 
         builder.Configuration.AddInMemoryCollection(settings);
