@@ -52,10 +52,16 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<ProxyAdmission>();
         services.TryAddSingleton<ProxyExchange>();
-        services.TryAddSingleton<UsageReporter>();
         services.TryAddSingleton<ModelTagResolver>();
+        services.TryAddSingleton<ProviderStateReadings>();
         services.TryAddSingleton<ProxyMetrics>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RequestTelemetryObserver>());
+
+        // The pipeline's observers, in the order they hear of each event: metrics, tracing, then the usage records.
+        services.TryAddSingleton<ProxyExchangeEvents>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, MetricsObserver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, TracingObserver>());
+        services.TryAddSingleton<UsageReporter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, UsageReporter>(sp => sp.GetRequiredService<UsageReporter>()));
         services.TryAddSingleton<InMemoryProxyUsageStore>();
         services.TryAddSingleton<IProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, InMemoryProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>()));

@@ -26,7 +26,7 @@ internal sealed class ProxyRequestHandler(
     RequestBodyReader bodyReader,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
-    ProxyMetrics metrics)
+    ProxyExchangeEvents events)
 {
     public const string StrategyHeader = "X-Proxy-Strategy";
     public const string TimeoutHeader = "X-Proxy-Timeout";
@@ -71,7 +71,7 @@ internal sealed class ProxyRequestHandler(
     private async Task HandleAsync(HttpContext context, string path, bool requireModel)
     {
         var started = time.GetTimestamp();
-        using var requestTelemetry = metrics.StartRequest(path); // the request's activity, and aiproxy.active_requests
+        using var requestTelemetry = events.StartRequest(path); // the request's activity, and aiproxy.active_requests
         var current = options.CurrentValue;
         var caller = await authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
         if (caller is null)

@@ -1,7 +1,7 @@
 using AiProxy.Errors;
 using AiProxy.Providers;
 using AiProxy.Relay;
-using AiProxy.Telemetry;
+using AiProxy.Pipeline;
 using AiProxy.Usage;
 
 namespace AiProxy.Attempts;
@@ -41,8 +41,8 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>From the request's start until a stream's first event was ready.</summary>
     public TimeSpan? TimeToFirstEvent { get; set; }
 
-    /// <summary>The answering attempt's telemetry, completed when the relay ends; <see langword="null"/> when nobody listens.</summary>
-    public AttemptTelemetry? Telemetry { get; set; }
+    /// <summary>When the answering attempt started, and its activity: the pipeline reports its end once the relay is over.</summary>
+    public AttemptScope AnsweringAttempt { get; set; }
 
     /// <summary>The response is a server-sent event stream: flush per event, end with an error event on failure.</summary>
     public bool IsEventStream => EventStream is not null;
@@ -68,7 +68,6 @@ internal sealed class ForwardResult : IDisposable
 
     public void Dispose()
     {
-        Telemetry?.Complete(this, null);
         EventStream?.Dispose();
         Body?.Dispose();
         Response?.Dispose();

@@ -5,6 +5,7 @@ using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.Requests;
 using AiProxy.Selection;
+using AiProxy.Pipeline;
 using AiProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -30,7 +31,7 @@ internal sealed partial class ProxyDispatcher
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyDispatcher> _logger;
-    private readonly ProxyMetrics _metrics;
+    private readonly ProxyExchangeEvents _events;
 
     public ProxyDispatcher(
         IClientSelector selector,
@@ -41,7 +42,7 @@ internal sealed partial class ProxyDispatcher
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
         ILogger<ProxyDispatcher> logger,
-        ProxyMetrics metrics)
+        ProxyExchangeEvents events)
     {
         _selector = selector;
         _builtInSelector = selector as ClientSelector;
@@ -52,7 +53,7 @@ internal sealed partial class ProxyDispatcher
         _options = options;
         _time = time;
         _logger = logger;
-        _metrics = metrics;
+        _events = events;
     }
 
     public async ValueTask<ForwardResult> ForwardAsync(ProxyRequest request, CancellationToken clientAborted)
@@ -187,24 +188,18 @@ internal sealed partial class ProxyDispatcher
     {
         var provider = plan.Current!;
         var attemptTimeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), plan.Remaining);
-        if (plan.LastProvider is { } previous && !ReferenceEquals(previous, provider))
-        {
-            _metrics.RecordFallback(previous.Name, provider.Name, plan.LastOutcome);
-        }
+        var number = plan.Attempts + 1;
 
         // Current while the attempt is sent: its context is the trace context the provider gets.
-        var telemetry = AttemptTelemetry.Start(_metrics, _time, plan.Request.Path, provider.Name, plan.Attempts + 1);
-        var outcome = await SendAttemptAsync(plan.Request, provider, attemptTimeout, plan.Panic, plan.Attempts + 1, telemetry, plan.ClientAborted).ConfigureAwait(false);
-        if (telemetry is not null)
+        var scope = _events.StartAttempt(plan.Request.Path, provider.Name, number);
+        var outcome = await SendAttemptAsync(plan, provider, attemptTimeout, number, scope).ConfigureAwait(false);
+        if (outcome.Result is { } accepted)
         {
-            if (outcome.Result is { } accepted)
-            {
-                telemetry.Accepted(accepted, outcome.Label);
-            }
-            else
-            {
-                telemetry.Failed(outcome.Label);
-            }
+            accepted.AnsweringAttempt = scope; // it ends when the pipeline has relayed its response
+        }
+        else
+        {
+            _events.AttemptFailed(scope, plan.Request.Path, provider.Name, outcome.ProviderModel, number, outcome.Label);
         }
 
         plan.Record(outcome);
@@ -216,9 +211,10 @@ internal sealed partial class ProxyDispatcher
         return outcome;
     }
 
-    private async ValueTask<AttemptOutcome> SendAttemptAsync(
-        ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, int attempt, AttemptTelemetry? telemetry, CancellationToken clientAborted)
+    private async ValueTask<AttemptOutcome> SendAttemptAsync(AttemptPlan plan, ProviderClient provider, TimeSpan timeout, int attempt, AttemptScope scope)
     {
+        var request = plan.Request;
+        var clientAborted = plan.ClientAborted;
         if (!provider.TryEnterFlight())
         {
             // A reload retired the provider after this request chose it, and its last request released the handler:
@@ -241,7 +237,7 @@ internal sealed partial class ProxyDispatcher
         try
         {
             var mapped = request.HasBody ? _models.Map(provider.Name, request.Inspection.Model) : default;
-            upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: telemetry?.Activity is not null);
+            upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: scope.Activity is not null);
         }
         catch
         {
@@ -250,13 +246,20 @@ internal sealed partial class ProxyDispatcher
         }
 
         var (message, providerModel, _) = upstream;
-        telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
-        if (attempt == 1)
+        var fallback = plan.LastProvider is { } previous && !ReferenceEquals(previous, plan.Current) ? previous.Name : null;
+        _events.AttemptSent(new AttemptSent
         {
-            _metrics.RecordOverhead(_time.GetElapsedTime(request.StartTimestamp, sentAt), ProxyTracing.OperationName(request.Path));
-        }
+            Operation = ProxyTracing.OperationName(request.Path),
+            Provider = provider.Name,
+            ProviderModel = providerModel,
+            Number = attempt,
+            FallbackFrom = fallback,
+            FallbackReason = fallback is null ? null : plan.LastOutcome,
+            Overhead = attempt == 1 ? _time.GetElapsedTime(request.StartTimestamp, sentAt) : null,
+            Activity = scope.Activity,
+        });
 
         HttpResponseMessage? response = null;
         var handedOff = false;
@@ -275,7 +278,7 @@ internal sealed partial class ProxyDispatcher
                     {
                         verdict = AttemptClassifier.BrokenStream(failure!.Code);
                         AttemptClassifier.Apply(verdict, health, request.Model, latency);
-                        return AttemptOutcome.Failed(failure, verdict);
+                        return AttemptOutcome.Failed(failure, verdict, providerModel);
                     }
 
                     response = null;
@@ -296,7 +299,7 @@ internal sealed partial class ProxyDispatcher
                     AttemptClassifier.Apply(verdict, health, request.Model, latency);
                     return AttemptOutcome.Failed(
                         new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_redirect", $"Provider '{provider.Name}' answered with a redirect ({verdict.Label}), which the gateway does not follow."),
-                        verdict);
+                        verdict, providerModel);
 
                 case AttemptClassifier.StatusClass.CallerError:
                     // The caller's problem (400, 413, 422...): relay it unchanged. The provider answered, so it is healthy.
@@ -315,19 +318,19 @@ internal sealed partial class ProxyDispatcher
                         : (TimeSpan?)null;
                     verdict = AttemptClassifier.RetryableStatus(status, retryAfter);
                     AttemptClassifier.Apply(verdict, health, request.Model, latency);
-                    return AttemptOutcome.Failed(error, verdict);
+                    return AttemptOutcome.Failed(error, verdict, providerModel);
             }
         }
         catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
         {
             AttemptClassifier.Apply(AttemptClassifier.ClientAborted, health, request.Model, default);
-            return AttemptOutcome.Aborted;
+            return AttemptOutcome.Aborted(providerModel);
         }
         catch (OperationCanceledException) when (attemptCts.IsCancellationRequested)
         {
             AttemptClassifier.Apply(AttemptClassifier.Timeout, health, request.Model, default);
             return AttemptOutcome.Failed(
-                ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), AttemptClassifier.Timeout);
+                ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), AttemptClassifier.Timeout, providerModel);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -340,7 +343,7 @@ internal sealed partial class ProxyDispatcher
             AttemptClassifier.Apply(AttemptClassifier.Connection, health, request.Model, default);
             return AttemptOutcome.Failed(
                 new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_unreachable", $"Provider '{provider.Name}' could not be reached."),
-                AttemptClassifier.Connection);
+                AttemptClassifier.Connection, providerModel);
         }
         finally
         {

@@ -3,7 +3,6 @@ using AiProxy.Attempts;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using AiProxy.Requests;
-using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.Extensions.Logging;
@@ -18,19 +17,19 @@ namespace AiProxy.Pipeline;
 /// <item><b>select</b> and <b>attempts</b>: the dispatcher orders the candidates and tries them (<see cref="ProxyDispatcher"/>);</item>
 /// <item><b>relay</b>: the chosen response, or the proxy's error, to the <see cref="IProxyResponseSink"/>;</item>
 /// <item><b>settle</b>: the lease learns the tokens really used, and frees its slots;</item>
-/// <item><b>report</b>: one usage record to the observers (metrics, usage store, the host's own).</item>
+/// <item><b>report</b>: the request's outcome to the <see cref="IProxyExchangeObserver"/>s (metrics, tracing, usage records).</item>
 /// </list>
+/// Each attempt's end is reported too: a failed one by the dispatcher, the answering one here once it has been relayed.
 /// The web side keeps only HTTP (routing, authentication, scope checks, reading the body, writing the response), and runs
 /// this for every forwarded request.
 /// </summary>
 internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
     ProxyDispatcher dispatcher,
-    UsageReporter usageReporter,
+    ProxyExchangeEvents events,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
-    ILogger<ProxyExchange> logger,
-    ProxyMetrics metrics)
+    ILogger<ProxyExchange> logger)
 {
     /// <summary>Runs <paramref name="request"/> for <paramref name="caller"/> and writes the answer to <paramref name="sink"/>.</summary>
     /// <param name="request">The request, its body read and inspected; its <see cref="ProxyRequest.Selection"/> gets the lease.</param>
@@ -53,7 +52,7 @@ internal sealed partial class ProxyExchange(
         if (!lease.IsAcquired)
         {
             LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
-            metrics.RecordRateLimited(caller.Name, lease.Reason);
+            events.RateLimited(caller.Name, lease.Reason);
             await sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null).ConfigureAwait(false);
             return;
         }
@@ -77,11 +76,18 @@ internal sealed partial class ProxyExchange(
         await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
 
         // Report.
-        if (usageReporter.HasObservers)
+        var ended = new RequestEnded
         {
-            var record = ProxyUsageMeasure.Record(sink.RequestId, sink.StatusCode, request, caller, result, outcome, elapsed, tokens);
-            await usageReporter.ReportAsync(record, CancellationToken.None).ConfigureAwait(false);
-        }
+            RequestId = sink.RequestId,
+            Request = request,
+            Caller = caller,
+            Result = result,
+            Outcome = outcome,
+            StatusCode = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : sink.StatusCode,
+            Duration = elapsed,
+            Usage = tokens,
+        };
+        await events.RequestEndedAsync(ended, CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task<ProxyRequestOutcome> RelayAsync<TSink>(
@@ -99,9 +105,19 @@ internal sealed partial class ProxyExchange(
             return ProxyRequestOutcome.Failed;
         }
 
-        sink.Start(result);
-        var outcome = await ResponseRelay.CopyAsync(
-            result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+        RelayOutcome? relayed = null;
+        try
+        {
+            sink.Start(result);
+            relayed = await ResponseRelay.CopyAsync(
+                result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+        }
+        finally
+        {
+            events.AttemptAnswered(request.Path, result, relayed); // the answering attempt ends with its relay
+        }
+
+        var outcome = relayed.Value;
         switch (outcome)
         {
             case RelayOutcome.Completed:

@@ -26,14 +26,6 @@ internal static class ResponseRelay
     public static async ValueTask<RelayOutcome> CopyAsync(
         ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
-        var outcome = await CopyBodyAsync(result, output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
-        result.Telemetry?.Complete(result, outcome); // the answering attempt ends with its relay
-        return outcome;
-    }
-
-    private static async ValueTask<RelayOutcome> CopyBodyAsync(
-        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
-    {
         if (result.EventStream is { } events)
         {
             var outcome = await events.CopyToAsync(output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);

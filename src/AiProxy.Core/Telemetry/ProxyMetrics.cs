@@ -1,17 +1,13 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using AiProxy.Health;
-using AiProxy.Providers;
-using AiProxy.RateLimiting;
-using AiProxy.Usage;
 
 namespace AiProxy.Telemetry;
 
 /// <summary>
-/// The gateway's instruments on the <c>AiProxy</c> meter, created through <see cref="IMeterFactory"/>. Every
-/// <c>Record*</c> method checks its instrument's <see cref="Instrument.Enabled"/> before building tags, so with no
-/// listener a request pays a few field reads.
+/// The gateway's instruments on the <c>AiProxy</c> meter, created through <see cref="IMeterFactory"/>, and nothing else
+/// (as ASP.NET Core's <c>HostingMetrics</c>): callers hand in tag values that are already bounded; what a request did
+/// reaches them through <see cref="MetricsObserver"/>. Every <c>Record*</c> method checks its instrument's
+/// <see cref="Instrument.Enabled"/> before building tags, so with no listener a request pays a few field reads.
 /// </summary>
 internal sealed class ProxyMetrics : IDisposable
 {
@@ -29,7 +25,6 @@ internal sealed class ProxyMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
-    private readonly ProviderRegistry _registry;
     private readonly Histogram<double> _operationDuration;
     private readonly Histogram<long> _tokenUsage;
     private readonly Counter<long> _requests;
@@ -41,10 +36,8 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly UpDownCounter<long> _activeRequests;
     private readonly Counter<long> _rateLimited;
 
-    public ProxyMetrics(ProviderRegistry registry, ModelTagResolver models, IMeterFactory? meterFactory = null)
+    public ProxyMetrics(ProviderStateReadings providerStates, IMeterFactory? meterFactory = null)
     {
-        _registry = registry;
-        Models = models;
         var options = new MeterOptions(TelemetryConsts.Name) { Version = ProxyTracing.Version };
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(options) ?? new Meter(options);
@@ -80,170 +73,126 @@ internal sealed class ProxyMetrics : IDisposable
         _rateLimited = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.RateLimited, "{request}", "Requests refused by the gateway's own rate limits, by caller and limit.");
         _meter.CreateObservableGauge(
-            TelemetryConsts.Proxy.ProviderState, ObserveProviderStates, "{provider}",
+            TelemetryConsts.Proxy.ProviderState, providerStates.Read, "{provider}",
             "1 for each provider's current state (healthy, half_open, cooldown, disabled), 0 for the others.");
     }
 
-    /// <summary>Turns model names into bounded tag values.</summary>
-    public ModelTagResolver Models { get; }
-
-    /// <summary>Whether any per-request instrument (fed from the usage record) has a listener.</summary>
+    /// <summary>Whether any per-request instrument has a listener.</summary>
     public bool RequestInstrumentsEnabled
         => _requests.Enabled || _requestDuration.Enabled || _timeToFirstChunk.Enabled || _tokenUsage.Enabled;
 
-    /// <summary>Whether any per-attempt instrument has a listener.</summary>
-    public bool AttemptInstrumentsEnabled => _operationDuration.Enabled || _attempts.Enabled;
-
-    /// <summary>
-    /// The caller as a tag value: token names are few (configuration holds them), but users of a host app that
-    /// authenticates callers itself are not, so past <see cref="MaxCallerTags"/> distinct callers the rest are <c>_other</c>.
-    /// </summary>
-    internal string CallerTag(string caller)
-    {
-        if (_callerTags.ContainsKey(caller))
-        {
-            return caller;
-        }
-
-        return _callerTags.Count < MaxCallerTags && _callerTags.TryAdd(caller, 0) ? caller : TelemetryConsts.Other;
-    }
-
-    private const int MaxCallerTags = 256;
-    private readonly ConcurrentDictionary<string, byte> _callerTags = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// Counts a request refused by the gateway's own rate limiter (<c>aiproxy.rate_limited</c>), and marks the
-    /// request's activity. Call it once per refused request.
-    /// </summary>
-    /// <param name="caller">The token name (never its key).</param>
-    /// <param name="scope">Which limit refused it, a short constant such as <c>requests</c>, <c>tokens</c>, <c>concurrency</c>.</param>
-    public void RecordRateLimited(string caller, string scope)
+    /// <summary><c>aiproxy.rate_limited</c>: one request refused by the gateway's own limits.</summary>
+    /// <param name="callerTag">The caller as a bounded tag value (a token name, never its key).</param>
+    /// <param name="scope">Which limit refused it (<c>requests</c>, <c>tokens</c>, <c>concurrent_requests</c>...).</param>
+    public void RecordRateLimited(string callerTag, string scope)
     {
         if (_rateLimited.Enabled)
         {
             var tags = new TagList
             {
-                { TelemetryConsts.Proxy.Caller, CallerTag(caller) },
+                { TelemetryConsts.Proxy.Caller, callerTag },
                 { TelemetryConsts.Proxy.RateLimitScope, scope },
             };
             _rateLimited.Add(1, tags);
         }
-
-        if (ProxyTracing.IsRecordingRequest(Activity.Current))
-        {
-            Activity.Current!.AddEvent(new ActivityEvent(
-                TelemetryConsts.Proxy.RateLimitedEvent,
-                tags: new ActivityTagsCollection { [TelemetryConsts.Proxy.RateLimitScope] = scope }));
-        }
     }
 
-    /// <inheritdoc cref="RecordRateLimited(string, string)"/>
-    /// <param name="caller">The token name (never its key).</param>
-    /// <param name="reason">Which limit refused it; tagged <c>requests</c>, <c>tokens</c>, <c>concurrent_requests</c>, <c>provider_capacity</c> or <c>unavailable</c>.</param>
-    public void RecordRateLimited(string caller, ProxyRateLimitReason reason) => RecordRateLimited(caller, reason switch
+    /// <summary><c>aiproxy.active_requests</c> +1; true when counted, and <see cref="EndActive"/> must follow.</summary>
+    public bool StartActive(string operation)
     {
-        ProxyRateLimitReason.Requests => "requests",
-        ProxyRateLimitReason.Tokens => "tokens",
-        ProxyRateLimitReason.ConcurrentRequests => "concurrent_requests",
-        ProxyRateLimitReason.ProviderCapacity => "provider_capacity",
-        ProxyRateLimitReason.Unavailable => "unavailable",
-        _ => TelemetryConsts.Other,
-    });
-
-    /// <summary>Starts the request's activity and counts it active until the returned scope is disposed.</summary>
-    public RequestTelemetry StartRequest(string path)
-    {
-        var operation = ProxyTracing.OperationName(path);
-        var activity = ProxyTracing.StartRequest(operation);
-        var counted = _activeRequests.Enabled;
-        if (counted)
+        if (!_activeRequests.Enabled)
         {
-            _activeRequests.Add(1, new KeyValuePair<string, object?>(TelemetryConsts.GenAI.OperationName, operation));
+            return false;
         }
 
-        return new RequestTelemetry(this, activity, counted ? operation : null);
+        _activeRequests.Add(1, new KeyValuePair<string, object?>(TelemetryConsts.GenAI.OperationName, operation));
+        return true;
     }
 
-    internal void EndActive(string operation)
+    /// <summary><c>aiproxy.active_requests</c> -1, for a request <see cref="StartActive"/> counted.</summary>
+    public void EndActive(string operation)
         => _activeRequests.Add(-1, new KeyValuePair<string, object?>(TelemetryConsts.GenAI.OperationName, operation));
 
-    /// <summary>The per-request instruments, from the record usage observers get.</summary>
-    public void RecordRequest(ProxyUsageRecord record)
+    /// <summary><c>aiproxy.requests</c>, <c>aiproxy.request.duration</c> and <c>aiproxy.time_to_first_chunk</c> of one request.</summary>
+    /// <param name="tags">The request's bounded tag values.</param>
+    /// <param name="duration">From its arrival until its response was complete.</param>
+    /// <param name="firstChunk">Until its first stream event (other responses: response headers), when one came.</param>
+    public void RecordRequest(in RequestTags tags, TimeSpan duration, TimeSpan? firstChunk)
     {
-        if (!RequestInstrumentsEnabled)
-        {
-            return;
-        }
-
-        var operation = ProxyTracing.OperationName(record.Endpoint);
-        var model = Models.Resolve(record.RequestedModel);
-        var provider = record.Provider;
-        var status = BoxStatus(record.StatusCode);
-        var outcome = OutcomeName(record.Outcome);
-        var stream = record.Stream ? BoxedTrue : BoxedFalse;
+        var status = BoxStatus(tags.StatusCode);
+        var stream = tags.Stream ? BoxedTrue : BoxedFalse;
         if (_requests.Enabled)
         {
-            var tags = new TagList
+            var list = new TagList
             {
-                { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) },
-                { TelemetryConsts.GenAI.OperationName, operation },
+                { TelemetryConsts.Proxy.Caller, tags.Caller },
+                { TelemetryConsts.GenAI.OperationName, tags.Operation },
                 { TelemetryConsts.Common.HttpStatusCode, status },
-                { TelemetryConsts.Proxy.Outcome, outcome },
+                { TelemetryConsts.Proxy.Outcome, tags.Outcome },
                 { TelemetryConsts.Proxy.Stream, stream },
             };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            _requests.Add(1, tags);
+            AddOptional(ref list, TelemetryConsts.GenAI.ProviderName, tags.Provider);
+            AddOptional(ref list, TelemetryConsts.GenAI.RequestModel, tags.Model);
+            _requests.Add(1, list);
         }
 
         if (_requestDuration.Enabled)
         {
-            var tags = new TagList
+            var list = new TagList
             {
-                { TelemetryConsts.GenAI.OperationName, operation },
+                { TelemetryConsts.GenAI.OperationName, tags.Operation },
                 { TelemetryConsts.Common.HttpStatusCode, status },
-                { TelemetryConsts.Proxy.Outcome, outcome },
+                { TelemetryConsts.Proxy.Outcome, tags.Outcome },
                 { TelemetryConsts.Proxy.Stream, stream },
             };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            _requestDuration.Record(record.Duration.TotalSeconds, tags);
+            AddOptional(ref list, TelemetryConsts.GenAI.ProviderName, tags.Provider);
+            AddOptional(ref list, TelemetryConsts.GenAI.RequestModel, tags.Model);
+            _requestDuration.Record(duration.TotalSeconds, list);
         }
 
-        if (_timeToFirstChunk.Enabled && (record.TimeToFirstEvent ?? record.TimeToFirstByte) is { } firstChunk)
+        if (_timeToFirstChunk.Enabled && firstChunk is { } first)
         {
-            var tags = new TagList
+            var list = new TagList
             {
-                { TelemetryConsts.GenAI.OperationName, operation },
+                { TelemetryConsts.GenAI.OperationName, tags.Operation },
                 { TelemetryConsts.Proxy.Stream, stream },
             };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            _timeToFirstChunk.Record(firstChunk.TotalSeconds, tags);
+            AddOptional(ref list, TelemetryConsts.GenAI.ProviderName, tags.Provider);
+            AddOptional(ref list, TelemetryConsts.GenAI.RequestModel, tags.Model);
+            _timeToFirstChunk.Record(first.TotalSeconds, list);
+        }
+    }
+
+    /// <summary>Whether <c>gen_ai.client.token.usage</c> has a listener.</summary>
+    public bool TokenUsageEnabled => _tokenUsage.Enabled;
+
+    /// <summary><c>gen_ai.client.token.usage</c>: the tokens a provider reported for one request.</summary>
+    public void RecordTokenUsage(
+        string operation, string callerTag, string? provider, string? requestModel, string? responseModel, long? input, long? output)
+    {
+        if (!_tokenUsage.Enabled)
+        {
+            return;
         }
 
-        // Estimates (a stream that ended without its usage chunk) are left out: the histogram holds what providers reported.
-        if (_tokenUsage.Enabled && record.Usage is { IsEstimate: false } usage)
+        var tags = new TagList
         {
-            var tags = new TagList
-            {
-                { TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeInput },
-                { TelemetryConsts.GenAI.OperationName, operation },
-                { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) },
-            };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(record.ProviderModel ?? record.RequestedModel));
-            AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, Models.Resolve(record.ResponseModel));
-            if (usage.InputTokens is { } input)
-            {
-                _tokenUsage.Record(input, tags);
-            }
+            { TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeInput },
+            { TelemetryConsts.GenAI.OperationName, operation },
+            { TelemetryConsts.Proxy.Caller, callerTag },
+        };
+        AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
+        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, requestModel);
+        AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, responseModel);
+        if (input is { } inputTokens)
+        {
+            _tokenUsage.Record(inputTokens, tags);
+        }
 
-            if (usage.OutputTokens is { } output)
-            {
-                tags[0] = new(TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeOutput);
-                _tokenUsage.Record(output, tags);
-            }
+        if (output is { } outputTokens)
+        {
+            tags[0] = new(TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeOutput);
+            _tokenUsage.Record(outputTokens, tags);
         }
     }
 
@@ -256,7 +205,7 @@ internal sealed class ProxyMetrics : IDisposable
         }
     }
 
-    /// <summary><c>gen_ai.client.operation.duration</c> of one upstream call.</summary>
+    /// <summary><c>gen_ai.client.operation.duration</c> of one upstream call; the model tags already bounded.</summary>
     public void RecordOperation(TimeSpan duration, string operation, string provider, string? providerModel, string? responseModel, string? errorType)
     {
         if (!_operationDuration.Enabled)
@@ -269,12 +218,15 @@ internal sealed class ProxyMetrics : IDisposable
             { TelemetryConsts.GenAI.OperationName, operation },
             { TelemetryConsts.GenAI.ProviderName, provider },
         };
-        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(providerModel));
-        AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, Models.Resolve(responseModel));
+        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, providerModel);
+        AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, responseModel);
         AddOptional(ref tags, TelemetryConsts.Common.ErrorType, errorType);
 
         _operationDuration.Record(duration.TotalSeconds, tags);
     }
+
+    /// <summary>Whether any per-attempt instrument has a listener.</summary>
+    public bool AttemptInstrumentsEnabled => _operationDuration.Enabled || _attempts.Enabled;
 
     /// <summary><c>aiproxy.attempts</c>: one upstream attempt and how it ended (<c>200</c>, <c>503</c>, <c>timeout</c>...).</summary>
     public void RecordAttempt(string provider, string? providerModel, string outcome)
@@ -286,7 +238,7 @@ internal sealed class ProxyMetrics : IDisposable
                 { TelemetryConsts.GenAI.ProviderName, provider },
                 { TelemetryConsts.Proxy.AttemptOutcome, outcome },
             };
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(providerModel));
+            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, providerModel);
             _attempts.Add(1, tags);
         }
     }
@@ -317,34 +269,6 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>The status code as a tag value (an integer, as OpenTelemetry's HTTP conventions have it), boxed once.</summary>
     internal static object BoxStatus(int status) => (uint)status < (uint)BoxedStatus.Length ? BoxedStatus[status] : status;
-
-    internal static string OutcomeName(ProxyRequestOutcome outcome) => outcome switch
-    {
-        ProxyRequestOutcome.Completed => "completed",
-        ProxyRequestOutcome.Failed => "failed",
-        ProxyRequestOutcome.ClientDisconnected => "client_disconnected",
-        ProxyRequestOutcome.UpstreamBroken => "upstream_broken",
-        _ => TelemetryConsts.Other,
-    };
-
-    private IEnumerable<Measurement<int>> ObserveProviderStates()
-    {
-        var providers = _registry.All;
-        var measurements = new List<Measurement<int>>(providers.Length * ProviderHealthStateNames.All.Length);
-        foreach (var provider in providers)
-        {
-            var current = ProviderHealthStateNames.Get(provider.GetSnapshot().State, provider.Enabled);
-            foreach (var state in ProviderHealthStateNames.All)
-            {
-                measurements.Add(new Measurement<int>(
-                    state == current ? 1 : 0,
-                    new KeyValuePair<string, object?>(TelemetryConsts.GenAI.ProviderName, provider.Name),
-                    new KeyValuePair<string, object?>(TelemetryConsts.Proxy.State, state)));
-            }
-        }
-
-        return measurements;
-    }
 
     private static object[] CreateBoxedStatus()
     {

@@ -1,41 +1,28 @@
-using AiProxy.Telemetry;
+using AiProxy.Pipeline;
 using Microsoft.Extensions.Logging;
 
 namespace AiProxy.Usage;
 
-/// <summary>Hands each record to every registered observer; an observer's failure is logged, not propagated.</summary>
-internal sealed partial class UsageReporter
+/// <summary>
+/// Hands one <see cref="ProxyUsageRecord"/> per forwarded request to every <see cref="IProxyUsageObserver"/> (the usage
+/// store, the host's own); an observer's failure is logged, not propagated. With no such observer no record is built.
+/// </summary>
+internal sealed partial class UsageReporter : IProxyExchangeObserver
 {
     private readonly IProxyUsageObserver[] _observers;
-    private readonly RequestTelemetryObserver? _telemetry;
     private readonly ILogger<UsageReporter> _logger;
 
     public UsageReporter(IEnumerable<IProxyUsageObserver> observers, ILogger<UsageReporter> logger)
     {
-        var all = observers.ToArray();
-        // The gateway's own metrics observer runs first and only while someone listens, so that with no host
-        // observer and no listener the request path builds no record at all.
-        _telemetry = all.OfType<RequestTelemetryObserver>().FirstOrDefault();
-        _observers = all.Where(static o => o is not RequestTelemetryObserver).ToArray();
+        _observers = observers.ToArray();
         _logger = logger;
     }
 
-    public bool HasObservers => _observers.Length > 0 || (_telemetry?.IsActive ?? false);
+    public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
+        => _observers.Length == 0 ? ValueTask.CompletedTask : ReportAsync(Record(request), cancellationToken);
 
     public async ValueTask ReportAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
     {
-        if (_telemetry is not null)
-        {
-            try
-            {
-                _telemetry.Record(record);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogObserverFailed(_logger, nameof(RequestTelemetryObserver), ex);
-            }
-        }
-
         foreach (var observer in _observers)
         {
             try
@@ -47,6 +34,29 @@ internal sealed partial class UsageReporter
                 LogObserverFailed(_logger, observer.GetType().Name, ex);
             }
         }
+    }
+
+    private static ProxyUsageRecord Record(in RequestEnded request)
+    {
+        var result = request.Result;
+        return new ProxyUsageRecord
+        {
+            RequestId = request.RequestId,
+            Caller = request.Caller.Name,
+            Endpoint = request.Request.Path,
+            Provider = result.Provider?.Name,
+            RequestedModel = request.Request.Inspection.Model,
+            ProviderModel = result.ProviderModel,
+            ResponseModel = result.Usage.ResponseModel,
+            StatusCode = request.StatusCode,
+            Stream = request.Request.Inspection.Stream,
+            Attempts = result.Attempts,
+            Outcome = request.Outcome,
+            Duration = request.Duration,
+            TimeToFirstByte = result.TimeToFirstByte,
+            TimeToFirstEvent = result.TimeToFirstEvent,
+            Usage = request.Usage,
+        };
     }
 
     [LoggerMessage(1, LogLevel.Error, "Usage observer {Observer} failed.")]

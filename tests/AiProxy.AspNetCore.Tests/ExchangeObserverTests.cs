@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using AiProxy.Pipeline;
+using AiProxy.RateLimiting;
+using AiProxy.Usage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace AiProxy.AspNetCore.Tests;
+
+/// <summary>
+/// The pipeline reports each request's life to every <see cref="IProxyExchangeObserver"/> registered in the container:
+/// each attempt as it is sent and as it ends (the answering one once its response was relayed), refusals by the rate
+/// limiter, and the request's end. Metrics, tracing and usage records are such observers; these tests register one more,
+/// as a dashboard history or a cost recorder would.
+/// </summary>
+public sealed class ExchangeObserverTests
+{
+    private const string ChatBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}""";
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    [Test]
+    public async Task An_observer_hears_a_failed_attempt_the_fallback_and_the_answering_attempt_in_order()
+    {
+        await using var first = await FakeServer.StartAsync("first");
+        await using var second = await FakeServer.StartAsync("second");
+        first.Behavior.FailStatus = 503;
+        var observer = new RecordingObserver();
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(first, second), services => Add(services, observer));
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+        var body = await response.Content.ReadAsStringAsync();
+        await Poll.UntilAsync(() => observer.Events.Any(e => e.StartsWith("request ", StringComparison.Ordinal)), "the request's end was not reported");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
+        Assert.That(observer.Events, Is.EqualTo(new[]
+        {
+            "sent first #1 model=gpt-4o-mini fallback=- overhead=yes",
+            "ended first #1 outcome=503 answered=False status=503 error=503",
+            "sent second #2 model=gpt-4o-mini fallback=first:503 overhead=no",
+            "ended second #2 outcome=200 answered=True status=200 error=- tokens=yes",
+            "request tests 200 Completed attempts=2 provider=second usage=yes",
+        }));
+    }
+
+    [Test]
+    public async Task The_answering_attempt_of_a_stream_ends_after_its_last_event_was_relayed()
+    {
+        await using var upstream = await FakeServer.StartAsync("only");
+        var observer = new RecordingObserver();
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(upstream), services => Add(services, observer));
+
+        using var response = await proxy.Client.PostAsync(
+            "v1/chat/completions",
+            Json("""{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"""));
+        var body = await response.Content.ReadAsStringAsync();
+        await Poll.UntilAsync(() => observer.Events.Any(e => e.StartsWith("request ", StringComparison.Ordinal)), "the request's end was not reported");
+
+        Assert.That(body, Does.Contain("[DONE]"));
+        var ended = observer.Events.Single(e => e.StartsWith("ended ", StringComparison.Ordinal));
+        Assert.That(ended, Is.EqualTo("ended only #1 outcome=200 answered=True status=200 error=- tokens=yes"), "usage read from the relayed stream");
+        Assert.That(observer.Events.IndexOf(ended), Is.LessThan(observer.Events.FindIndex(e => e.StartsWith("request ", StringComparison.Ordinal))));
+    }
+
+    [Test]
+    public async Task A_request_refused_by_the_rate_limiter_is_reported_with_its_reason()
+    {
+        await using var upstream = await FakeServer.StartAsync("only");
+        var observer = new RecordingObserver();
+        var settings = ProxyHost.ProvidersFor(upstream);
+        settings["Tokens:tests:Key"] = ProxyHost.Token;
+        settings["Tokens:tests:RequestsPerMinute"] = "1";
+        await using var proxy = await ProxyHost.StartAsync(settings, services => Add(services, observer));
+
+        using var allowed = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+        using var refused = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+
+        Assert.That(allowed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(observer.Events, Does.Contain("refused tests Requests"));
+    }
+
+    [Test]
+    public async Task An_observer_that_fails_does_not_change_the_response_nor_keep_the_others_from_hearing()
+    {
+        await using var upstream = await FakeServer.StartAsync("only");
+        var usage = new RecordingUsageObserver();
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(upstream), services =>
+        {
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, FailingObserver>());
+            services.AddSingleton<IProxyUsageObserver>(usage);
+        });
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+        var record = await usage.WaitForRecordAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(record.Provider, Is.EqualTo("only"));
+        await Poll.UntilAsync(() => proxy.Logs.AllText.Contains("Exchange observer FailingObserver failed", StringComparison.Ordinal), "the failure was not logged");
+    }
+
+    private static void Add(IServiceCollection services, RecordingObserver observer)
+        => services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver>(observer));
+
+    private sealed class RecordingObserver : IProxyExchangeObserver
+    {
+        private readonly ConcurrentQueue<string> _events = new();
+
+        public List<string> Events => [.. _events];
+
+        public void OnAttemptSent(in AttemptSent attempt)
+            => _events.Enqueue(
+                $"sent {attempt.Provider} #{attempt.Number} model={attempt.ProviderModel} fallback={(attempt.FallbackFrom is null ? "-" : $"{attempt.FallbackFrom}:{attempt.FallbackReason}")} overhead={(attempt.Overhead is null ? "no" : "yes")}");
+
+        public void OnAttemptEnded(in AttemptEnded attempt)
+            => _events.Enqueue(
+                $"ended {attempt.Provider} #{attempt.Number} outcome={attempt.Outcome} answered={attempt.Answered} status={attempt.StatusCode} error={attempt.ErrorType ?? "-"}"
+                + (attempt.Answered ? $" tokens={(attempt.InputTokens > 0 && attempt.OutputTokens > 0 ? "yes" : "no")}" : string.Empty));
+
+        public void OnRateLimited(in RateLimitRefusal refusal) => _events.Enqueue($"refused {refusal.Caller} {refusal.Reason}");
+
+        public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
+        {
+            _events.Enqueue(
+                $"request {request.Caller.Name} {request.StatusCode} {request.Outcome} attempts={request.Result.Attempts} provider={request.Result.Provider?.Name} usage={(request.Usage is { IsEstimate: false } ? "yes" : "no")}");
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class FailingObserver : IProxyExchangeObserver
+    {
+        public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("this observer always fails");
+    }
+}
