@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Globalization;
 using AiProxy.Errors;
@@ -56,6 +57,7 @@ internal sealed partial class ProxyDispatcher
         _events = events;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ForwardResult> ForwardAsync(ProxyRequest request, CancellationToken clientAborted)
     {
         if (!EndpointPath.IsSafe(request.Path))
@@ -96,8 +98,46 @@ internal sealed partial class ProxyDispatcher
                 LogPanic(_logger, request.Model);
             }
 
+            // The attempts, one after the other, until one is not worth following: a plain loop, since the plan already
+            // counts the retries (MaxRetries), knows which provider is next and how long to wait before it (nothing when
+            // it switches provider, RetryBackoff before the same one again). It runs here rather than in a method of its
+            // own, and an attempt's start and end are handled synchronously: one state machine per request and one per
+            // attempt (SendAttemptAsync). Most requests are answered by the first attempt and pay for nothing more.
             var plan = new AttemptPlan(request, candidates, count, fallbacks, panic, options, _time, _backoff, clientAborted);
-            var result = await RunAsync(plan, clientAborted).ConfigureAwait(false);
+            ForwardResult result;
+            try
+            {
+                while (plan.MoveNext())
+                {
+                    var delay = plan.NextDelay();
+                    if (delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(delay, _time, clientAborted).ConfigureAwait(false);
+                    }
+
+                    if (plan.Remaining <= TimeSpan.Zero)
+                    {
+                        plan.BudgetExhausted();
+                        break;
+                    }
+
+                    // Current while the attempt is sent: its context is the trace context the provider gets.
+                    var scope = _events.StartAttempt(request.Path, plan.Current!.Name, plan.Attempts + 1);
+                    var outcome = await SendAttemptAsync(plan, scope).ConfigureAwait(false);
+                    if (!Record(plan, scope, outcome))
+                    {
+                        break;
+                    }
+                }
+
+                result = plan.Finish();
+            }
+            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+            {
+                plan.Finish().Dispose(); // gives back a half-open trial claimed for an attempt that never ran
+                return ForwardResult.Aborted(plan.Attempts, plan.Route);
+            }
+
             if (result.Error is { } error)
             {
                 LogRequestFailed(_logger, request.Model, result.Attempts, result.Route, error.Status, error.Code);
@@ -144,62 +184,17 @@ internal sealed partial class ProxyDispatcher
         return count;
     }
 
-    /// <summary>
-    /// Runs the attempts, one after the other, until one is not worth following: a plain loop, since the plan already
-    /// counts the retries (<c>MaxRetries</c>), knows which provider is next and how long to wait before it (nothing when
-    /// it switches provider, <see cref="RetryBackoff"/> before the same one again). Most requests are answered by the
-    /// first attempt and pay for nothing more.
-    /// </summary>
-    private async ValueTask<ForwardResult> RunAsync(AttemptPlan plan, CancellationToken clientAborted)
-    {
-        try
-        {
-            while (plan.MoveNext())
-            {
-                var delay = plan.NextDelay();
-                if (delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(delay, _time, clientAborted).ConfigureAwait(false);
-                }
-
-                if (plan.Remaining <= TimeSpan.Zero)
-                {
-                    plan.BudgetExhausted();
-                    break;
-                }
-
-                var outcome = await SendPlannedAttemptAsync(plan).ConfigureAwait(false);
-                if (!outcome.IsRetryable)
-                {
-                    break;
-                }
-            }
-
-            return plan.Finish();
-        }
-        catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
-        {
-            plan.Finish().Dispose(); // gives back a half-open trial claimed for an attempt that never ran
-            return ForwardResult.Aborted(plan.Attempts, plan.Route);
-        }
-    }
-
-    private async ValueTask<AttemptOutcome> SendPlannedAttemptAsync(AttemptPlan plan)
+    /// <summary>Reports and records how an attempt ended; true when the next one should follow.</summary>
+    private bool Record(AttemptPlan plan, in AttemptScope scope, in AttemptOutcome outcome)
     {
         var provider = plan.Current!;
-        var attemptTimeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), plan.Remaining);
-        var number = plan.Attempts + 1;
-
-        // Current while the attempt is sent: its context is the trace context the provider gets.
-        var scope = _events.StartAttempt(plan.Request.Path, provider.Name, number);
-        var outcome = await SendAttemptAsync(plan, provider, attemptTimeout, number, scope).ConfigureAwait(false);
         if (outcome.Result is { } accepted)
         {
             accepted.AnsweringAttempt = scope; // it ends when the pipeline has relayed its response
         }
         else
         {
-            _events.AttemptFailed(scope, plan.Request.Path, provider.Name, outcome.ProviderModel, number, outcome.Label);
+            _events.AttemptFailed(scope, plan.Request.Path, provider.Name, outcome.ProviderModel, plan.Attempts + 1, outcome.Label);
         }
 
         plan.Record(outcome);
@@ -208,11 +203,15 @@ internal sealed partial class ProxyDispatcher
             LogAttemptFailed(_logger, plan.Attempts, provider.Name, plan.Request.Model, outcome.Label);
         }
 
-        return outcome;
+        return outcome.IsRetryable;
     }
 
-    private async ValueTask<AttemptOutcome> SendAttemptAsync(AttemptPlan plan, ProviderClient provider, TimeSpan timeout, int attempt, AttemptScope scope)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<AttemptOutcome> SendAttemptAsync(AttemptPlan plan, AttemptScope scope)
     {
+        var provider = plan.Current!;
+        var timeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), plan.Remaining);
+        var attempt = plan.Attempts + 1;
         var request = plan.Request;
         var clientAborted = plan.ClientAborted;
         if (!provider.TryEnterFlight())

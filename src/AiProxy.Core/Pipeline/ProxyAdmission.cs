@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AiProxy.Errors;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
@@ -25,6 +26,7 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
             : RequestTokenEstimate.Estimate(
                 request.Body.Length, request.Inspection, DefaultCompletionTokens(request.Inspection, request.Selection, caller.Providers, current), isText: request.Inspection.IsJson);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyCaller caller, ProxyRequest request, long estimate, CancellationToken cancellationToken)
     {
         var providers = ProviderCapacities(request.Model, request.Selection, caller.Providers);

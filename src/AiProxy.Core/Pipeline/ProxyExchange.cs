@@ -90,7 +90,8 @@ internal sealed partial class ProxyExchange(
         await events.RequestEndedAsync(ended, CancellationToken.None).ConfigureAwait(false);
     }
 
-    private async Task<ProxyRequestOutcome> RelayAsync<TSink>(
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ProxyRequestOutcome> RelayAsync<TSink>(
         ProxyRequest request, ForwardResult result, TSink sink, OpenAiProxyOptions current, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {

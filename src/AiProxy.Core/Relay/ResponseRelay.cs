@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using AiProxy.Attempts;
@@ -23,6 +24,7 @@ internal static class ResponseRelay
     /// <param name="writeTimeout">Longest time the client may leave relayed bytes untaken (<c>ClientWriteTimeout</c>).</param>
     /// <param name="time">The clock of both timers.</param>
     /// <param name="clientAborted">Fires when the client went away.</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<RelayOutcome> CopyAsync(
         ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
@@ -68,6 +70,7 @@ internal static class ResponseRelay
 
     /// <returns>How the copy ended, the tail's length, and the offset in the tail of the body's top-level <c>usage</c> member
     /// (-1 when it has none, or when it is not within the tail).</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<(RelayOutcome Outcome, int TailLength, long UsageAt)> CopyRawAsync(
         Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
     {
