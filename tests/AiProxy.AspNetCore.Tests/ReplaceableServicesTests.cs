@@ -9,6 +9,7 @@ using AiProxy.Selection;
 using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Moq;
 
 namespace AiProxy.AspNetCore.Tests;
@@ -41,6 +42,27 @@ public sealed class ReplaceableServicesTests
         Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"), "failover alone would choose first");
         Assert.That(first.ForwardedCount(), Is.EqualTo(0));
         selector.Verify(s => s.GetCandidates("gpt-4o-mini", It.Is<SelectionContext>(c => c.Strategy == "mine")), Times.Once);
+    }
+
+    [Test]
+    public async Task Admission_does_not_need_the_built_in_selector_once_a_host_app_replaced_it()
+    {
+        await using var upstream = await FakeServer.StartAsync("first");
+        var chosen = new Mock<IProviderClient>();
+        chosen.SetupGet(p => p.Name).Returns("first");
+        var selector = new Mock<IClientSelector>();
+        selector.SetupGet(s => s.StrategyNames).Returns(["mine"]);
+        selector.Setup(s => s.GetCandidates("gpt-4o-mini", It.IsAny<SelectionContext>())).Returns([chosen.Object]);
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(upstream), services =>
+        {
+            services.AddSingleton(selector.Object);
+            services.RemoveAll<ClientSelector>(); // admission reads the candidates' capacity from the registry, not from it
+        });
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        selector.Verify(s => s.GetCandidates("gpt-4o-mini", It.IsAny<SelectionContext>()), Times.Once);
     }
 
     [Test]

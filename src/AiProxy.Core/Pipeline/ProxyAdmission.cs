@@ -13,7 +13,7 @@ namespace AiProxy.Pipeline;
 /// of the providers that may answer, with the request's token estimate; and the refusal the client gets when it is not
 /// admitted.
 /// </summary>
-internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelector selector, ProviderRegistry registry)
+internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ProviderRegistry registry)
 {
     private const string RateLimitExceeded = "rate_limit_exceeded";
 
@@ -94,7 +94,8 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
     }
 
     /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a
-    /// capacity limit (the common case, which then allocates nothing). The candidates are the selector's cached set.</summary>
+    /// capacity limit (the common case, which then allocates nothing). The candidates are the registry's cached serving set,
+    /// whichever <see cref="IClientSelector"/> the host app uses.</summary>
     private ProxyProviderCapacity[] ProviderCapacities(string model, SelectionContext selection, ProviderScope? scope)
     {
         var candidates = Candidates(model, selection);
@@ -131,5 +132,5 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
     private ReadOnlySpan<ProviderClient> Candidates(string model, SelectionContext selection)
         => selection.Provider is { } pinned
             ? (registry.Find(pinned) is { } found ? new ReadOnlySpan<ProviderClient>([found]) : [])
-            : selector.ServingProviders(model);
+            : registry.Serving.Get(registry.All, model);
 }
