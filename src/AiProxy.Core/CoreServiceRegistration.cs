@@ -1,5 +1,6 @@
 using AiProxy.Attempts;
 using AiProxy.Configuration;
+using AiProxy.Health;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
 using AiProxy.Protocols;
@@ -31,6 +32,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ModelMappingService>();
         services.TryAddSingleton<IModelMappingService>(sp => sp.GetRequiredService<ModelMappingService>());
         services.TryAddSingleton<ProviderRegistry>();
+        services.TryAddSingleton(sp => new ProviderCooldowns(sp.GetRequiredService<ProviderRegistry>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, FailoverStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RoundRobinStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RandomStrategy>());
@@ -62,7 +64,7 @@ internal static class CoreServiceRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, TracingObserver>());
         services.TryAddSingleton<UsageReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, UsageReporter>(sp => sp.GetRequiredService<UsageReporter>()));
-        services.TryAddSingleton<InMemoryProxyUsageStore>();
+        services.TryAddSingleton(sp => new InMemoryProxyUsageStore(sp.GetRequiredService<ModelTagResolver>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, InMemoryProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>()));
         services.TryAddSingleton<ModelCatalog>();

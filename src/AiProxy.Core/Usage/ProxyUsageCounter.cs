@@ -9,4 +9,9 @@ namespace AiProxy.Usage;
 /// <param name="OutputTokens">Completion tokens.</param>
 /// <param name="TotalTokens">All tokens.</param>
 public sealed record ProxyUsageCounter(
-    string Caller, string Provider, string Model, long Requests, long InputTokens, long OutputTokens, long TotalTokens);
+    string Caller, string Provider, string Model, long Requests, long InputTokens, long OutputTokens, long TotalTokens)
+{
+    /// <summary>The order of <see cref="ProxyDailyUsage.Counters"/>: by caller, then provider, then model (ordinal), so
+    /// that every store lists a day the same way.</summary>
+    public static IComparer<ProxyUsageCounter> Order => UsageCounterOrder.Instance;
+}

@@ -13,7 +13,7 @@ namespace AiProxy.Redis.Usage;
 /// instance's own counters (<see cref="ProxyDailyUsage.IsShared"/> is then <see langword="false"/>), and what is counted
 /// meanwhile is missing from the shared totals.
 /// </summary>
-internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageStore local, ModelTagResolver models, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
+internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageStore local, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
 {
     private const char Separator = '|';
 
@@ -36,7 +36,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
     {
         ArgumentNullException.ThrowIfNull(record);
         var day = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        var key = Bounded(day, UsageCounterKey.From(record, models));
+        var key = Bounded(day, local.KeyOf(record));
         var counts = _pending.GetOrAdd((day, key), static _ => new PendingCounts());
         Interlocked.Increment(ref counts.Values[0]);
         if (record.Usage is { } usage)
@@ -231,7 +231,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
 
         return counters
             .Select(static c => new ProxyUsageCounter(c.Key.Item1, c.Key.Item2, c.Key.Item3, c.Value[0], c.Value[1], c.Value[2], c.Value[3]))
-            .Order(UsageCounterOrder.Instance)
+            .Order(ProxyUsageCounter.Order)
             .ToArray();
     }
 }
