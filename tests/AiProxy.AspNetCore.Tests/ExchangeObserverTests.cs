@@ -98,7 +98,7 @@ public sealed class ExchangeObserverTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         Assert.That(record.Provider, Is.EqualTo("only"));
-        await Poll.UntilAsync(() => proxy.Logs.AllText.Contains("Exchange observer FailingObserver failed", StringComparison.Ordinal), "the failure was not logged");
+        await Poll.UntilAsync(() => proxy.Logs.AllText.Contains("Observer FailingObserver failed", StringComparison.Ordinal), "the failure was not logged");
     }
 
     private static void Add(IServiceCollection services, RecordingObserver observer)
@@ -110,14 +110,14 @@ public sealed class ExchangeObserverTests
 
         public List<string> Events => [.. _events];
 
-        public void OnAttemptSent(in AttemptSent attempt)
+        public void OnAttemptSent(in AttemptSent sent)
             => _events.Enqueue(
-                $"sent {attempt.Provider} #{attempt.Number} model={attempt.ProviderModel} fallback={(attempt.FallbackFrom is null ? "-" : $"{attempt.FallbackFrom}:{attempt.FallbackReason}")} overhead={(attempt.Overhead is null ? "no" : "yes")}");
+                $"sent {sent.Attempt.Provider} #{sent.Attempt.Number} model={sent.Attempt.ProviderModel} fallback={(sent.FallbackFrom is null ? "-" : $"{sent.FallbackFrom}:{sent.FallbackReason}")} overhead={(sent.Overhead is null ? "no" : "yes")}");
 
-        public void OnAttemptEnded(in AttemptEnded attempt)
+        public void OnAttemptEnded(in AttemptEnded ended)
             => _events.Enqueue(
-                $"ended {attempt.Provider} #{attempt.Number} outcome={attempt.Outcome} answered={attempt.Answered} status={attempt.StatusCode} error={attempt.ErrorType ?? "-"}"
-                + (attempt.Answered ? $" tokens={(attempt.InputTokens > 0 && attempt.OutputTokens > 0 ? "yes" : "no")}" : string.Empty));
+                $"ended {ended.Attempt.Provider} #{ended.Attempt.Number} outcome={ended.Outcome} answered={ended.Answered} status={ended.StatusCode} error={ended.ErrorType ?? "-"}"
+                + (ended.Answered ? $" tokens={(ended.InputTokens > 0 && ended.OutputTokens > 0 ? "yes" : "no")}" : string.Empty));
 
         public void OnRateLimited(in RateLimitRefusal refusal) => _events.Enqueue($"refused {refusal.Caller} {refusal.Reason}");
 

@@ -248,17 +248,10 @@ internal sealed partial class ProxyDispatcher
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
         var fallback = plan.LastProvider is { } previous && !ReferenceEquals(previous, plan.Current) ? previous.Name : null;
-        _events.AttemptSent(new AttemptSent
-        {
-            Operation = ProxyTracing.OperationName(request.Path),
-            Provider = provider.Name,
-            ProviderModel = providerModel,
-            Number = attempt,
-            FallbackFrom = fallback,
-            FallbackReason = fallback is null ? null : plan.LastOutcome,
-            Overhead = attempt == 1 ? _time.GetElapsedTime(request.StartTimestamp, sentAt) : null,
-            Activity = scope.Activity,
-        });
+        var fallbackReason = fallback is null ? null : plan.LastOutcome;
+        var overhead = attempt == 1 ? _time.GetElapsedTime(request.StartTimestamp, sentAt) : (TimeSpan?)null;
+        var sent = new AttemptInfo(ProxyTracing.OperationName(request.Path), provider.Name, providerModel, attempt, scope.Activity);
+        _events.AttemptSent(new AttemptSent(sent, fallback, fallbackReason, overhead));
 
         HttpResponseMessage? response = null;
         var handedOff = false;

@@ -12,7 +12,7 @@ namespace AiProxy.Pipeline;
 /// in registration order. The observers are read from the container once; with nobody listening an event costs a loop
 /// over them and the checks they make.
 /// </summary>
-internal sealed partial class ProxyExchangeEvents
+internal sealed class ProxyExchangeEvents
 {
     private readonly IProxyExchangeObserver[] _observers;
     private readonly ProxyMetrics _metrics;
@@ -50,19 +50,9 @@ internal sealed partial class ProxyExchangeEvents
     /// <summary>An attempt that did not answer is over: the observers see it, then its activity stops.</summary>
     public void AttemptFailed(in AttemptScope scope, string path, string provider, string? providerModel, int number, string outcome)
     {
-        var ended = new AttemptEnded
-        {
-            Operation = ProxyTracing.OperationName(path),
-            Provider = provider,
-            ProviderModel = providerModel,
-            Number = number,
-            Outcome = outcome,
-            StatusCode = int.TryParse(outcome, NumberStyles.None, CultureInfo.InvariantCulture, out var status) ? status : 0,
-            ErrorType = outcome,
-            Duration = _time.GetElapsedTime(scope.Started),
-            Activity = scope.Activity,
-        };
-        End(ended);
+        var attempt = new AttemptInfo(ProxyTracing.OperationName(path), provider, providerModel, number, scope.Activity);
+        var status = int.TryParse(outcome, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
+        End(new AttemptEnded(attempt, outcome, Answered: false, status, ErrorType: outcome, null, null, null, _time.GetElapsedTime(scope.Started)));
     }
 
     /// <summary>
@@ -72,32 +62,22 @@ internal sealed partial class ProxyExchangeEvents
     public void AttemptAnswered(string path, ForwardResult result, RelayOutcome? relayed)
     {
         var status = result.Response is { } response ? (int)response.StatusCode : 0;
-        var usage = result.Usage;
-        var ended = new AttemptEnded
+        var errorType = relayed switch
         {
-            Operation = ProxyTracing.OperationName(path),
-            Provider = result.Provider?.Name ?? string.Empty,
-            ProviderModel = result.ProviderModel,
-            Number = result.Attempts,
-            Outcome = AttemptClassifier.Answered(status).Label,
-            Answered = true,
-            StatusCode = status,
-            ErrorType = relayed switch
-            {
-                RelayOutcome.Completed => status >= 400 ? status.ToString(CultureInfo.InvariantCulture) : null,
-                RelayOutcome.ClientAborted => "cancelled",
-                RelayOutcome.UpstreamFailed => "stream_interrupted",
-                RelayOutcome.UpstreamIdle => "stream_idle_timeout",
-                RelayOutcome.ClientTooSlow => "client_write_timeout",
-                _ => "not_relayed",
-            },
-            ResponseModel = usage.ResponseModel,
-            InputTokens = usage.PromptTokens,
-            OutputTokens = usage.CompletionTokens,
-            Duration = _time.GetElapsedTime(result.AnsweringAttempt.Started),
-            Activity = result.AnsweringAttempt.Activity,
+            RelayOutcome.Completed => status >= 400 ? status.ToString(CultureInfo.InvariantCulture) : null,
+            RelayOutcome.ClientAborted => "cancelled",
+            RelayOutcome.UpstreamFailed => "stream_interrupted",
+            RelayOutcome.UpstreamIdle => "stream_idle_timeout",
+            RelayOutcome.ClientTooSlow => "client_write_timeout",
+            _ => "not_relayed",
         };
-        End(ended);
+        var scope = result.AnsweringAttempt;
+        var attempt = new AttemptInfo(
+            ProxyTracing.OperationName(path), result.Provider?.Name ?? string.Empty, result.ProviderModel, result.Attempts, scope.Activity);
+        var usage = result.Usage;
+        End(new AttemptEnded(
+            attempt, AttemptClassifier.Answered(status).Label, Answered: true, status, errorType, usage.ResponseModel, usage.PromptTokens,
+            usage.CompletionTokens, _time.GetElapsedTime(scope.Started)));
     }
 
     public void RateLimited(string caller, RateLimiting.ProxyRateLimitReason reason)
@@ -109,20 +89,8 @@ internal sealed partial class ProxyExchangeEvents
         }
     }
 
-    public async ValueTask RequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                await observer.OnRequestEndedAsync(request, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogObserverFailed(_logger, observer.GetType().Name, ex);
-            }
-        }
-    }
+    public ValueTask RequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
+        => ObserverCalls.EachAsync(_observers, request, static (o, r, ct) => o.OnRequestEndedAsync(r, ct), _logger, cancellationToken);
 
     private void End(in AttemptEnded ended)
     {
@@ -131,9 +99,6 @@ internal sealed partial class ProxyExchangeEvents
             observer.OnAttemptEnded(ended);
         }
 
-        ended.Activity?.Stop();
+        ended.Attempt.Activity?.Stop();
     }
-
-    [LoggerMessage(1, LogLevel.Error, "Exchange observer {Observer} failed.")]
-    private static partial void LogObserverFailed(ILogger logger, string observer, Exception exception);
 }

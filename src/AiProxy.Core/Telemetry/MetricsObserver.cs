@@ -14,30 +14,31 @@ internal sealed class MetricsObserver(ProxyMetrics metrics, ModelTagResolver mod
     private const int MaxCallerTags = 256;
     private readonly ConcurrentDictionary<string, byte> _callerTags = new(StringComparer.Ordinal);
 
-    public void OnAttemptSent(in AttemptSent attempt)
+    public void OnAttemptSent(in AttemptSent sent)
     {
-        if (attempt.FallbackFrom is { } from)
+        if (sent.FallbackFrom is { } from)
         {
-            metrics.RecordFallback(from, attempt.Provider, attempt.FallbackReason ?? TelemetryConsts.Other);
+            metrics.RecordFallback(from, sent.Attempt.Provider, sent.FallbackReason ?? TelemetryConsts.Other);
         }
 
-        if (attempt.Overhead is { } overhead)
+        if (sent.Overhead is { } overhead)
         {
-            metrics.RecordOverhead(overhead, attempt.Operation);
+            metrics.RecordOverhead(overhead, sent.Attempt.Operation);
         }
     }
 
-    public void OnAttemptEnded(in AttemptEnded attempt)
+    public void OnAttemptEnded(in AttemptEnded ended)
     {
         if (!metrics.AttemptInstrumentsEnabled)
         {
             return;
         }
 
+        var attempt = ended.Attempt;
         var providerModel = models.Resolve(attempt.ProviderModel);
-        metrics.RecordAttempt(attempt.Provider, providerModel, attempt.Outcome);
+        metrics.RecordAttempt(attempt.Provider, providerModel, ended.Outcome);
         metrics.RecordOperation(
-            attempt.Duration, attempt.Operation, attempt.Provider, providerModel, models.Resolve(attempt.ResponseModel), attempt.ErrorType);
+            ended.Duration, attempt.Operation, attempt.Provider, providerModel, models.Resolve(ended.ResponseModel), ended.ErrorType);
     }
 
     public void OnRateLimited(in RateLimitRefusal refusal)

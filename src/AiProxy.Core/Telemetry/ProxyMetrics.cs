@@ -42,28 +42,24 @@ internal sealed class ProxyMetrics : IDisposable
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(options) ?? new Meter(options);
 
-        _operationDuration = _meter.CreateHistogram(
-            TelemetryConsts.GenAI.OperationDuration, TelemetryConsts.SecondsUnit,
-            "Duration of one upstream call, from sending the request until its response was relayed whole (or the call failed).",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _operationDuration = Seconds(
+            TelemetryConsts.GenAI.OperationDuration, DurationBuckets,
+            "Duration of one upstream call, from sending the request until its response was relayed whole (or the call failed).");
         _tokenUsage = _meter.CreateHistogram(
             TelemetryConsts.GenAI.TokenUsage, TelemetryConsts.TokensUnit,
             "Tokens used per upstream call, as the provider reported them (the usage chunk of a stream).",
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = TokenBuckets });
         _requests = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.Requests, "{request}", "Requests the gateway forwarded, by caller, model, provider, status and outcome.");
-        _requestDuration = _meter.CreateHistogram(
-            TelemetryConsts.Proxy.RequestDuration, TelemetryConsts.SecondsUnit,
-            "From a request's arrival until its response was complete, over every attempt.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _timeToFirstChunk = _meter.CreateHistogram(
-            TelemetryConsts.Proxy.TimeToFirstChunk, TelemetryConsts.SecondsUnit,
-            "From a request's arrival until its first stream event (other responses: response headers) was ready for the client.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _overhead = _meter.CreateHistogram(
-            TelemetryConsts.Proxy.Overhead, TelemetryConsts.SecondsUnit,
-            "Time the gateway itself took from a request's arrival until its first upstream call was sent: authentication, rate limiting, reading and inspecting the body, selection, building the upstream request.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = OverheadBuckets });
+        _requestDuration = Seconds(
+            TelemetryConsts.Proxy.RequestDuration, DurationBuckets,
+            "From a request's arrival until its response was complete, over every attempt.");
+        _timeToFirstChunk = Seconds(
+            TelemetryConsts.Proxy.TimeToFirstChunk, DurationBuckets,
+            "From a request's arrival until its first stream event (other responses: response headers) was ready for the client.");
+        _overhead = Seconds(
+            TelemetryConsts.Proxy.Overhead, OverheadBuckets,
+            "Time the gateway itself took from a request's arrival until its first upstream call was sent: authentication, rate limiting, reading and inspecting the body, selection, building the upstream request.");
         _attempts = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.Attempts, "{attempt}", "Upstream attempts, by provider, model and outcome (status code, timeout, error...).");
         _fallbacks = _meter.CreateCounter<long>(
@@ -76,6 +72,10 @@ internal sealed class ProxyMetrics : IDisposable
             TelemetryConsts.Proxy.ProviderState, providerStates.Read, "{provider}",
             "1 for each provider's current state (healthy, half_open, cooldown, disabled), 0 for the others.");
     }
+
+    /// <summary>A histogram of seconds with the bucket boundaries OpenTelemetry advises for it.</summary>
+    private Histogram<double> Seconds(string name, double[] buckets, string description)
+        => _meter.CreateHistogram(name, TelemetryConsts.SecondsUnit, description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
 
     /// <summary>Whether any per-request instrument has a listener.</summary>
     public bool RequestInstrumentsEnabled
@@ -121,33 +121,29 @@ internal sealed class ProxyMetrics : IDisposable
     {
         var status = BoxStatus(tags.StatusCode);
         var stream = tags.Stream ? BoxedTrue : BoxedFalse;
-        if (_requests.Enabled)
+        if (_requests.Enabled || _requestDuration.Enabled)
         {
-            var list = new TagList
+            // The same tags on both, and the caller on the count only (a duration per caller would be too many series).
+            var common = new TagList
             {
-                { TelemetryConsts.Proxy.Caller, tags.Caller },
                 { TelemetryConsts.GenAI.OperationName, tags.Operation },
                 { TelemetryConsts.Common.HttpStatusCode, status },
                 { TelemetryConsts.Proxy.Outcome, tags.Outcome },
                 { TelemetryConsts.Proxy.Stream, stream },
             };
-            AddOptional(ref list, TelemetryConsts.GenAI.ProviderName, tags.Provider);
-            AddOptional(ref list, TelemetryConsts.GenAI.RequestModel, tags.Model);
-            _requests.Add(1, list);
-        }
+            AddOptional(ref common, TelemetryConsts.GenAI.ProviderName, tags.Provider);
+            AddOptional(ref common, TelemetryConsts.GenAI.RequestModel, tags.Model);
+            if (_requests.Enabled)
+            {
+                var counted = common;
+                counted.Add(TelemetryConsts.Proxy.Caller, tags.Caller);
+                _requests.Add(1, counted);
+            }
 
-        if (_requestDuration.Enabled)
-        {
-            var list = new TagList
+            if (_requestDuration.Enabled)
             {
-                { TelemetryConsts.GenAI.OperationName, tags.Operation },
-                { TelemetryConsts.Common.HttpStatusCode, status },
-                { TelemetryConsts.Proxy.Outcome, tags.Outcome },
-                { TelemetryConsts.Proxy.Stream, stream },
-            };
-            AddOptional(ref list, TelemetryConsts.GenAI.ProviderName, tags.Provider);
-            AddOptional(ref list, TelemetryConsts.GenAI.RequestModel, tags.Model);
-            _requestDuration.Record(duration.TotalSeconds, list);
+                _requestDuration.Record(duration.TotalSeconds, common);
+            }
         }
 
         if (_timeToFirstChunk.Enabled && firstChunk is { } first)

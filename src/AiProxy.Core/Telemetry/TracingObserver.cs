@@ -11,9 +11,10 @@ namespace AiProxy.Telemetry;
 /// </summary>
 internal sealed class TracingObserver : IProxyExchangeObserver
 {
-    public void OnAttemptSent(in AttemptSent attempt)
+    public void OnAttemptSent(in AttemptSent sent)
     {
         // OpenTelemetry's GenAI span name is "{operation} {model}", known once the request is built.
+        var attempt = sent.Attempt;
         if (attempt.Activity is { IsAllDataRequested: true } activity && attempt.ProviderModel is { } model)
         {
             activity.DisplayName = string.Concat(attempt.Operation, " ", model);
@@ -23,7 +24,7 @@ internal sealed class TracingObserver : IProxyExchangeObserver
 
     public void OnAttemptEnded(in AttemptEnded attempt)
     {
-        if (attempt.Activity is not { } activity)
+        if (attempt.Attempt.Activity is not { } activity)
         {
             return;
         }

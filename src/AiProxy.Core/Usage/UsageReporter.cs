@@ -7,7 +7,7 @@ namespace AiProxy.Usage;
 /// Hands one <see cref="ProxyUsageRecord"/> per forwarded request to every <see cref="IProxyUsageObserver"/> (the usage
 /// store, the host's own); an observer's failure is logged, not propagated. With no such observer no record is built.
 /// </summary>
-internal sealed partial class UsageReporter : IProxyExchangeObserver
+internal sealed class UsageReporter : IProxyExchangeObserver
 {
     private readonly IProxyUsageObserver[] _observers;
     private readonly ILogger<UsageReporter> _logger;
@@ -21,20 +21,8 @@ internal sealed partial class UsageReporter : IProxyExchangeObserver
     public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
         => _observers.Length == 0 ? ValueTask.CompletedTask : ReportAsync(Record(request), cancellationToken);
 
-    public async ValueTask ReportAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                await observer.OnRequestCompletedAsync(record, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogObserverFailed(_logger, observer.GetType().Name, ex);
-            }
-        }
-    }
+    public ValueTask ReportAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
+        => ObserverCalls.EachAsync(_observers, record, static (o, r, ct) => o.OnRequestCompletedAsync(r, ct), _logger, cancellationToken);
 
     private static ProxyUsageRecord Record(in RequestEnded request)
     {
@@ -58,7 +46,4 @@ internal sealed partial class UsageReporter : IProxyExchangeObserver
             Usage = request.Usage,
         };
     }
-
-    [LoggerMessage(1, LogLevel.Error, "Usage observer {Observer} failed.")]
-    private static partial void LogObserverFailed(ILogger logger, string observer, Exception exception);
 }
