@@ -80,9 +80,10 @@ var app = builder.Build();
 // Host code may change mappings at any time: requests for "gpt-4o" go to the fake as "gpt-4o-mini".
 app.Services.GetRequiredService<IModelMappingService>().SetProviderMapping("local", "gpt-4o", "gpt-4o-mini");
 
-app.MapGet("/", () => "AiProxy sample: an OpenAI-compatible gateway at /proxy/v1 (GET /proxy/v1/models, POST /proxy/v1/chat/completions, GET /proxy/status), metrics at /metrics, health at /healthz.");
+app.MapGet("/", () => "AiProxy sample: an OpenAI-compatible gateway at /proxy/v1 (GET /proxy/v1/models, POST /proxy/v1/chat/completions, GET /proxy/status), the dashboard at /proxy/dashboard, metrics at /metrics, health at /healthz.");
 app.MapOpenAiProxy("/proxy");
 app.MapOpenAiProxyAdmin("/proxy"); // /proxy/admin/tokens, /proxy/admin/audit, /proxy/admin/usage
+app.MapOpenAiProxyDashboard("/proxy/dashboard"); // the page; sign in with an admin token (sk-aiproxy-sample-admin)
 app.MapPrometheusScrapingEndpoint(); // GET /metrics
 app.MapHealthChecks("/healthz");
 

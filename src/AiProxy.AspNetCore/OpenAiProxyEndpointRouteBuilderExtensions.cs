@@ -11,8 +11,9 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the OpenAI-compatible endpoints under <paramref name="prefix"/>: <c>POST /v1/chat/completions</c>,
     /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> (the models
-    /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret), and any other
-    /// <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider. Every endpoint needs a proxy token
+    /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret),
+    /// <c>GET /status/history</c> (this instance's last hour per provider and last 100 requests, admin tokens only), and any
+    /// other <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider. Every endpoint needs a proxy token
     /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors; a path
     /// with dot segments, <c>;</c>, <c>\</c> or <c>//</c> (also percent-encoded) gets 400 before any endpoint sees it.
     /// </summary>
@@ -33,11 +34,13 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
         var handler = endpoints.ServiceProvider.GetRequiredService<ProxyRequestHandler>();
         var models = endpoints.ServiceProvider.GetRequiredService<ModelsEndpoint>();
         var status = endpoints.ServiceProvider.GetRequiredService<StatusEndpoint>();
+        var history = endpoints.ServiceProvider.GetRequiredService<StatusHistoryEndpoint>();
         var group = endpoints.MapGroup(prefix);
         ((IEndpointConventionBuilder)group).Add(UnsafePathGuard.Apply); // before any endpoint of the group: the raw path, as the client sent it
         group.Map("/v1/models", models.HandleAsync);
         group.Map("/v1/models/{**id}", models.HandleModelAsync).AllowEncodedSlash();
         group.Map("/status", status.HandleAsync);
+        group.Map("/status/history", history.HandleAsync);
         group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
         group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));
         group.Map("/v1/embeddings", context => handler.HandleModelEndpointAsync(context, "embeddings"));

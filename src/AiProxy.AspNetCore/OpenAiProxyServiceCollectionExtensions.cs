@@ -1,4 +1,5 @@
 using AiProxy;
+using AiProxy.AspNetCore.Dashboard;
 using AiProxy.AspNetCore.Endpoints;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -54,6 +55,11 @@ public static class OpenAiProxyServiceCollectionExtensions
         services.TryAddSingleton<CallerAuthentication>();
         services.TryAddSingleton<ModelsEndpoint>();
         services.TryAddSingleton<StatusEndpoint>();
+        services.TryAddSingleton<AdminAccess>();
+        services.TryAddSingleton<StatusHistoryEndpoint>();
+        services.TryAddSingleton<DashboardAssets>();
+        services.TryAddSingleton<DashboardUsageEndpoint>();
+        services.TryAddSingleton<DashboardEndpoints>();
         services.TryAddSingleton<OpenAiProxyMarker>();
         return builder;
     }

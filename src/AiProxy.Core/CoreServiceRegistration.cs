@@ -1,6 +1,7 @@
 using AiProxy.Attempts;
 using AiProxy.Configuration;
 using AiProxy.Health;
+using AiProxy.History;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
 using AiProxy.Protocols;
@@ -58,10 +59,13 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProviderStateReadings>();
         services.TryAddSingleton<ProxyMetrics>();
 
-        // The pipeline's observers, in the order they hear of each event: metrics, tracing, then the usage records.
+        // The pipeline's observers, in the order they hear of each event: metrics, tracing, the dashboard's history, then
+        // the usage records.
         services.TryAddSingleton<ProxyExchangeEvents>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, MetricsObserver>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, TracingObserver>());
+        services.TryAddSingleton<RequestHistory>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, RequestHistory>(sp => sp.GetRequiredService<RequestHistory>()));
         services.TryAddSingleton<UsageReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, UsageReporter>(sp => sp.GetRequiredService<UsageReporter>()));
         services.TryAddSingleton(sp => new InMemoryProxyUsageStore(sp.GetRequiredService<ModelTagResolver>(), sp.GetRequiredService<TimeProvider>()));

@@ -84,7 +84,7 @@ internal sealed class StatusEndpoint
 
     /// <summary>Writes the view of <paramref name="caller"/>: everything for an admin token; provider states with the caller's
     /// own models, mappings and usage for any other caller; provider states alone without a caller (<c>Status:AllowAnonymous</c>).</summary>
-    private async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, ProxyCaller? caller)
+    public async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, ProxyCaller? caller)
     {
         var usage = caller is null
             ? null

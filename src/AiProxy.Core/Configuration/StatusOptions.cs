@@ -9,4 +9,12 @@ public sealed class StatusOptions
     /// a valid token is needed, as for every other gateway endpoint.
     /// </summary>
     public bool AllowAnonymous { get; set; }
+
+    /// <summary>
+    /// When <see langword="true"/> (the default), this process keeps its last hour of traffic in 10 s buckets per provider
+    /// and its last 100 requests, for <c>GET {prefix}/status/history</c> and the dashboard (<c>MapOpenAiProxyDashboard</c>).
+    /// Recording costs each request a few atomic adds and no allocation; memory is fixed (about 73 KiB per provider).
+    /// <see langword="false"/> stops recording; the history then stays empty.
+    /// </summary>
+    public bool History { get; set; } = true;
 }

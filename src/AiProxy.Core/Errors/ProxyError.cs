@@ -36,6 +36,10 @@ internal sealed class ProxyError(int status, string type, string code, string me
     public static ProxyError ProviderNotAllowed(string provider)
         => new(403, PermissionDeniedType, "provider_not_allowed", $"This token may not use the provider '{provider}'.");
 
+    /// <summary>A valid token that is not marked <c>Admin</c> asking for what only admins see (<paramref name="what"/>).</summary>
+    public static ProxyError AdminOnly(string what)
+        => new(403, PermissionDeniedType, "permission_denied", $"Only tokens marked Admin may read {what}.");
+
     public static ProxyError ModelNotFound(string model)
         => new(404, InvalidRequestType, "model_not_found", $"The model '{model}' does not exist or no provider serves it.", "model");
 
