@@ -76,17 +76,8 @@ internal sealed partial class ProxyExchange(
         await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
 
         // Report.
-        var ended = new RequestEnded
-        {
-            RequestId = sink.RequestId,
-            Request = request,
-            Caller = caller,
-            Result = result,
-            Outcome = outcome,
-            StatusCode = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : sink.StatusCode,
-            Duration = elapsed,
-            Usage = tokens,
-        };
+        var status = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : sink.StatusCode;
+        var ended = new RequestEnded(sink.RequestId, request, caller, result, outcome, status, elapsed, tokens);
         await events.RequestEndedAsync(ended, CancellationToken.None).ConfigureAwait(false);
     }
 

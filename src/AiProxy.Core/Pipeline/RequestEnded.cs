@@ -9,29 +9,20 @@ namespace AiProxy.Pipeline;
 /// A forwarded request that is over (<see cref="IProxyExchangeObserver.OnRequestEndedAsync"/>): what was asked, by whom,
 /// what answered and how it ended. The references are the pipeline's and live only until the observers have run.
 /// </summary>
-internal readonly struct RequestEnded
-{
-    /// <summary>The request's id, as the client got it (<c>x-request-id</c>).</summary>
-    public required string RequestId { get; init; }
-
-    /// <summary>The request.</summary>
-    public required ProxyRequest Request { get; init; }
-
-    /// <summary>Who asked.</summary>
-    public required ProxyCaller Caller { get; init; }
-
-    /// <summary>What the attempts produced: the answering provider, attempts, route, times to first byte and event.</summary>
-    public required ForwardResult Result { get; init; }
-
-    /// <summary>How the request ended.</summary>
-    public ProxyRequestOutcome Outcome { get; init; }
-
-    /// <summary>The status the client got (499 when it left first).</summary>
-    public int StatusCode { get; init; }
-
-    /// <summary>From the request's arrival until its response was complete.</summary>
-    public TimeSpan Duration { get; init; }
-
-    /// <summary>The tokens used, as reported or estimated; <see langword="null"/> when unknown.</summary>
-    public TokenUsage? Usage { get; init; }
-}
+/// <param name="RequestId">The request's id, as the client got it (<c>x-request-id</c>).</param>
+/// <param name="Request">The request.</param>
+/// <param name="Caller">Who asked.</param>
+/// <param name="Result">What the attempts produced: the answering provider, attempts, route, times to first byte and event.</param>
+/// <param name="Outcome">How the request ended.</param>
+/// <param name="StatusCode">The status the client got (499 when it left first).</param>
+/// <param name="Duration">From the request's arrival until its response was complete.</param>
+/// <param name="Usage">The tokens used, as reported or estimated; <see langword="null"/> when unknown.</param>
+internal readonly record struct RequestEnded(
+    string RequestId,
+    ProxyRequest Request,
+    ProxyCaller Caller,
+    ForwardResult Result,
+    ProxyRequestOutcome Outcome,
+    int StatusCode,
+    TimeSpan Duration,
+    TokenUsage? Usage);
