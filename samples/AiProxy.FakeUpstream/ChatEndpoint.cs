@@ -14,10 +14,16 @@ internal static class ChatEndpoint
         }
 
         var (request, words, finishReason, usage, id, created) = plan;
+        IReadOnlyList<FakeToolCall> calls = request.OffersTools && request.LastRole == "user" ? exchange.Behavior.ToolCalls : [];
+        string? reasoning = exchange.Behavior.Reasoning;
+        if (calls.Count > 0)
+        {
+            finishReason = "tool_calls";
+        }
 
         if (request.Stream)
         {
-            await StreamAsync(exchange, request, id, created, words, finishReason, usage);
+            await StreamAsync(exchange, request, id, created, calls.Count > 0 ? 0 : words, finishReason, usage, calls, reasoning);
             return;
         }
 
@@ -36,7 +42,21 @@ internal static class ChatEndpoint
                 json.WriteNumber("index", choice);
                 json.WriteStartObject("message");
                 json.WriteString("role", "assistant");
-                json.WriteString("content", content);
+                if (calls.Count > 0)
+                {
+                    json.WriteNull("content");
+                    WriteToolCalls(json, calls, id, fragment: null);
+                }
+                else
+                {
+                    json.WriteString("content", content);
+                }
+
+                if (reasoning is not null)
+                {
+                    json.WriteString("reasoning_content", reasoning);
+                }
+
                 json.WriteNull("refusal");
                 json.WriteStartArray("annotations");
                 json.WriteEndArray();
@@ -55,9 +75,43 @@ internal static class ChatEndpoint
     }
 
     private static async Task StreamAsync(
-        FakeExchange exchange, GenerationRequest request, string id, long created, int words, string finishReason, Usage usage)
+        FakeExchange exchange, GenerationRequest request, string id, long created, int words, string finishReason, Usage usage,
+        IReadOnlyList<FakeToolCall> calls, string? reasoning)
     {
         SseWriter sse = await exchange.StartStreamAsync();
+        var extra = new List<Action<Utf8JsonWriter>>();
+        if (reasoning is not null)
+        {
+            extra.Add(delta => delta.WriteString("reasoning_content", reasoning));
+        }
+
+        // Calls stream one after another (all fragments of the first, then the second's), as the real API sends them.
+        for (int call = 0; call < calls.Count; call++)
+        {
+            for (int fragment = 0; fragment < 3; fragment++)
+            {
+                (int c, int f) = (call, fragment);
+                extra.Add(delta => WriteToolCalls(delta, [calls[c]], id, f, c));
+            }
+        }
+
+        foreach (Action<Utf8JsonWriter> write in extra)
+        {
+            await sse.WriteEventAsync(json =>
+            {
+                WriteChunkStart(json, id, created, request);
+                json.WriteStartArray("choices");
+                json.WriteStartObject();
+                json.WriteNumber("index", 0);
+                json.WriteStartObject("delta");
+                write(json);
+                json.WriteEndObject();
+                json.WriteNull("finish_reason");
+                json.WriteEndObject();
+                json.WriteEndArray();
+                WriteChunkEnd(json, request);
+            });
+        }
 
         // Real order: a role chunk, the content deltas, a finish chunk per choice, the usage chunk if asked for.
         for (int step = -1; step <= words; step++)
@@ -115,6 +169,47 @@ internal static class ChatEndpoint
         }
 
         await sse.CompleteAsync();
+    }
+
+    /// <summary>Writes <c>tool_calls</c>: whole (<paramref name="fragment"/> null), or one streamed fragment of a call: 0 is
+    /// the id and name with empty arguments, 1 and 2 the two halves of the arguments.</summary>
+    private static void WriteToolCalls(Utf8JsonWriter json, IReadOnlyList<FakeToolCall> calls, string id, int? fragment, int firstIndex = 0)
+    {
+        json.WriteStartArray("tool_calls");
+        for (int i = 0; i < calls.Count; i++)
+        {
+            FakeToolCall call = calls[i];
+            int half = call.Arguments.Length / 2;
+            json.WriteStartObject();
+            if (fragment is not null)
+            {
+                json.WriteNumber("index", firstIndex + i);
+            }
+
+            if (fragment is null or 0)
+            {
+                json.WriteString("id", $"call_{id[^8..]}_{firstIndex + i}");
+                json.WriteString("type", "function");
+            }
+
+            json.WriteStartObject("function");
+            if (fragment is null or 0)
+            {
+                json.WriteString("name", call.Name);
+            }
+
+            json.WriteString("arguments", fragment switch
+            {
+                null => call.Arguments,
+                0 => "",
+                1 => call.Arguments[..half],
+                _ => call.Arguments[half..],
+            });
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
     }
 
     private static void WriteChunkStart(Utf8JsonWriter json, string id, long created, GenerationRequest request)

@@ -68,6 +68,20 @@ internal sealed class FakeExchange(
             json.WriteEndObject();
         });
 
+    /// <summary>Writes Anthropic's <c>{"type":"error","error":{"type","message"},"request_id"}</c>.</summary>
+    public Task WriteAnthropicErrorAsync(int status, string message, string type) =>
+        WriteJsonAsync(status, json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "error");
+            json.WriteStartObject("error");
+            json.WriteString("type", type);
+            json.WriteString("message", message);
+            json.WriteEndObject();
+            json.WriteString("request_id", "req_fake");
+            json.WriteEndObject();
+        });
+
     public Task WriteInvalidRequestAsync(string message, string? param = null) =>
         WriteErrorAsync(StatusCodes.Status400BadRequest, message, "invalid_request_error", null, param);
 
@@ -79,6 +93,11 @@ internal sealed class FakeExchange(
             Http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
             Http.Response.Headers["retry-after-ms"] =
                 ((long)Math.Ceiling(Math.Max(0, retryAfter.TotalMilliseconds))).ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (Request.Path == "/v1/messages")
+        {
+            return WriteAnthropicErrorAsync(status, Behavior.FailMessage, MessagesEndpoint.ErrorType(status));
         }
 
         string type = status is >= 400 and < 500 ? "invalid_request_error" : "server_error";

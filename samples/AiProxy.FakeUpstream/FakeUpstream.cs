@@ -15,7 +15,9 @@ namespace AiProxy.FakeUpstream;
 
 /// <summary>
 /// An in-process, OpenAI-compatible upstream on loopback, for integration tests, the sample app and benchmarks.
-/// It answers <c>chat/completions</c>, <c>completions</c>, <c>embeddings</c> and <c>models</c> like the real API,
+/// It answers <c>chat/completions</c>, <c>completions</c>, <c>embeddings</c> and <c>models</c> like the real API, and
+/// Anthropic's <c>messages</c> (JSON and SSE, validated like Anthropic's API; <c>models</c> in Anthropic's paged shape when
+/// asked with <c>anthropic-version</c>),
 /// echoes any other <c>/v1/</c> path, records every request, and fails, stalls or resets on demand through
 /// <see cref="Behavior"/>.
 /// </summary>
@@ -287,6 +289,9 @@ public sealed class FakeUpstream : IAsyncDisposable
             "/v1/chat/completions" => post ? ChatEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
             "/v1/completions" => post ? CompletionsEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
             "/v1/embeddings" => post ? EmbeddingsEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
+            "/v1/messages" => post ? MessagesEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
+            "/v1/messages/count_tokens" => post ? CountTokensEndpoint.HandleAsync(exchange) : MethodNotAllowed(exchange),
+            "/v1/models" when get && exchange.Request.Headers.ContainsKey("anthropic-version") => ModelsEndpoint.ListAnthropicAsync(exchange),
             "/v1/models" => get ? ModelsEndpoint.ListAsync(exchange) : MethodNotAllowed(exchange),
             _ when get && path.StartsWith("/v1/models/", StringComparison.Ordinal) =>
                 ModelsEndpoint.RetrieveAsync(exchange, Uri.UnescapeDataString(path["/v1/models/".Length..])),

@@ -28,6 +28,14 @@ public sealed class FakeUpstreamBehavior
     private IReadOnlyDictionary<string, string> _responseHeaders = new Dictionary<string, string>();
     private Uri? _redirectTo;
     private long? _rejectBodiesOver;
+    private IReadOnlyList<FakeToolCall> _toolCalls = [];
+    private string? _reasoning;
+    private IReadOnlyList<string>? _anthropicContent;
+    private string? _anthropicStopReason;
+    private int? _anthropicErrorAfterEvents;
+    private bool _splitEvents;
+    private int _anthropicCacheReadTokens;
+    private int _anthropicCacheCreationTokens;
 
     /// <summary>Creates the default behavior: immediate, successful answers of three chunks.</summary>
     public FakeUpstreamBehavior() => Reset();
@@ -119,6 +127,49 @@ public sealed class FakeUpstreamBehavior
     /// </summary>
     public long? RejectBodiesOver { get => Read(ref _rejectBodiesOver); set => Write(ref _rejectBodiesOver, value); }
 
+    /// <summary>
+    /// When not empty, a chat request that offers <c>tools</c> and whose last message is the user's is answered with these
+    /// calls (<c>finish_reason: tool_calls</c>, no content); streamed, each call's arguments come in two fragments after a
+    /// first delta with its id and name. A request answering tool results gets the usual text. Default empty.
+    /// </summary>
+    public IReadOnlyList<FakeToolCall> ToolCalls
+    {
+        get => Read(ref _toolCalls);
+        set => Write(ref _toolCalls, [.. value ?? throw new ArgumentNullException(nameof(value))]);
+    }
+
+    /// <summary>When set, chat answers carry this as <c>reasoning_content</c> (streamed: one delta before the content). Default none.</summary>
+    public string? Reasoning { get => Read(ref _reasoning); set => Write(ref _reasoning, value); }
+
+    /// <summary>
+    /// The content blocks <c>/v1/messages</c> answers with, each a JSON object as the Messages API sends it
+    /// (<c>{"type":"tool_use","id":"toolu_1","name":"f","input":{...}}</c>, <c>thinking</c>, <c>server_tool_use</c>...);
+    /// streamed as the real API streams them. <see langword="null"/> (the default): one text block of the fake's reply.
+    /// </summary>
+    public IReadOnlyList<string>? AnthropicContent
+    {
+        get => Read(ref _anthropicContent);
+        set => Write(ref _anthropicContent, value is null ? null : [.. value]);
+    }
+
+    /// <summary>The <c>stop_reason</c> of <c>/v1/messages</c> answers; <see langword="null"/>: <c>tool_use</c> when the content
+    /// has a <c>tool_use</c> block, else <c>end_turn</c>.</summary>
+    public string? AnthropicStopReason { get => Read(ref _anthropicStopReason); set => Write(ref _anthropicStopReason, value); }
+
+    /// <summary>A <c>/v1/messages</c> stream sends an <c>event: error</c> (<c>overloaded_error</c>) after this many events and
+    /// ends. <see langword="null"/> (the default): never.</summary>
+    public int? AnthropicErrorAfterEvents { get => Read(ref _anthropicErrorAfterEvents); set => Write(ref _anthropicErrorAfterEvents, value); }
+
+    /// <summary>Each <c>/v1/messages</c> stream event is written in two flushed halves (split inside its JSON), with
+    /// <see cref="ChunkDelay"/> between them, so readers see events cut across reads.</summary>
+    public bool SplitEvents { get => Read(ref _splitEvents); set => Write(ref _splitEvents, value); }
+
+    /// <summary>Prompt-cache reads reported in <c>/v1/messages</c> usage (<c>cache_read_input_tokens</c>). Default 0.</summary>
+    public int AnthropicCacheReadTokens { get => Read(ref _anthropicCacheReadTokens); set => Write(ref _anthropicCacheReadTokens, value); }
+
+    /// <summary>Prompt-cache writes reported in <c>/v1/messages</c> usage (<c>cache_creation_input_tokens</c>). Default 0.</summary>
+    public int AnthropicCacheCreationTokens { get => Read(ref _anthropicCacheCreationTokens); set => Write(ref _anthropicCacheCreationTokens, value); }
+
     /// <summary>Restores every switch to its default.</summary>
     public void Reset()
     {
@@ -141,6 +192,14 @@ public sealed class FakeUpstreamBehavior
             _responseHeaders = new Dictionary<string, string>();
             _redirectTo = null;
             _rejectBodiesOver = null;
+            _toolCalls = [];
+            _reasoning = null;
+            _anthropicContent = null;
+            _anthropicStopReason = null;
+            _anthropicErrorAfterEvents = null;
+            _splitEvents = false;
+            _anthropicCacheReadTokens = 0;
+            _anthropicCacheCreationTokens = 0;
         }
     }
 

@@ -7,8 +7,10 @@ internal sealed class GenerationRequest
 {
     private const int MaxChoices = 128;
 
-    private GenerationRequest(string model, bool stream, bool includeUsage, int choices, int? maxTokens, int promptTokens)
+    private GenerationRequest(string model, bool stream, bool includeUsage, int choices, int? maxTokens, int promptTokens, bool offersTools, string? lastRole)
     {
+        OffersTools = offersTools;
+        LastRole = lastRole;
         Model = model;
         Stream = stream;
         IncludeUsage = includeUsage;
@@ -18,6 +20,12 @@ internal sealed class GenerationRequest
     }
 
     public string Model { get; }
+
+    /// <summary>The request has a non-empty <c>tools</c> array.</summary>
+    public bool OffersTools { get; }
+
+    /// <summary>The role of the last message of <c>messages</c>, when there is one.</summary>
+    public string? LastRole { get; }
 
     public bool Stream { get; }
 
@@ -58,8 +66,14 @@ internal sealed class GenerationRequest
         int choices = Math.Clamp(ReadInt(root, "n") ?? 1, 1, MaxChoices);
         int? maxTokens = ReadInt(root, "max_completion_tokens") ?? ReadInt(root, "max_tokens");
 
+        bool offersTools = root.TryGetProperty("tools", out JsonElement tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0;
+        string? lastRole = root.TryGetProperty("messages", out JsonElement messages) && messages.ValueKind == JsonValueKind.Array
+            && messages.GetArrayLength() > 0 && messages[messages.GetArrayLength() - 1].ValueKind == JsonValueKind.Object
+            && messages[messages.GetArrayLength() - 1].TryGetProperty("role", out JsonElement role) && role.ValueKind == JsonValueKind.String
+            ? role.GetString()
+            : null;
         error = null;
-        return new GenerationRequest(model.GetString()!, stream, includeUsage, choices, maxTokens, Math.Max(1, body.Length / 4));
+        return new GenerationRequest(model.GetString()!, stream, includeUsage, choices, maxTokens, Math.Max(1, body.Length / 4), offersTools, lastRole);
     }
 
     /// <summary>How many words to generate and why generation stops.</summary>

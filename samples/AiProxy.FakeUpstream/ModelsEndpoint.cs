@@ -27,6 +27,41 @@ internal static class ModelsEndpoint
         });
     }
 
+    /// <summary>Anthropic's paged list: <c>limit</c> (default 20, at most 1000) and <c>after_id</c>.</summary>
+    public static Task ListAnthropicAsync(FakeExchange exchange)
+    {
+        IReadOnlyList<string> models = exchange.Behavior.Models;
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(exchange.Request.QueryString);
+        int limit = query.TryGetValue("limit", out var l) && int.TryParse(l, out int parsed) ? Math.Clamp(parsed, 1, 1000) : 20;
+        int start = 0;
+        if (query.TryGetValue("after_id", out var after))
+        {
+            start = models.ToList().IndexOf(after.ToString()) + 1;
+        }
+
+        var page = models.Skip(start).Take(limit).ToArray();
+        return exchange.WriteJsonAsync(StatusCodes.Status200OK, json =>
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("data");
+            foreach (string id in page)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", "model");
+                json.WriteString("id", id);
+                json.WriteString("display_name", id);
+                json.WriteString("created_at", "2025-01-01T00:00:00Z");
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteBoolean("has_more", start + page.Length < models.Count);
+            json.WriteString("first_id", page.FirstOrDefault());
+            json.WriteString("last_id", page.LastOrDefault());
+            json.WriteEndObject();
+        });
+    }
+
     public static Task RetrieveAsync(FakeExchange exchange, string id)
     {
         if (!exchange.Behavior.Models.Contains(id, StringComparer.Ordinal))

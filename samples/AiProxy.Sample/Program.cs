@@ -11,19 +11,25 @@ var configuration = builder.Configuration;
 // Settings computed here go in last, so they must not overwrite what the user configured.
 var computed = new Dictionary<string, string?>();
 
-// The default provider "local" is a fake OpenAI-compatible upstream on a free loopback port, so the sample
-// runs with no API key. It starts before the app is built because its address is part of the configuration.
+// The default providers are a fake upstream on a free loopback port, so the sample runs with no API key: "local"
+// speaks OpenAI's API, "local-claude" (Kind anthropic) Anthropic's Messages API, which the same fake serves. It starts
+// before the app is built because its address is part of the configuration.
 var localEnabled = configuration.GetValue("OpenAiProxy:Providers:local:Enabled", defaultValue: true);
 var localConfigured = !string.IsNullOrEmpty(configuration["OpenAiProxy:Providers:local:BaseUrl"]);
-await using var fakeUpstream = localEnabled && !localConfigured ? await FakeUpstream.StartAsync("local") : null;
-if (fakeUpstream is not null)
+var claudeEnabled = configuration.GetValue("OpenAiProxy:Providers:local-claude:Enabled", defaultValue: true);
+var claudeConfigured = !string.IsNullOrEmpty(configuration["OpenAiProxy:Providers:local-claude:BaseUrl"]);
+var needsFake = (localEnabled && !localConfigured) || (claudeEnabled && !claudeConfigured);
+await using var fakeUpstream = needsFake ? await FakeUpstream.StartAsync("local") : null;
+
+// Turned off, a provider still needs a valid URL, though nothing is ever sent to a disabled provider.
+if (!localConfigured)
 {
-    computed["OpenAiProxy:Providers:local:BaseUrl"] = fakeUpstream.BaseUrl.ToString();
+    computed["OpenAiProxy:Providers:local:BaseUrl"] = fakeUpstream?.BaseUrl.ToString() ?? "http://127.0.0.1:9/v1";
 }
-else if (!localConfigured)
+
+if (!claudeConfigured)
 {
-    // Turned off: the options still need a valid URL, though nothing is ever sent to a disabled provider.
-    computed["OpenAiProxy:Providers:local:BaseUrl"] = "http://127.0.0.1:9/v1";
+    computed["OpenAiProxy:Providers:local-claude:BaseUrl"] = fakeUpstream is null ? "http://127.0.0.1:9" : $"http://127.0.0.1:{fakeUpstream.Port}";
 }
 
 // OPENAI_API_KEY adds the real OpenAI as provider "openai", tried before the fake (which has Priority 10).
@@ -32,6 +38,16 @@ if (!string.IsNullOrWhiteSpace(openAiKey))
 {
     SetDefault("OpenAiProxy:Providers:openai:BaseUrl", "https://api.openai.com/v1");
     SetDefault("OpenAiProxy:Providers:openai:ApiKey", openAiKey);
+}
+
+// ANTHROPIC_API_KEY adds the real Anthropic as provider "anthropic" (Kind anthropic, the claude-* models), tried before the fake.
+var anthropicKey = configuration["ANTHROPIC_API_KEY"];
+if (!string.IsNullOrWhiteSpace(anthropicKey))
+{
+    SetDefault("OpenAiProxy:Providers:anthropic:Kind", "anthropic");
+    SetDefault("OpenAiProxy:Providers:anthropic:BaseUrl", "https://api.anthropic.com");
+    SetDefault("OpenAiProxy:Providers:anthropic:ApiKey", anthropicKey);
+    SetDefault("OpenAiProxy:Providers:anthropic:Models:0", "claude-*");
 }
 
 configuration.AddInMemoryCollection(computed);

@@ -1,4 +1,5 @@
 using AiProxy.AspNetCore.Endpoints;
+using AiProxy.AspNetCore.Endpoints.Anthropic;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +14,8 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
     /// <c>POST /v1/completions</c>, <c>POST /v1/embeddings</c>, <c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> (the models
     /// the caller's token may use), <c>GET /status</c> (the gateway's and its providers' state, never a secret),
     /// <c>GET /status/history</c> (this instance's last hour per provider and last 100 requests, admin tokens only), and any
-    /// other <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider. Every endpoint needs a proxy token
+    /// other <c>GET</c>/<c>POST</c> under <c>/v1/</c> passed through to a provider; and for Anthropic clients <c>POST /v1/messages</c>
+    /// (translated for OpenAI-compatible providers and back) and <c>POST /v1/messages/count_tokens</c>. Every endpoint needs a proxy token
     /// unless <c>RequireToken</c> is off. Unknown paths and methods under the prefix get OpenAI-shaped 404/405 errors; a path
     /// with dot segments, <c>;</c>, <c>\</c> or <c>//</c> (also percent-encoded) gets 400 before any endpoint sees it.
     /// </summary>
@@ -31,21 +33,11 @@ public static class OpenAiProxyEndpointRouteBuilderExtensions
                 "MapOpenAiProxy needs the gateway's services: call builder.Services.AddOpenAiProxy(builder.Configuration.GetSection(\"OpenAiProxy\")) before building the app.");
         }
 
-        var handler = endpoints.ServiceProvider.GetRequiredService<ProxyRequestHandler>();
-        var models = endpoints.ServiceProvider.GetRequiredService<ModelsEndpoint>();
-        var status = endpoints.ServiceProvider.GetRequiredService<StatusEndpoint>();
-        var history = endpoints.ServiceProvider.GetRequiredService<StatusHistoryEndpoint>();
         var group = endpoints.MapGroup(prefix);
         ((IEndpointConventionBuilder)group).Add(UnsafePathGuard.Apply); // before any endpoint of the group: the raw path, as the client sent it
-        group.Map("/v1/models", models.HandleAsync);
-        group.Map("/v1/models/{**id}", models.HandleModelAsync).AllowEncodedSlash();
-        group.Map("/status", status.HandleAsync);
-        group.Map("/status/history", history.HandleAsync);
-        group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
-        group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));
-        group.Map("/v1/embeddings", context => handler.HandleModelEndpointAsync(context, "embeddings"));
-        group.Map("/v1/{**path}", handler.HandlePassthroughAsync);
-        group.Map("/{**path}", handler.HandleNotFoundAsync);
+        StatusRoutes.Map(group, endpoints.ServiceProvider);
+        OpenAiRoutes.Map(group, endpoints.ServiceProvider);
+        AnthropicRoutes.Map(group, endpoints.ServiceProvider);
         return group;
     }
 }

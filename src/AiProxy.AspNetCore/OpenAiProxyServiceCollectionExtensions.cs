@@ -54,6 +54,7 @@ public static class OpenAiProxyServiceCollectionExtensions
         services.TryAddSingleton<RequestBodyReader>();
         services.TryAddSingleton<CallerAuthentication>();
         services.TryAddSingleton<ModelsEndpoint>();
+        services.TryAddSingleton<AiProxy.AspNetCore.Endpoints.Anthropic.CountTokensEndpoint>();
         services.TryAddSingleton<StatusEndpoint>();
         services.TryAddSingleton<AdminAccess>();
         services.TryAddSingleton<StatusHistoryEndpoint>();

@@ -1,9 +1,11 @@
 using AiProxy.Attempts;
+using AiProxy.Budgets;
 using AiProxy.Configuration;
 using AiProxy.Health;
 using AiProxy.History;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
+using AiProxy.Pricing;
 using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
@@ -40,6 +42,8 @@ internal static class CoreServiceRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LeastUsedStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, BestPerformanceStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, WeightedScoreStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, LowestCostStrategy>(
+            sp => new LowestCostStrategy(() => sp.GetRequiredService<RequestPricing>())));
         services.TryAddSingleton(new SelectionRandom());
         services.TryAddSingleton<ClientSelector>();
         services.TryAddSingleton<IClientSelector>(sp => sp.GetRequiredService<ClientSelector>());
@@ -50,10 +54,16 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<IProxyRateLimiter>(sp => sp.GetRequiredService<InMemoryProxyRateLimiter>());
         services.TryAddSingleton<ProviderModelMapper>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderProtocol, OpenAiProtocol>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderProtocol, Protocols.Anthropic.AnthropicProtocol>());
         services.TryAddSingleton<ProviderProtocols>();
         services.TryAddSingleton(new RetryBackoff());
         services.TryAddSingleton<ProxyDispatcher>();
         services.TryAddSingleton<ProxyAdmission>();
+        services.TryAddSingleton<IModelPriceProvider, ConfiguredModelPrices>();
+        services.TryAddSingleton<RequestPricing>();
+        services.TryAddSingleton<InMemoryProxyBudgetStore>();
+        services.TryAddSingleton<IProxyBudgetStore>(sp => sp.GetRequiredService<InMemoryProxyBudgetStore>());
+        services.TryAddSingleton<ProxyBudgets>();
         services.TryAddSingleton<ProxyExchange>();
         services.TryAddSingleton<ModelTagResolver>();
         services.TryAddSingleton<ProviderStateReadings>();

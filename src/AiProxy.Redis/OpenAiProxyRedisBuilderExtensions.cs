@@ -1,7 +1,9 @@
 using AiProxy;
+using AiProxy.Budgets;
 using AiProxy.Health;
 using AiProxy.RateLimiting;
 using AiProxy.Redis;
+using AiProxy.Redis.Budgets;
 using AiProxy.Redis.Connection;
 using AiProxy.Redis.Health;
 using AiProxy.Redis.RateLimiting;
@@ -80,6 +82,9 @@ public static class OpenAiProxyRedisBuilderExtensions
         services.TryAddSingleton<RedisUsageStore>();
         services.Replace(ServiceDescriptor.Singleton<IProxyUsageStore>(sp => sp.GetRequiredService<RedisUsageStore>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RedisUsageStore>(sp => sp.GetRequiredService<RedisUsageStore>()));
+
+        services.TryAddSingleton<RedisProxyBudgetStore>();
+        services.Replace(ServiceDescriptor.Singleton<IProxyBudgetStore>(sp => sp.GetRequiredService<RedisProxyBudgetStore>()));
 
         services.TryAddSingleton<RedisProviderHealthSync>();
 

@@ -79,7 +79,74 @@ public sealed class ExchangeObserverTests
 
         Assert.That(allowed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
-        Assert.That(observer.Events, Does.Contain("refused tests Requests"));
+        Assert.That(observer.Events, Does.Contain("refused tests requests"));
+    }
+
+    [Test]
+    public async Task A_request_refused_because_its_token_budget_is_spent_is_reported_as_refused_by_the_budget()
+    {
+        await using var upstream = await FakeServer.StartAsync("only");
+        var observer = new RecordingObserver();
+        var settings = Priced(ProxyHost.ProvidersFor(upstream));
+        settings["Tokens:tests:Key"] = ProxyHost.Token;
+        settings["Tokens:tests:Budget:Amount"] = "2"; // max_tokens 5 at $1 a completion token reserves $5
+        await using var proxy = await ProxyHost.StartAsync(settings, services => Add(services, observer));
+
+        using var refused = await proxy.Client.PostAsync("v1/chat/completions", Json(PricedChatBody));
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests), await refused.Content.ReadAsStringAsync());
+        Assert.That(observer.Events, Is.EqualTo(new[] { "refused tests budget" }), "refused before any attempt, and no request end");
+        Assert.That(upstream.ForwardedCount(), Is.EqualTo(0));
+    }
+
+    [Test]
+    public async Task A_priced_answer_read_whole_for_its_cost_header_ends_its_attempt_and_its_cost_reaches_the_observers()
+    {
+        await using var upstream = await FakeServer.StartAsync("only");
+        var observer = new RecordingObserver();
+        await using var proxy = await ProxyHost.StartAsync(Priced(ProxyHost.ProvidersFor(upstream)), services => Add(services, observer));
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(PricedChatBody));
+        var body = await response.Content.ReadAsStringAsync();
+        await Poll.UntilAsync(() => observer.Events.Any(e => e.StartsWith("request ", StringComparison.Ordinal)), "the request's end was not reported");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
+        var header = decimal.Parse(response.Headers.GetValues("x-aiproxy-cost").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(header, Is.GreaterThan(0m));
+        Assert.That(observer.Events, Is.EqualTo(new[]
+        {
+            "sent only #1 model=gpt-4o-mini fallback=- overhead=yes",
+            "ended only #1 outcome=200 answered=True status=200 error=- tokens=yes",
+            "request tests 200 Completed attempts=1 provider=only usage=yes",
+        }));
+        Assert.That(observer.Costs, Is.EqualTo(new[] { (header, false) }), "the cost the client was told, not unpriced");
+    }
+
+    [Test]
+    public async Task An_anthropic_providers_refusal_ends_its_attempt_once_as_answered_with_its_status()
+    {
+        await using var claude = await FakeServer.StartAsync("claude");
+        var observer = new RecordingObserver();
+        var settings = ProxyHost.ProvidersFor(claude);
+        settings["Providers:claude:Kind"] = "anthropic";
+        settings["Providers:claude:BaseUrl"] = $"http://127.0.0.1:{claude.Port}";
+        await using var proxy = await ProxyHost.StartAsync(settings, services => Add(services, observer));
+
+        // The fake refuses, as the real API does, an assistant turn that calls a tool nobody answers.
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json("""
+            {"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"},
+             {"role":"assistant","tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"user","content":"well?"}]}
+            """));
+        var body = await response.Content.ReadAsStringAsync();
+        await Poll.UntilAsync(() => observer.Events.Any(e => e.StartsWith("request ", StringComparison.Ordinal)), "the request's end was not reported");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
+        Assert.That(observer.Events, Is.EqualTo(new[]
+        {
+            "sent claude #1 model=gpt-4o-mini fallback=- overhead=yes",
+            "ended claude #1 outcome=400 answered=True status=400 error=400 tokens=no",
+            "request tests 400 Failed attempts=1 provider=claude usage=no",
+        }));
     }
 
     [Test]
@@ -101,6 +168,17 @@ public sealed class ExchangeObserverTests
         await Poll.UntilAsync(() => proxy.Logs.AllText.Contains("Observer FailingObserver failed", StringComparison.Ordinal), "the failure was not logged");
     }
 
+    // Prompts free, each completion token a dollar: the fake's answer costs a few dollars.
+    private const string PricedChatBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"max_tokens":5}""";
+
+    private static Dictionary<string, string?> Priced(Dictionary<string, string?> settings)
+    {
+        settings["Pricing:Models:0:Model"] = "gpt-4o-mini";
+        settings["Pricing:Models:0:InputPer1M"] = "0";
+        settings["Pricing:Models:0:OutputPer1M"] = "1000000";
+        return settings;
+    }
+
     private static void Add(IServiceCollection services, RecordingObserver observer)
         => services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver>(observer));
 
@@ -108,7 +186,12 @@ public sealed class ExchangeObserverTests
     {
         private readonly ConcurrentQueue<string> _events = new();
 
+        private readonly ConcurrentQueue<(decimal?, bool)> _costs = new();
+
         public List<string> Events => [.. _events];
+
+        /// <summary>Each request's cost and whether it was unpriced.</summary>
+        public List<(decimal?, bool)> Costs => [.. _costs];
 
         public void OnAttemptSent(in AttemptSent sent)
             => _events.Enqueue(
@@ -119,10 +202,11 @@ public sealed class ExchangeObserverTests
                 $"ended {ended.Attempt.Provider} #{ended.Attempt.Number} outcome={ended.Outcome} answered={ended.Answered} status={ended.StatusCode} error={ended.ErrorType ?? "-"}"
                 + (ended.Answered ? $" tokens={(ended.InputTokens > 0 && ended.OutputTokens > 0 ? "yes" : "no")}" : string.Empty));
 
-        public void OnRateLimited(in RateLimitRefusal refusal) => _events.Enqueue($"refused {refusal.Caller} {refusal.Reason}");
+        public void OnRateLimited(in RateLimitRefusal refusal) => _events.Enqueue($"refused {refusal.Caller} {refusal.Limit}");
 
         public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
         {
+            _costs.Enqueue((request.Cost, request.Unpriced));
             _events.Enqueue(
                 $"request {request.Caller.Name} {request.StatusCode} {request.Outcome} attempts={request.Result.Attempts} provider={request.Result.Provider?.Name} usage={(request.Usage is { IsEstimate: false } ? "yes" : "no")}");
             return ValueTask.CompletedTask;

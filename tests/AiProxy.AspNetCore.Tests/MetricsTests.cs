@@ -225,4 +225,39 @@ public sealed class MetricsTests
         Assert.That(measurement.Tags["aiproxy.caller"], Is.EqualTo("tests"));
         Assert.That(measurement.Tags["aiproxy.rate_limit.scope"], Is.EqualTo("requests"));
     }
+
+    [Test]
+    public async Task A_priced_request_adds_its_cost_and_an_unpriced_one_is_counted_apart()
+    {
+        await using var upstream = await FakeServer.StartAsync("openai");
+        var settings = Settings(upstream);
+        settings["Providers:openai:Models:1"] = "text-embedding-3-small";
+        settings["Pricing:Models:0:Model"] = "gpt-4o-mini";
+        settings["Pricing:Models:0:InputPer1M"] = "0";
+        settings["Pricing:Models:0:OutputPer1M"] = "1000000"; // $1 per completion token: the fake answers with 3
+        await using var proxy = await ProxyHost.StartAsync(settings);
+        using var cost = Collect<double>(proxy, "aiproxy.cost");
+        using var unpriced = Collect<long>(proxy, "aiproxy.cost.unpriced");
+
+        using (var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody)))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        await cost.WaitForMeasurementsAsync(1, Wait);
+        var measurement = cost.GetMeasurementSnapshot().Single();
+        Assert.That(measurement.Value, Is.EqualTo(3.0));
+        Assert.That(measurement.Tags["aiproxy.caller"], Is.EqualTo("tests"));
+        Assert.That(measurement.Tags["gen_ai.provider.name"], Is.EqualTo("openai"));
+        Assert.That(measurement.Tags["gen_ai.request.model"], Is.EqualTo("gpt-4o-mini"));
+
+        using (var response = await proxy.Client.PostAsync("v1/embeddings", Json("""{"model":"text-embedding-3-small","input":"hi"}""")))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        await unpriced.WaitForMeasurementsAsync(1, Wait);
+        Assert.That(unpriced.GetMeasurementSnapshot().Single().Tags["gen_ai.request.model"], Is.EqualTo("text-embedding-3-small"));
+        Assert.That(cost.GetMeasurementSnapshot(), Has.Count.EqualTo(1), "no cost recorded for the unpriced request");
+    }
 }

@@ -87,7 +87,7 @@ public sealed class RoutingTests
         Assert.That(providers.Count(p => p == "heavy"), Is.GreaterThan(providers.Count(p => p == "light")));
         Assert.That(proxy.Services.GetRequiredService<IClientSelector>().StrategyNames, Is.EquivalentTo(new[]
         {
-            "best_performance", "failover", "least_used", "random", "round_robin", "weighted_score",
+            "best_performance", "failover", "least_used", "lowest_cost", "random", "round_robin", "weighted_score",
         }));
     }
 

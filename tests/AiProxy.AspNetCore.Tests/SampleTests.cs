@@ -31,6 +31,7 @@ public sealed class SampleTests
             // Keep the test offline: "openai" points at a closed loopback port instead of the real API.
             ["OpenAiProxy__Providers__openai__BaseUrl"] = $"http://127.0.0.1:{SampleProcess.FreePort()}/v1",
             ["OpenAiProxy__Providers__local__Enabled"] = "false",
+            ["OpenAiProxy__Providers__local-claude__Enabled"] = "false",
         });
         try
         {
@@ -118,8 +119,20 @@ public sealed class SampleTests
         var models = (await new OpenAIModelClient(Credential, ClientOptions).GetModelsAsync()).Value;
 
         Assert.That(completion.Model, Is.EqualTo("gpt-4o-mini"), "the fake answers with the model it was sent");
-        Assert.That(models.Select(m => m.Id), Is.EqualTo(new[] { "gpt-4o", "gpt-4o-mini", "text-embedding-3-small" }));
-        Assert.That(models.Select(m => m.OwnedBy), Is.All.EqualTo("local"));
+        Assert.That(models.Select(m => m.Id), Is.EqualTo(new[] { "claude-sonnet-4-5", "gpt-4o", "gpt-4o-mini", "text-embedding-3-small" }));
+        Assert.That(models.Select(m => m.OwnedBy), Is.EqualTo(new[] { "local-claude", "local", "local", "local" }));
+    }
+
+    [Test]
+    public async Task Sample_serves_a_claude_model_through_its_anthropic_kind_provider_with_no_key()
+    {
+        var chat = new ChatClient("claude-sonnet-4-5", Credential, ClientOptions);
+
+        var completion = await chat.CompleteChatAsync([new SystemChatMessage("Be brief."), new UserChatMessage("Say hello")]);
+
+        Assert.That(completion.Value.Content[0].Text, Does.StartWith("Hello from local"));
+        Assert.That(completion.Value.Model, Is.EqualTo("claude-sonnet-4-5"));
+        Assert.That(completion.GetRawResponse().Headers.TryGetValue("x-aiproxy-provider", out var provider) ? provider : null, Is.EqualTo("local-claude"));
     }
 
     [Test]
@@ -144,7 +157,7 @@ public sealed class SampleTests
         using var status = JsonDocument.Parse(text);
         var providers = status.RootElement.GetProperty("providers").EnumerateArray()
             .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("enabled").GetBoolean());
-        Assert.That(providers, Is.EqualTo(new Dictionary<string, bool> { ["local"] = false, ["openai"] = true }));
+        Assert.That(providers, Is.EqualTo(new Dictionary<string, bool> { ["local"] = false, ["local-claude"] = false, ["openai"] = true }));
         Assert.That(text, Does.Not.Contain(OpenAiKey));
     }
 

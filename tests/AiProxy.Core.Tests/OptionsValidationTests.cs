@@ -233,7 +233,7 @@ public sealed class OptionsValidationTests
         using var services = ProxyServices.Build(ProxyServices.ValidSettings().With("OpenAiProxy:Providers:x:Kind", "carrier-pigeon"));
 
         var ex = Assert.Throws<OptionsValidationException>(() => _ = services.GetRequiredService<IOptions<OpenAiProxyOptions>>().Value);
-        Assert.That(ex!.Failures, Has.Some.Contains("'carrier-pigeon'").And.Contains("Valid: openai"));
+        Assert.That(ex!.Failures, Has.Some.Contains("'carrier-pigeon'").And.Contains("Valid: anthropic, openai."));
     }
 
     [TestCase(null)]

@@ -6,18 +6,23 @@ using NUnit.Framework;
 
 namespace AiProxy.Tests;
 
-/// <summary>Each provider's attempts go through the protocol of its <c>Kind</c>; the OpenAI kind is registered by default.</summary>
+/// <summary>Each provider's attempts go through the protocol of its <c>Kind</c>; the OpenAI and Anthropic kinds are registered by default.</summary>
 public sealed class ProviderProtocolsTests
 {
     [Test]
-    public void The_openai_kind_is_registered_by_default()
+    public void The_openai_and_anthropic_kinds_are_registered_by_default()
     {
-        using var services = ProxyServices.Build(ProxyServices.ValidSettings());
+        var settings = ProxyServices.ValidSettings()
+            .With("OpenAiProxy:Providers:claude:BaseUrl", "https://api.anthropic.com")
+            .With("OpenAiProxy:Providers:claude:Kind", "anthropic");
+        using var services = ProxyServices.Build(settings);
+        var registry = services.GetRequiredService<ProviderRegistry>();
 
         var protocols = services.GetRequiredService<ProviderProtocols>();
 
-        Assert.That(protocols.Kinds, Is.EqualTo(new[] { ProviderKinds.OpenAi }));
-        Assert.That(protocols.For(services.GetRequiredService<ProviderRegistry>().Find("x")!), Is.InstanceOf<OpenAiProtocol>());
+        Assert.That(protocols.Kinds, Is.EqualTo(new[] { ProviderKinds.Anthropic, ProviderKinds.OpenAi }));
+        Assert.That(protocols.For(registry.Find("x")!), Is.InstanceOf<OpenAiProtocol>());
+        Assert.That(protocols.For(registry.Find("claude")!), Is.InstanceOf<AiProxy.Protocols.Anthropic.AnthropicProtocol>());
     }
 
     [Test]
@@ -33,7 +38,7 @@ public sealed class ProviderProtocolsTests
 
         var protocols = services.GetRequiredService<ProviderProtocols>();
 
-        Assert.That(protocols.Kinds, Is.EqualTo(new[] { "openai", "other" }));
+        Assert.That(protocols.Kinds, Is.EqualTo(new[] { "anthropic", "openai", "other" }));
         Assert.That(protocols.For(registry.Find("y")!), Is.SameAs(other.Object));
         Assert.That(protocols.For(registry.Find("x")!), Is.InstanceOf<OpenAiProtocol>());
     }

@@ -84,6 +84,14 @@ public sealed class ProxyExchangeTests
 
         public void AddRateLimitHeaders(ProxyRateLimitLease lease) => RateLimitHeadersWritten = true;
 
+        public void AddCostHeader(decimal cost)
+        {
+        }
+
+        public void AddBudgetHeaders(AiProxy.Budgets.BudgetHold budget)
+        {
+        }
+
         public void Start(ForwardResult result) => Started = true;
 
         public Task WriteErrorAsync(ProxyError error, ForwardResult? result)

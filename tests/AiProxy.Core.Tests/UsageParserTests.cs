@@ -8,6 +8,20 @@ namespace AiProxy.Tests;
 public sealed class UsageParserTests
 {
     [Test]
+    public void Cached_prompt_tokens_and_cache_writes_are_read_from_the_usage_details()
+    {
+        var usage = new UsageData();
+        var json = """{"id":"x","usage":{"prompt_tokens":100,"completion_tokens":5,"total_tokens":105,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":64},"cache_creation_input_tokens":7}}"""u8;
+
+        UsageParser.ReadChunk(json, usage, readModel: false);
+
+        Assert.That(usage.PromptTokens, Is.EqualTo(100));
+        Assert.That(usage.CachedPromptTokens, Is.EqualTo(64));
+        Assert.That(usage.CacheWriteTokens, Is.EqualTo(7));
+        Assert.That(usage.CompletionTokens, Is.EqualTo(5));
+    }
+
+    [Test]
     public void A_chat_usage_chunk_gives_its_tokens()
     {
         var usage = new UsageData();

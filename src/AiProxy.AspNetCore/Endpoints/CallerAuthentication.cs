@@ -9,7 +9,8 @@ using Microsoft.Extensions.Options;
 namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
-/// Finds the caller of a gateway request from <c>Authorization: Bearer &lt;proxy token&gt;</c>, through the
+/// Finds the caller of a gateway request from <c>Authorization: Bearer &lt;proxy token&gt;</c> (or, for Anthropic clients,
+/// <c>x-api-key: &lt;proxy token&gt;</c>), through the
 /// <see cref="IProxyTokenStore"/>. With <c>RequireToken</c> off, a request without a valid token is the user the host
 /// app authenticated (limited per user with <c>DefaultLimits</c>), else the anonymous caller. The one implementation
 /// used by every gateway endpoint. Logs name the token, never its key.
@@ -21,16 +22,29 @@ internal sealed partial class CallerAuthentication(
 {
     private const string Scheme = "Bearer ";
 
+    /// <summary>The header Anthropic's SDKs send their key in.</summary>
+    public const string ApiKeyHeader = "x-api-key";
+
     public static ProxyError Unauthorized { get; } = ProxyError.Unauthorized(
         "Incorrect or missing proxy token. Send it as 'Authorization: Bearer <token>'.");
 
     /// <summary>The caller, or <see langword="null"/> when the request must be refused with <see cref="Unauthorized"/>.</summary>
     public ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context) => AuthenticateAsync(context, options.CurrentValue);
 
+    /// <summary>An Anthropic client's token may also come as <c>x-api-key</c>.</summary>
+    public static ProxyError AnthropicUnauthorized { get; } = ProxyError.Unauthorized(
+        "Incorrect or missing proxy token. Send it as 'x-api-key: <token>' or 'Authorization: Bearer <token>'.");
+
     /// <inheritdoc cref="AuthenticateAsync(HttpContext)"/>
-    public async ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context, OpenAiProxyOptions current)
+    public ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context, OpenAiProxyOptions current) => AuthenticateAsync(context, current, acceptApiKeyHeader: false);
+
+    /// <inheritdoc cref="AuthenticateAsync(HttpContext)"/>
+    /// <param name="context">The request.</param>
+    /// <param name="current">The options in force.</param>
+    /// <param name="acceptApiKeyHeader">Also take the token from <c>x-api-key</c> (Anthropic's clients) when no bearer is sent.</param>
+    public async ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context, OpenAiProxyOptions current, bool acceptApiKeyHeader)
     {
-        var digest = HashPresentedKey(context.Request, out var presented);
+        var digest = HashPresentedKey(context.Request, acceptApiKeyHeader, out var presented);
         var check = TokenCheck.Missing;
         if (presented)
         {
@@ -74,11 +88,16 @@ internal sealed partial class CallerAuthentication(
     }
 
     /// <summary>The SHA-256 of the bearer key, computed at once so the key itself goes no further than this method.</summary>
-    private static byte[]? HashPresentedKey(HttpRequest request, out bool presented)
+    private static byte[]? HashPresentedKey(HttpRequest request, bool acceptApiKeyHeader, out bool presented)
     {
         var authorization = request.Headers.Authorization;
         var value = authorization.Count == 1 ? authorization.ToString() : null;
         var key = value is not null && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(Scheme.Length).Trim() : default;
+        if (key.IsEmpty && acceptApiKeyHeader && request.Headers.TryGetValue(ApiKeyHeader, out var apiKey) && apiKey.Count == 1)
+        {
+            key = apiKey.ToString().AsSpan().Trim();
+        }
+
         presented = !key.IsEmpty;
         return presented ? ProxyTokenAuthenticator.Hash(key) : null;
     }

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Text.Json;
+using AiProxy.AspNetCore.Endpoints.Anthropic;
 using AiProxy.Errors;
+using AiProxy.Inbound;
+using AiProxy.Protocols.Anthropic.Inbound;
 using AiProxy.Providers;
 using AiProxy.Tokens;
 using Microsoft.AspNetCore.Http;
@@ -11,7 +14,8 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// <summary>
 /// <c>GET /v1/models</c>: OpenAI's list of the models the caller's token may use, across the enabled providers it may
 /// reach and their mappings, with <c>owned_by</c> naming the provider that serves the model first; and
-/// <c>GET /v1/models/{id}</c>, one model of that list.
+/// <c>GET /v1/models/{id}</c>, one model of that list. A request with <c>anthropic-version</c> (an Anthropic client) gets
+/// Anthropic's shapes, its errors too, and may send its token as <c>x-api-key</c>.
 /// </summary>
 internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelCatalog catalog, IOptionsMonitor<OpenAiProxyOptions> options)
 {
@@ -28,7 +32,15 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
 
         var models = catalog.GetModels(caller);
         var response = StartResponse(context);
-        WriteList(response.BodyWriter, models);
+        if (IsAnthropic(context))
+        {
+            AnthropicModelList.WriteList(response.BodyWriter, models);
+        }
+        else
+        {
+            WriteList(response.BodyWriter, models);
+        }
+
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
@@ -46,20 +58,27 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         if (System.Text.Encoding.UTF8.GetByteCount(id) > MaxModelIdBytes)
         {
             // No model has such a name; it is not worth echoing back either.
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model")).ConfigureAwait(false);
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model"), null, Inbound(context)).ConfigureAwait(false);
             return;
         }
 
         if (catalog.FindModel(caller, id) is not { } model)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotFound(id)).ConfigureAwait(false);
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotFound(id), null, Inbound(context)).ConfigureAwait(false);
             return;
         }
 
         var response = StartResponse(context);
         using (var json = new Utf8JsonWriter(response.BodyWriter))
         {
-            WriteModel(json, model);
+            if (IsAnthropic(context))
+            {
+                AnthropicModelList.WriteModel(json, model);
+            }
+            else
+            {
+                WriteModel(json, model);
+            }
         }
 
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
@@ -72,15 +91,17 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         if (!HttpMethods.IsGet(context.Request.Method))
         {
             context.Response.Headers.Allow = "GET";
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path)).ConfigureAwait(false);
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, Inbound(context)).ConfigureAwait(false);
             return null;
         }
 
         var current = options.CurrentValue;
-        var caller = await authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
+        var anthropic = IsAnthropic(context);
+        var caller = await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: anthropic).ConfigureAwait(false);
         if (caller is null)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
+            await ProxyHttpResponses.WriteErrorAsync(
+                context, anthropic ? CallerAuthentication.AnthropicUnauthorized : CallerAuthentication.Unauthorized, null, Inbound(context)).ConfigureAwait(false);
             return null;
         }
 
@@ -102,6 +123,10 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
 
         return caller;
     }
+
+    private static bool IsAnthropic(HttpContext context) => context.Request.Headers.ContainsKey(AnthropicModelList.VersionHeader);
+
+    private static IInboundApi Inbound(HttpContext context) => IsAnthropic(context) ? AnthropicInboundApi.Instance : OpenAiInboundApi.Instance;
 
     private static HttpResponse StartResponse(HttpContext context)
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using Microsoft.AspNetCore.Http;
@@ -25,6 +26,10 @@ internal static class ProxyHttpResponses
     public const string LimitTokensHeader = "x-ratelimit-limit-tokens";
     public const string RemainingTokensHeader = "x-ratelimit-remaining-tokens";
     public const string ResetTokensHeader = "x-ratelimit-reset-tokens";
+    public const string CostHeader = "x-aiproxy-cost";
+    public const string BudgetRemainingHeader = "x-aiproxy-budget-remaining";
+    public const string BudgetResetHeader = "x-aiproxy-budget-reset";
+    public const string ShouldRetryHeader = "x-should-retry";
     private const string RateLimitHeaderPrefix = "x-ratelimit-";
 
     /// <summary>How an upstream response header is treated; anything not listed never reaches the client.</summary>
@@ -49,7 +54,9 @@ internal static class ProxyHttpResponses
         ["request-id"] = Relayed.RequestId,
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
-    public static Task WriteErrorAsync(HttpContext context, ProxyError error, ForwardResult? result = null)
+    /// <summary>Writes the proxy's own <paramref name="error"/> in the shape of the client's API (<paramref name="inbound"/>,
+    /// OpenAI's when not given), unless the response already started.</summary>
+    public static Task WriteErrorAsync(HttpContext context, ProxyError error, ForwardResult? result = null, IInboundApi? inbound = null)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -65,12 +72,17 @@ internal static class ProxyHttpResponses
             response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         }
 
+        if (error.ShouldRetry is { } shouldRetry)
+        {
+            response.Headers[ShouldRetryHeader] = shouldRetry ? "true" : "false";
+        }
+
         if (result is not null)
         {
             AddRoutingHeaders(response, result);
         }
 
-        ProxyErrorWriter.WriteJson(response.BodyWriter, error);
+        (inbound ?? OpenAiInboundApi.Instance).WriteError(response.BodyWriter, error);
         return RelayFlush.TryFlushAsync(response.BodyWriter, context.RequestAborted).AsTask();
     }
 
@@ -97,6 +109,22 @@ internal static class ProxyHttpResponses
         }
     }
 
+    /// <summary>The caller's budget: what is left of it (USD, invariant culture, this request's worst case reserved) and when
+    /// its period ends (RFC 3339; none for a budget that never resets).</summary>
+    public static void AddBudgetHeaders(HttpResponse response, Budgets.BudgetHold budget)
+    {
+        if (budget.Caller is not { } caller)
+        {
+            return;
+        }
+
+        response.Headers[BudgetRemainingHeader] = budget.Remaining.ToString(CultureInfo.InvariantCulture);
+        if (caller.ResetsAt is { } reset)
+        {
+            response.Headers[BudgetResetHeader] = reset.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        }
+    }
+
     /// <inheritdoc cref="RateLimitFormat.RetryAfterSeconds"/>
     public static int RetryAfterSeconds(TimeSpan retryAfter) => RateLimitFormat.RetryAfterSeconds(retryAfter);
 
@@ -112,6 +140,14 @@ internal static class ProxyHttpResponses
         CopyHeaders(upstream.Content.Headers, response.Headers);
         response.Headers[RequestIdHeader] = context.TraceIdentifier;
         AddRoutingHeaders(response, result);
+        if (result.Translator is not null)
+        {
+            // The client gets other bytes than the provider sent: their length and media type are the translation's.
+            response.Headers.ContentLength = null;
+            response.Headers.ContentEncoding = default;
+            response.ContentType = result.IsEventStream ? "text/event-stream" : "application/json";
+        }
+
         if (result.IsEventStream)
         {
             // Every event must leave at once: no response buffering here or in a proxy in front of us.

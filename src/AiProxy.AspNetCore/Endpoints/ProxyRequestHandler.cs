@@ -1,6 +1,8 @@
 using System.Globalization;
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.Pipeline;
+using AiProxy.Protocols.Anthropic.Inbound;
 using AiProxy.Providers;
 using AiProxy.Requests;
 using AiProxy.Selection;
@@ -41,7 +43,19 @@ internal sealed class ProxyRequestHandler(
             return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path));
         }
 
-        return HandleAsync(context, path, requireModel: true);
+        return HandleAsync(context, path, requireModel: true, OpenAiInboundApi.Instance);
+    }
+
+    /// <summary><c>POST /v1/messages</c>: Anthropic's Messages API, translated for the providers and back for the client.</summary>
+    public Task HandleMessagesAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsPost(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "POST";
+            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, AnthropicInboundApi.Instance);
+        }
+
+        return HandleAsync(context, "messages", requireModel: true, AnthropicInboundApi.Instance);
     }
 
     private static bool IsGeneration(string path) => path is "chat/completions" or "completions";
@@ -62,33 +76,38 @@ internal sealed class ProxyRequestHandler(
             return HandleNotFoundAsync(context);
         }
 
-        return HandleAsync(context, path, requireModel: false);
+        return HandleAsync(context, path, requireModel: false, OpenAiInboundApi.Instance);
     }
 
     public Task HandleNotFoundAsync(HttpContext context)
         => ProxyHttpResponses.WriteErrorAsync(context, ProxyError.NotFound(context.Request.Method, context.Request.Path));
 
-    private async Task HandleAsync(HttpContext context, string path, bool requireModel)
+    /// <param name="context">The request.</param>
+    /// <param name="path">The route's path after <c>/v1/</c>: what token scopes and metrics name.</param>
+    /// <param name="requireModel">The body must be JSON with a model.</param>
+    /// <param name="inbound">The client's API: errors in its shape, its body translated when it is not OpenAI's.</param>
+    private async Task HandleAsync(HttpContext context, string path, bool requireModel, IInboundApi inbound)
     {
         var started = time.GetTimestamp();
         using var requestTelemetry = events.StartRequest(path); // the request's activity, and aiproxy.active_requests
         var current = options.CurrentValue;
-        var caller = await authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
+        var openAi = ReferenceEquals(inbound, OpenAiInboundApi.Instance);
+        var caller = await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: !openAi).ConfigureAwait(false);
         if (caller is null)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
+            await WriteErrorAsync(context, openAi ? CallerAuthentication.Unauthorized : CallerAuthentication.AnthropicUnauthorized, inbound).ConfigureAwait(false);
             return;
         }
 
         if (!TryReadProxyHeaders(context.Request, current, out var selection, out var timeout, out var headerError))
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, headerError).ConfigureAwait(false);
+            await WriteErrorAsync(context, headerError, inbound).ConfigureAwait(false);
             return;
         }
 
         if (ScopeError(caller, path, selection) is { } scopeError)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, scopeError).ConfigureAwait(false);
+            await WriteErrorAsync(context, scopeError, inbound).ConfigureAwait(false);
             return;
         }
 
@@ -97,7 +116,7 @@ internal sealed class ProxyRequestHandler(
         {
             if (bodyError is not null)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, bodyError).ConfigureAwait(false);
+                await WriteErrorAsync(context, bodyError, inbound).ConfigureAwait(false);
             }
 
             return;
@@ -105,50 +124,77 @@ internal sealed class ProxyRequestHandler(
 
         using (body)
         {
-            var contentType = context.Request.ContentType;
-            if (!BodyInspection.TryInspect(contentType, body, requireModel, out var inspection, out var inspectionError, out var boundary))
+            // An API other than OpenAI's is translated into an OpenAI body here, once; the pipeline then runs it like any other.
+            var translation = inbound.TranslateRequest(body.Memory, out var translationError);
+            if (translationError is not null)
             {
-                (inspection, inspectionError) = await BodyInspection.ReadFormAsync(body, boundary, context.RequestAborted).ConfigureAwait(false);
-            }
-
-            if (inspectionError is not null)
-            {
-                await ProxyHttpResponses.WriteErrorAsync(context, inspectionError).ConfigureAwait(false);
+                await WriteErrorAsync(context, translationError, inbound).ConfigureAwait(false);
                 return;
             }
 
-            if (requireModel && string.IsNullOrEmpty(inspection.Model))
+            using (translation)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest(
-                    body.Length == 0 ? "The request needs a JSON body with a 'model'." : "You must provide a model parameter.", "model")).ConfigureAwait(false);
-                return;
+                RequestInspection inspection;
+                string? contentType;
+                if (translation is null)
+                {
+                    contentType = context.Request.ContentType;
+                    if (!BodyInspection.TryInspect(contentType, body, requireModel, out inspection, out var inspectionError, out var boundary))
+                    {
+                        (inspection, inspectionError) = await BodyInspection.ReadFormAsync(body, boundary, context.RequestAborted).ConfigureAwait(false);
+                    }
+
+                    if (inspectionError is not null)
+                    {
+                        await WriteErrorAsync(context, inspectionError, inbound).ConfigureAwait(false);
+                        return;
+                    }
+                }
+                else
+                {
+                    contentType = "application/json";
+                    inspection = translation.Inspection;
+                    translation.NativeHeaders = CollectHeaders(context.Request, inbound.NativeHeaderNames);
+                }
+
+                if (requireModel && string.IsNullOrEmpty(inspection.Model))
+                {
+                    await WriteErrorAsync(context, ProxyError.BadRequest(
+                        body.Length == 0 ? "The request needs a JSON body with a 'model'." : "You must provide a model parameter.", "model"), inbound).ConfigureAwait(false);
+                    return;
+                }
+
+                if (ModelScopeError(caller, path, inspection.Model) is { } modelError)
+                {
+                    await WriteErrorAsync(context, modelError, inbound).ConfigureAwait(false);
+                    return;
+                }
+
+                var upstreamPath = translation?.Path ?? path;
+                var request = new ProxyRequest
+                {
+                    Method = context.Request.Method,
+                    Path = upstreamPath,
+                    QueryString = translation is null ? context.Request.QueryString.Value ?? string.Empty : string.Empty,
+                    Body = translation?.Body.Memory ?? body.Memory,
+                    HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
+                    ContentType = requireModel ? "application/json" : contentType,
+                    Inspection = inspection,
+                    Selection = selection,
+                    IsGeneration = IsGeneration(upstreamPath),
+                    StartTimestamp = started,
+                    Timeout = timeout,
+                    ForwardedHeaders = CollectForwardedHeaders(context.Request),
+                    Translation = translation,
+                };
+
+                await exchange.RunAsync(request, caller, new HttpResponseSink(context, inbound), context.RequestAborted).ConfigureAwait(false);
             }
-
-            if (ModelScopeError(caller, path, inspection.Model) is { } modelError)
-            {
-                await ProxyHttpResponses.WriteErrorAsync(context, modelError).ConfigureAwait(false);
-                return;
-            }
-
-            var request = new ProxyRequest
-            {
-                Method = context.Request.Method,
-                Path = path,
-                QueryString = context.Request.QueryString.Value ?? string.Empty,
-                Body = body.Memory,
-                HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
-                ContentType = requireModel ? "application/json" : contentType,
-                Inspection = inspection,
-                Selection = selection,
-                IsGeneration = IsGeneration(path),
-                StartTimestamp = started,
-                Timeout = timeout,
-                ForwardedHeaders = CollectForwardedHeaders(context.Request),
-            };
-
-            await exchange.RunAsync(request, caller, new HttpResponseSink(context), context.RequestAborted).ConfigureAwait(false);
         }
     }
+
+    private static Task WriteErrorAsync(HttpContext context, ProxyError error, IInboundApi inbound)
+        => ProxyHttpResponses.WriteErrorAsync(context, error, null, inbound);
 
     private bool TryReadProxyHeaders(HttpRequest request, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
     {
@@ -192,6 +238,20 @@ internal sealed class ProxyRequestHandler(
 
         selection = new SelectionContext(strategy, provider);
         return true;
+    }
+
+    private static KeyValuePair<string, string>[] CollectHeaders(HttpRequest request, IReadOnlyList<string> names)
+    {
+        var found = new List<KeyValuePair<string, string>>();
+        foreach (var name in names)
+        {
+            if (request.Headers.TryGetValue(name, out var value) && !StringValues.IsNullOrEmpty(value))
+            {
+                found.Add(new(name, value.ToString()));
+            }
+        }
+
+        return [.. found];
     }
 
     private static KeyValuePair<string, string>[] CollectForwardedHeaders(HttpRequest request)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AiProxy.Budgets;
 using AiProxy.Errors;
 using AiProxy.Health;
 using AiProxy.Mapping;
@@ -34,6 +35,8 @@ internal sealed class StatusEndpoint
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly IProxyUsageStore _usage;
+    private readonly ProxyBudgets _budgets;
+    private readonly Pricing.IModelPriceProvider _prices;
     private readonly DateTimeOffset _startedAt;
     private readonly long _started;
 
@@ -45,9 +48,13 @@ internal sealed class StatusEndpoint
         IClientSelector selector,
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
-        IProxyUsageStore usage)
+        IProxyUsageStore usage,
+        ProxyBudgets budgets,
+        Pricing.IModelPriceProvider prices)
     {
         _usage = usage;
+        _budgets = budgets;
+        _prices = prices;
         _authentication = authentication;
         _registry = registry;
         _catalog = catalog;
@@ -89,16 +96,17 @@ internal sealed class StatusEndpoint
         var usage = caller is null
             ? null
             : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
+        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, context.RequestAborted).ConfigureAwait(false);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
         response.Headers.CacheControl = "no-store";
         response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        Write(response.BodyWriter, current, usage, caller);
+        Write(response.BodyWriter, current, usage, caller, budgets);
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
-    private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage? usage, ProxyCaller? caller)
+    private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage? usage, ProxyCaller? caller, StatusBudgets budgets)
     {
         var mappings = _mappings.GetMappings();
         using var json = new Utf8JsonWriter(output);
@@ -153,6 +161,7 @@ internal sealed class StatusEndpoint
             }
 
             WriteTimeOrNull(json, "last_failure_at", snapshot.LastFailureAt);
+            budgets.WriteProvider(json, provider.Name);
             if (caller is not null)
             {
                 WriteModels(json, provider, discovered, mappings, caller);
@@ -164,8 +173,10 @@ internal sealed class StatusEndpoint
         json.WriteEndArray();
         if (caller is not null && usage is not null)
         {
-            WriteUsage(json, usage, caller);
+            WriteUsage(json, usage, caller, _prices.IsEnabled);
         }
+
+        budgets.Write(json);
 
         json.WriteEndObject();
     }
@@ -223,18 +234,20 @@ internal sealed class StatusEndpoint
     /// for anyone else; <c>caller</c>, the requesting caller's own share. Token names are never listed (other callers'
     /// names are not this caller's business); <see cref="IProxyUsageStore"/> has the per-token counters.
     /// </summary>
-    private static void WriteUsage(Utf8JsonWriter json, ProxyDailyUsage usage, ProxyCaller caller)
+    private static void WriteUsage(Utf8JsonWriter json, ProxyDailyUsage usage, ProxyCaller caller, bool priced)
     {
         json.WriteStartObject("usage");
         json.WriteString("day", usage.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         json.WriteBoolean("shared", usage.IsShared);
         var own = usage.Counters.Where(c => string.Equals(c.Caller, caller.Name, StringComparison.Ordinal));
-        WriteCounters(json, "counters", caller.IsAdmin ? usage.Counters : own);
-        WriteCounters(json, "caller", own);
+        WriteCounters(json, "counters", caller.IsAdmin ? usage.Counters : own, priced);
+        WriteCounters(json, "caller", own, priced);
         json.WriteEndObject();
     }
 
-    private static void WriteCounters(Utf8JsonWriter json, string name, IEnumerable<ProxyUsageCounter> counters)
+    /// <summary>With prices configured, each counter adds <c>cost</c> (USD) and <c>unpriced_requests</c> (answered with no
+    /// known price, so nobody reads their zero as free).</summary>
+    private static void WriteCounters(Utf8JsonWriter json, string name, IEnumerable<ProxyUsageCounter> counters, bool priced)
     {
         json.WriteStartArray(name);
         foreach (var group in counters.GroupBy(static c => (c.Provider, c.Model)).OrderBy(static g => g.Key.Provider, StringComparer.Ordinal).ThenBy(static g => g.Key.Model, StringComparer.Ordinal))
@@ -246,6 +259,11 @@ internal sealed class StatusEndpoint
             json.WriteNumber("input_tokens", group.Sum(static c => c.InputTokens));
             json.WriteNumber("output_tokens", group.Sum(static c => c.OutputTokens));
             json.WriteNumber("total_tokens", group.Sum(static c => c.TotalTokens));
+            if (priced)
+            {
+                json.WriteNumber("cost", group.Sum(static c => c.Cost));
+                json.WriteNumber("unpriced_requests", group.Sum(static c => c.UnpricedRequests));
+            }
             json.WriteEndObject();
         }
 

@@ -66,6 +66,10 @@ internal static class AttemptClassifier
     /// <summary>A reload removed the provider after selection: nothing was sent, so its health learns nothing.</summary>
     public static AttemptVerdict Removed { get; } = new("removed", HealthSignal.None, default, Retryable: true, RepeatAllowed: false);
 
+    /// <summary>The provider's kind cannot express the request (<see cref="Protocols.ProtocolRefusalException"/>): nothing was sent,
+    /// its health learns nothing, and another candidate may take it.</summary>
+    public static AttemptVerdict Refused { get; } = new("refused", HealthSignal.None, default, Retryable: true, RepeatAllowed: false);
+
     /// <summary>The client left: the request ends, and the provider is neither praised nor blamed.</summary>
     public static AttemptVerdict ClientAborted { get; } = new("cancelled", HealthSignal.Neutral, default, Retryable: false, RepeatAllowed: false);
 

@@ -1,4 +1,5 @@
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.Providers;
 using AiProxy.Relay;
 using AiProxy.Pipeline;
@@ -26,6 +27,9 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>The model name the answering provider was sent.</summary>
     public string? ProviderModel { get; init; }
 
+    /// <summary>Reads usage from a body relayed as it is, in the provider's format (the protocol that accepted it chose).</summary>
+    public IUsageReader UsageReader { get; private init; } = OpenAiUsageReader.Instance;
+
     /// <summary>Usage, model and events seen in the response as it passed.</summary>
     public UsageData Usage { get; private init; } = new();
 
@@ -44,6 +48,9 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>When the answering attempt started, and its activity: the pipeline reports its end once the relay is over.</summary>
     public AttemptScope AnsweringAttempt { get; set; }
 
+    /// <summary>Translates the body into the client's API as it is relayed; <see langword="null"/> relays it as it is.</summary>
+    public IResponseTranslator? Translator { get; set; }
+
     /// <summary>The response is a server-sent event stream: flush per event, end with an error event on failure.</summary>
     public bool IsEventStream => EventStream is not null;
 
@@ -57,8 +64,21 @@ internal sealed class ForwardResult : IDisposable
         => new() { ClientAborted = true, Attempts = attempts, Route = route };
 
     /// <summary>A response to relay. The provider stays counted in flight (the dispatcher entered it) until this is disposed.</summary>
-    public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel)
-        => new() { Response = response, Body = body, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient };
+    public static ForwardResult Relay(HttpResponseMessage response, Stream body, IProviderClient provider, string? providerModel, IUsageReader? usageReader = null)
+        => new()
+        {
+            Response = response, Body = body, Provider = provider, ProviderModel = providerModel, _inFlight = provider as ProviderClient,
+            UsageReader = usageReader ?? OpenAiUsageReader.Instance,
+        };
+
+    /// <summary>A provider's refusal, translated into the gateway's error: its response is already disposed, and the provider
+    /// stays counted in flight until this is disposed, as for <see cref="Relay"/>.</summary>
+    public static ForwardResult Refused(ProxyError error, ProviderClient provider)
+        => new() { Error = error, Provider = provider, _inFlight = provider, IsProviderRefusal = true };
+
+    /// <summary>The <see cref="Error"/> is the answering provider's refusal (<see cref="Refused"/>), not the gateway's: its
+    /// attempt answered, and ends when the error has been written.</summary>
+    public bool IsProviderRefusal { get; private init; }
 
     /// <inheritdoc cref="Relay"/>
     public static ForwardResult RelayEvents(HttpResponseMessage response, Stream body, EventStreamRelay events, IProviderClient provider, string? providerModel)

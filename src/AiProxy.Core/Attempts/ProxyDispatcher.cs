@@ -153,7 +153,7 @@ internal sealed partial class ProxyDispatcher
 
     /// <summary>
     /// Selection by a host app's own <see cref="IClientSelector"/>: its order, kept to the providers the registry knows
-    /// (by name), the caller's token may reach, and that have capacity left. Panic, as with the built-in selector, when
+    /// (by name), the caller's token may reach, and that have capacity and budget left. Panic, as with the built-in selector, when
     /// every candidate it chose is cooling down.
     /// </summary>
     private int SelectThroughInterface(ProxyRequest request, IProviderClient[] destination, out bool panic)
@@ -171,6 +171,7 @@ internal sealed partial class ProxyDispatcher
             if (_registry.Find(candidate.Name) is not { Enabled: true } provider
                 || (context.AllowedProviders is { } scope && !scope.Allows(provider.Name))
                 || (context.Capacity is { } capacity && !capacity.HasProviderCapacity(provider.Name))
+                || (context.Budget is { } budget && !budget.HasProviderBudget(provider.Name))
                 || Array.IndexOf(destination, provider, 0, count) >= 0)
             {
                 continue;
@@ -238,13 +239,20 @@ internal sealed partial class ProxyDispatcher
             var mapped = request.HasBody ? _models.Map(provider.Name, request.Inspection.Model) : default;
             upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: scope.Activity is not null);
         }
+        catch (ProtocolRefusalException refusal)
+        {
+            // The provider's kind cannot express this request (another path, a mistake in it): nothing was sent, so its
+            // health learns nothing; another candidate (of another kind) may still take it.
+            provider.LeaveFlight();
+            return AttemptOutcome.Failed(refusal.Error, AttemptClassifier.Refused);
+        }
         catch
         {
             provider.LeaveFlight();
             throw;
         }
 
-        var (message, providerModel, _) = upstream;
+        var (message, providerModel, _, _) = upstream;
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
         var fallback = plan.LastProvider is { } previous && !ReferenceEquals(previous, plan.Current) ? previous.Name : null;

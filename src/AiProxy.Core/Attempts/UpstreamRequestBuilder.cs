@@ -33,29 +33,7 @@ internal static class UpstreamRequestBuilder
     public static UpstreamRequest Build(ProxyRequest request, ProviderClient provider, MappedModel mapped, bool traceFromActivity)
     {
         var uri = request.QueryString.Length == 0 ? provider.EndpointUri(request.Path) : new Uri(provider.BaseUrl, request.Path + request.QueryString);
-        if (!EndpointPath.IsUnder(provider.BaseUrl, uri))
-        {
-            // Unreachable after EndpointPath.IsSafe; kept so that no path can ever carry the key elsewhere.
-            throw new InvalidOperationException("The endpoint path left the provider's base URL.");
-        }
-
-        var message = new HttpRequestMessage(ToMethod(request.Method), uri)
-        {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-        };
-
-        // The attempt's activity, when there is one, is the upstream's parent; otherwise the client's context passes through.
-        traceFromActivity = traceFromActivity && ProxyTracing.TryInjectTraceContext(message);
-        foreach (var header in request.ForwardedHeaders)
-        {
-            if (!traceFromActivity || !ProxyTracing.IsTraceContextHeader(header.Key))
-            {
-                message.Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
-
-        provider.ApplyUpstreamHeaders(message);
+        var message = CreateMessage(request, provider, uri, traceFromActivity);
         var providerModel = request.Inspection.Model;
         var usageInjected = false;
         if (request.HasBody)
@@ -85,6 +63,39 @@ internal static class UpstreamRequestBuilder
         }
 
         return new UpstreamRequest(message, providerModel, usageInjected);
+    }
+
+    /// <summary>
+    /// Transport, the same for every kind: a message to <paramref name="uri"/> (which must lie under the provider's base URL,
+    /// so the key never goes elsewhere), with the allow-listed client headers, the trace context (the attempt's activity when
+    /// there is one, else the client's), and the provider's key and headers. The body is the kind's.
+    /// </summary>
+    internal static HttpRequestMessage CreateMessage(ProxyRequest request, ProviderClient provider, Uri uri, bool traceFromActivity)
+    {
+        if (!EndpointPath.IsUnder(provider.BaseUrl, uri))
+        {
+            // Unreachable after EndpointPath.IsSafe; kept so that no path can ever carry the key elsewhere.
+            throw new InvalidOperationException("The endpoint path left the provider's base URL.");
+        }
+
+        var message = new HttpRequestMessage(ToMethod(request.Method), uri)
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+
+        // The attempt's activity, when there is one, is the upstream's parent; otherwise the client's context passes through.
+        traceFromActivity = traceFromActivity && ProxyTracing.TryInjectTraceContext(message);
+        foreach (var header in request.ForwardedHeaders)
+        {
+            if (!traceFromActivity || !ProxyTracing.IsTraceContextHeader(header.Key))
+            {
+                message.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        provider.ApplyUpstreamHeaders(message);
+        return message;
     }
 
     /// <summary>The splice that turns on <c>stream_options.include_usage</c>, wherever the body stands on it.</summary>
@@ -119,4 +130,5 @@ internal static class UpstreamRequestBuilder
 /// <param name="Message">The message to send; the attempt disposes it.</param>
 /// <param name="ProviderModel">The model name the provider is asked for (after mapping).</param>
 /// <param name="UsageInjected">The body asks for the usage chunk on the client's behalf: the relay drops it.</param>
-internal readonly record struct UpstreamRequest(HttpRequestMessage Message, string? ProviderModel, bool UsageInjected);
+/// <param name="State">What the protocol that built the request needs to read its answer (a translating kind's request state).</param>
+internal readonly record struct UpstreamRequest(HttpRequestMessage Message, string? ProviderModel, bool UsageInjected, object? State = null);

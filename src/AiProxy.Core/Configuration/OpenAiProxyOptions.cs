@@ -74,6 +74,10 @@ public sealed class OpenAiProxyOptions
     /// user) and anonymous callers (one shared partition). Unset limits mean no limit.</summary>
     public RateLimitOptions DefaultLimits { get; } = new();
 
+    /// <summary>Model prices, to compute what each request costs (<c>x-aiproxy-cost</c>, usage records, <c>/status</c>,
+    /// <c>aiproxy.cost</c>) and to enforce budgets. Nothing is priced when no price is configured.</summary>
+    public PricingOptions Pricing { get; } = new();
+
     /// <summary>Passive health: when a failing provider is put in cooldown.</summary>
     public HealthOptions Health { get; } = new();
 

@@ -89,6 +89,7 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         var defaults = options.DefaultLimits;
         ValidateLimits(errors, $"{Section}:DefaultLimits", defaults.RequestsPerMinute, defaults.TokensPerMinute, defaults.MaxConcurrentRequests);
 
+        PricingValidation.Validate(errors, options);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -145,6 +146,16 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         if (provider.DefaultCompletionTokens is < 0)
         {
             errors.Add($"{key}:DefaultCompletionTokens must not be negative (was {provider.DefaultCompletionTokens}).");
+        }
+
+        if (provider.DefaultMaxTokens < 1)
+        {
+            errors.Add($"{key}:DefaultMaxTokens must be at least 1 (was {provider.DefaultMaxTokens}).");
+        }
+
+        if (string.IsNullOrWhiteSpace(provider.AnthropicVersion))
+        {
+            errors.Add($"{key}:AnthropicVersion must not be empty.");
         }
     }
 

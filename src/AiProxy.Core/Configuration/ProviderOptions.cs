@@ -16,7 +16,8 @@ public sealed class ProviderOptions
     public string? ApiKey { get; set; }
 
     /// <summary>Header that carries <see cref="ApiKey"/>. <c>Authorization</c> (the default) sends <c>Bearer &lt;key&gt;</c>;
-    /// any other name (<c>api-key</c>, <c>x-api-key</c>) sends the bare key.</summary>
+    /// any other name (<c>api-key</c>, <c>x-api-key</c>) sends the bare key. For the <c>anthropic</c> kind the default is
+    /// <c>x-api-key</c> (the value <c>Authorization</c> is read as that default too).</summary>
     public string ApiKeyHeader { get; set; } = "Authorization";
 
     /// <summary>Whether the provider takes traffic. Default <see langword="true"/>.</summary>
@@ -51,6 +52,23 @@ public sealed class ProviderOptions
     /// <c>DefaultCompletionTokens</c>.</summary>
     public int? DefaultCompletionTokens { get; set; }
 
+    /// <summary>The <c>anthropic-version</c> header sent to an <c>anthropic</c> provider (requests, model list and health
+    /// probe). Default <c>2023-06-01</c>.</summary>
+    public string AnthropicVersion { get; set; } = "2023-06-01";
+
+    /// <summary>The <c>max_tokens</c> sent to an <c>anthropic</c> provider (whose API requires it) when the client gives
+    /// neither <c>max_completion_tokens</c> nor <c>max_tokens</c>; rate limits reserve it. Default 4096.</summary>
+    public int DefaultMaxTokens { get; set; } = 4096;
+
     /// <summary>Capacity: requests the gateway has in flight to this provider at once. Unset means no limit.</summary>
     public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>This provider's own prices (<c>Providers:{name}:Pricing:Models</c>); they win over the root's for requests it
+    /// answers. <see cref="PricingOptions.UseBuiltIn"/> applies at the root only.</summary>
+    public PricingOptions Pricing { get; } = new();
+
+    /// <summary>A spending cap for this provider: once its spend for the period reaches the amount, selection skips it (before
+    /// panic mode) and <c>/status</c> shows it as <c>budget_exhausted</c>; when every candidate is exhausted the client gets
+    /// 429 <c>insufficient_quota</c>.</summary>
+    public BudgetOptions Budget { get; } = new();
 }

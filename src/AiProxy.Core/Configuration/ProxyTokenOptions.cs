@@ -43,4 +43,9 @@ public sealed class ProxyTokenOptions
 
     /// <summary>Requests of this token in flight at once, until their responses are complete. Unset means no limit.</summary>
     public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>A spending cap in USD for this token per calendar period (UTC). Each request reserves its worst-case cost
+    /// when admitted and settles with its real cost; one that does not fit is answered 429 <c>insufficient_quota</c>
+    /// until the period resets. Unset <see cref="BudgetOptions.Amount"/> means no budget.</summary>
+    public BudgetOptions Budget { get; } = new();
 }

@@ -16,6 +16,9 @@ internal sealed class ProxyError(int status, string type, string code, string me
     /// <summary>Seconds for a <c>Retry-After</c> header, when the status calls for one.</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary><see langword="false"/> writes <c>x-should-retry: false</c>, which tells the OpenAI SDKs not to retry.</summary>
+    public bool? ShouldRetry { get; init; }
+
     public static ProxyError BadRequest(string message, string? param = null)
         => new(400, InvalidRequestType, "invalid_request", message, param);
 

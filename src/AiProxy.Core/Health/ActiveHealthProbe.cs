@@ -30,7 +30,7 @@ internal static class ActiveHealthProbe
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("models", UriKind.Relative));
+            using var request = new HttpRequestMessage(HttpMethod.Get, ModelCatalog.ListUri(provider, afterId: null));
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             using var response = await provider.SendAsync(request, cancellationToken).ConfigureAwait(false);
             if (judge)

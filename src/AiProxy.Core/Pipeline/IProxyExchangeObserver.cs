@@ -2,9 +2,10 @@ namespace AiProxy.Pipeline;
 
 /// <summary>
 /// Watches requests go through the pipeline: each upstream attempt as it is sent and as it ends, a refusal by the rate
-/// limiter, and each request's outcome. The pipeline only reports; what is made of it belongs to the observers: metrics
-/// (<see cref="Telemetry.MetricsObserver"/>), tracing (<see cref="Telemetry.TracingObserver"/>) and the usage records
-/// (<see cref="Usage.UsageReporter"/>) today, a dashboard history or a cost and budget recorder later.
+/// limiter or the budgets, and each request's outcome. The pipeline only reports; what is made of it belongs to the
+/// observers: metrics (<see cref="Telemetry.MetricsObserver"/>), tracing (<see cref="Telemetry.TracingObserver"/>), the usage records
+/// (<see cref="Usage.UsageReporter"/>) and the dashboard's history (<see cref="History.RequestHistory"/>). A request's end
+/// carries its cost; budgets are settled by the pipeline itself before the observers hear (admission depends on them).
 /// </summary>
 /// <remarks>
 /// Register one with <c>TryAddEnumerable</c>; <see cref="ProxyExchangeEvents"/> reads the registrations once and calls
@@ -24,7 +25,7 @@ internal interface IProxyExchangeObserver
     {
     }
 
-    /// <summary>The gateway's own rate limits refused a request (before the body was read, or at admission).</summary>
+    /// <summary>The gateway's own limits refused a request: a rate limit (before the body was read, or at admission), or a spent budget.</summary>
     void OnRateLimited(in RateLimitRefusal refusal)
     {
     }

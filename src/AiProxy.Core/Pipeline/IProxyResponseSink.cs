@@ -24,6 +24,12 @@ internal interface IProxyResponseSink
     /// <summary>The caller's limits as <c>x-ratelimit-*</c> headers, written before the response starts so that they win over the upstream's.</summary>
     void AddRateLimitHeaders(ProxyRateLimitLease lease);
 
+    /// <summary>The caller's budget as <c>x-aiproxy-budget-remaining</c> and <c>x-aiproxy-budget-reset</c>, before the response starts.</summary>
+    void AddBudgetHeaders(Budgets.BudgetHold budget);
+
+    /// <summary>This request's cost as <c>x-aiproxy-cost</c>, after <see cref="Start"/> and before the body.</summary>
+    void AddCostHeader(decimal cost);
+
     /// <summary>Starts relaying <paramref name="result"/>: its status and allowed headers, the routing headers, and for a
     /// stream whatever keeps every event from being buffered.</summary>
     void Start(ForwardResult result);

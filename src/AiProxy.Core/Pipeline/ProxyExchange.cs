@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
+using AiProxy.Budgets;
+using AiProxy.Errors;
+using AiProxy.Pricing;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using AiProxy.Requests;
@@ -25,6 +28,8 @@ namespace AiProxy.Pipeline;
 /// </summary>
 internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
+    ProxyBudgets budgets,
+    RequestPricing pricing,
     ProxyDispatcher dispatcher,
     ProxyExchangeEvents events,
     IOptionsMonitor<OpenAiProxyOptions> options,
@@ -46,22 +51,46 @@ internal sealed partial class ProxyExchange(
 
         // Admit.
         var estimate = admission.Estimate(request, caller, current);
-        var lease = await admission.AcquireAsync(caller, request, estimate, clientAborted).ConfigureAwait(false);
+        var (lease, budget) = await AdmitAsync(request, caller, estimate, clientAborted).ConfigureAwait(false);
         await using var leaseScope = lease.ConfigureAwait(false);
+        await using var budgetScope = budgets.Scope(budget).ConfigureAwait(false);
         sink.AddRateLimitHeaders(lease);
         if (!lease.IsAcquired)
         {
+            if (budget is not null)
+            {
+                await budgets.ReleaseAsync(budget).ConfigureAwait(false);
+            }
+
             LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
             events.RateLimited(caller.Name, lease.Reason);
             await sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null).ConfigureAwait(false);
             return;
         }
 
+        if (budget is not null)
+        {
+            if (!budget.IsAdmitted)
+            {
+                LogBudgetRefused(logger, request.Method, request.Path, request.Model, caller.Name, budget.CallerAdmitted ? "providers" : "token");
+                events.BudgetRefused(caller.Name);
+                await lease.SettleAsync(null, 0, CancellationToken.None).ConfigureAwait(false);
+                await sink.WriteErrorAsync(budgets.Refusal(budget), null).ConfigureAwait(false);
+                return;
+            }
+
+            sink.AddBudgetHeaders(budget);
+        }
+
         // A response cache's lookup belongs here: after admission (a cached answer still counts against the caller's
         // limits), before selection (a hit reaches no provider).
 
         // Select and attempt: the lease is charged for each attempt's provider as it starts.
-        request.Selection = request.Selection with { Capacity = lease, AllowedProviders = caller.Providers };
+        var (prompt, completion) = RequestPricing.Split(request, estimate);
+        request.Selection = request.Selection with
+        {
+            Capacity = lease, AllowedProviders = caller.Providers, Budget = budget, PromptTokens = prompt, CompletionTokens = completion,
+        };
         using var result = await dispatcher.ForwardAsync(request, clientAborted).ConfigureAwait(false);
 
         // Relay.
@@ -73,12 +102,65 @@ internal sealed partial class ProxyExchange(
         // Settle.
         var tokens = ProxyUsageMeasure.Measure(request, result);
         await lease.SettleAsync(result.Provider?.Name, ProxyUsageMeasure.TokensToSettle(result, tokens), CancellationToken.None).ConfigureAwait(false);
-        await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
+        var cost = pricing.IsEnabled || budget is not null ? pricing.Actual(request, result, tokens) : null;
+        if (budget is not null)
+        {
+            await budgets.SettleAsync(budget, result.Provider?.Name, cost ?? 0).ConfigureAwait(false);
+        }
 
-        // Report.
+        await lease.DisposeAsync().ConfigureAwait(false); // free the slots now, not after the observers
+        if (budget is not null)
+        {
+            budgets.SendQueued(); // a shared store's settlement went with the lease's release, or goes now
+        }
+
+        // Report. Budget settlement above is the pipeline's own (a reservation must be settled for the next request to be
+        // admitted right); counting the cost (aiproxy.cost, the usage records) is the observers'.
         var status = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : sink.StatusCode;
-        var ended = new RequestEnded(sink.RequestId, request, caller, result, outcome, status, elapsed, tokens);
+        var ended = new RequestEnded(sink.RequestId, request, caller, result, outcome, status, elapsed, tokens, cost, pricing.IsEnabled && cost is null);
         await events.RequestEndedAsync(ended, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>The rate limiter and the budgets, asked together: a budget store that shares the limiter's calls (Redis)
+    /// sends its reservation in the limiter's call. A reservation made for a request that then fails is given back.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(ProxyRateLimitLease Lease, BudgetHold? Budget)> AdmitAsync(
+        ProxyRequest request, ProxyCaller caller, long estimate, CancellationToken clientAborted)
+    {
+        var pending = budgets.ReserveAsync(request, caller, estimate, clientAborted);
+        ProxyRateLimitLease lease;
+        try
+        {
+            lease = await admission.AcquireAsync(caller, request, estimate, clientAborted).ConfigureAwait(false);
+        }
+        catch
+        {
+            budgets.SendQueued();
+            try
+            {
+                if (await pending.ConfigureAwait(false) is { } held)
+                {
+                    await budgets.ReleaseAsync(held).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // cancelled too: nothing was reserved for it to give back
+            }
+
+            throw;
+        }
+
+        budgets.SendQueued();
+        try
+        {
+            return (lease, await pending.ConfigureAwait(false));
+        }
+        catch
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -93,16 +175,52 @@ internal sealed partial class ProxyExchange(
 
         if (result.Error is { } error)
         {
-            await sink.WriteErrorAsync(error, result).ConfigureAwait(false);
+            try
+            {
+                await sink.WriteErrorAsync(error, result).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (result.IsProviderRefusal)
+                {
+                    events.AttemptAnswered(request.Path, result, RelayOutcome.Completed); // its answer, translated, was relayed
+                }
+            }
+
             return ProxyRequestOutcome.Failed;
         }
 
+        result.Translator = request.Inbound.CreateResponseTranslator(request, result);
         RelayOutcome? relayed = null;
         try
         {
-            sink.Start(result);
-            relayed = await ResponseRelay.CopyAsync(
-                result, sink.Body, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+            if (pricing.IsEnabled && result.Translator is null && WholeJsonBody.Applies(result))
+            {
+                // Read whole (pooled, at most 1 MiB) so the cost can lead the answer as a header.
+                var (whole, read) = await WholeJsonBody.ReadAsync(result, current.StreamIdleTimeout, time, clientAborted).ConfigureAwait(false);
+                if (whole is null)
+                {
+                    relayed = read;
+                    return await RelayBrokenBeforeStartAsync(result, sink, read).ConfigureAwait(false);
+                }
+
+                using (whole)
+                {
+                    sink.Start(result);
+                    if (pricing.Actual(request, result, ProxyUsageMeasure.Measure(request, result)) is { } cost)
+                    {
+                        sink.AddCostHeader(cost);
+                    }
+
+                    relayed = await whole.WriteAsync(result, sink.Body, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                sink.Start(result);
+                relayed = await ResponseRelay.CopyAsync(
+                    result, sink.Body, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -140,6 +258,23 @@ internal sealed partial class ProxyExchange(
         }
     }
 
+    /// <summary>A body read whole that broke before anything reached the client: it gets a proper error, not a cut connection.</summary>
+    private async Task<ProxyRequestOutcome> RelayBrokenBeforeStartAsync<TSink>(ForwardResult result, TSink sink, RelayOutcome read)
+        where TSink : IProxyResponseSink
+    {
+        if (read == RelayOutcome.ClientAborted)
+        {
+            return ProxyRequestOutcome.ClientDisconnected;
+        }
+
+        var provider = result.Provider?.Name ?? "-";
+        LogRelayBroken(logger, provider, read);
+        await sink.WriteErrorAsync(
+            new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_broken", $"The response from provider '{provider}' broke before it was complete."),
+            result).ConfigureAwait(false);
+        return ProxyRequestOutcome.UpstreamBroken;
+    }
+
     [LoggerMessage(1, LogLevel.Information, "{Method} {Path} model={Model} token={Token} -> {Status} provider={Provider} attempts={Attempts} in {ElapsedMs:0.0} ms")]
     private static partial void LogRequest(ILogger logger, string method, string path, string model, string token, int status, string provider, int attempts, double elapsedMs);
 
@@ -148,6 +283,9 @@ internal sealed partial class ProxyExchange(
 
     [LoggerMessage(11, LogLevel.Warning, "Client did not read the response to {Method} {Path} for {Seconds} s (ClientWriteTimeout); disconnected it. Provider {Provider} is not blamed.")]
     private static partial void LogClientTooSlow(ILogger logger, string method, string path, double seconds, string provider);
+
+    [LoggerMessage(12, LogLevel.Information, "{Method} {Path} model={Model} token={Token} refused: the {Budget} budget is spent")]
+    private static partial void LogBudgetRefused(ILogger logger, string method, string path, string model, string token, string budget);
 
     [LoggerMessage(10, LogLevel.Information, "{Method} {Path} model={Model} token={Token} refused by the rate limiter: {Reason}, retry after {RetryAfterSeconds} s")]
     private static partial void LogRateLimited(ILogger logger, string method, string path, string model, string token, ProxyRateLimitReason reason, int retryAfterSeconds);

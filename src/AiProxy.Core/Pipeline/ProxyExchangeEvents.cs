@@ -61,7 +61,7 @@ internal sealed class ProxyExchangeEvents
     /// </summary>
     public void AttemptAnswered(string path, ForwardResult result, RelayOutcome? relayed)
     {
-        var status = result.Response is { } response ? (int)response.StatusCode : 0;
+        var status = result.Response is { } response ? (int)response.StatusCode : result.Error?.Status ?? 0;
         var errorType = relayed switch
         {
             RelayOutcome.Completed => status >= 400 ? status.ToString(CultureInfo.InvariantCulture) : null,
@@ -81,8 +81,13 @@ internal sealed class ProxyExchangeEvents
     }
 
     public void RateLimited(string caller, RateLimiting.ProxyRateLimitReason reason)
+        => Refused(new RateLimitRefusal(caller, TelemetryConsts.Proxy.RateLimitScopeName(reason)));
+
+    /// <summary>A cost budget (the caller's, or every candidate provider's) is spent.</summary>
+    public void BudgetRefused(string caller) => Refused(new RateLimitRefusal(caller, TelemetryConsts.Proxy.BudgetLimit));
+
+    private void Refused(in RateLimitRefusal refusal)
     {
-        var refusal = new RateLimitRefusal(caller, reason);
         foreach (var observer in _observers)
         {
             observer.OnRateLimited(refusal);

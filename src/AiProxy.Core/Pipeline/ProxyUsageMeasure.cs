@@ -14,7 +14,11 @@ internal static class ProxyUsageMeasure
         var usage = result.Usage;
         if (usage.HasUsage)
         {
-            return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false);
+            return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens, IsEstimate: false)
+            {
+                CachedInputTokens = usage.CachedPromptTokens,
+                CacheWriteTokens = usage.CacheWriteTokens,
+            };
         }
 
         if (result.IsEventStream)

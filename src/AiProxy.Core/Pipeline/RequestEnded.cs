@@ -17,6 +17,9 @@ namespace AiProxy.Pipeline;
 /// <param name="StatusCode">The status the client got (499 when it left first).</param>
 /// <param name="Duration">From the request's arrival until its response was complete.</param>
 /// <param name="Usage">The tokens used, as reported or estimated; <see langword="null"/> when unknown.</param>
+/// <param name="Cost">What it cost in USD by the configured prices (0 when no provider answered); <see langword="null"/> when
+/// nothing is priced or no price is known for its model.</param>
+/// <param name="Unpriced">Prices are configured but none is known for its model: its cost is unknown, not 0.</param>
 internal readonly record struct RequestEnded(
     string RequestId,
     ProxyRequest Request,
@@ -25,4 +28,6 @@ internal readonly record struct RequestEnded(
     ProxyRequestOutcome Outcome,
     int StatusCode,
     TimeSpan Duration,
-    TokenUsage? Usage);
+    TokenUsage? Usage,
+    decimal? Cost,
+    bool Unpriced);

@@ -29,45 +29,25 @@ internal sealed class OpenAiProtocol : IProviderProtocol
     public async ValueTask<(ForwardResult? Result, ProxyError? Failure)> AcceptAsync(
         ProxyRequest request, ProviderClient provider, UpstreamRequest sent, HttpResponseMessage response, CancellationToken attemptToken)
     {
-        var (_, providerModel, usageInjected) = sent;
+        var (_, providerModel, usageInjected, _) = sent;
         var mediaType = response.Content.Headers.ContentType?.MediaType;
         var isEventStream = string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase)
             || (mediaType is null && request.Inspection.Stream);
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
         if (!isEventStream)
         {
-            return (ForwardResult.Relay(response, body, provider, providerModel), null);
+            return (ForwardResult.Relay(response, body, provider, providerModel, OpenAiUsageReader.Instance), null);
         }
 
-        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData());
-        try
-        {
-            var (first, errorPayload) = await events.ReadFirstEventAsync(attemptToken).ConfigureAwait(false);
-            switch (first)
-            {
-                case EventStreamRelay.FirstEvent.Ready:
-                    return (ForwardResult.RelayEvents(response, body, events, provider, providerModel), null);
-                case EventStreamRelay.FirstEvent.Ended:
-                    events.Dispose();
-                    return (null, new ProxyError(502, ProxyError.UpstreamErrorType, AttemptClassifier.EmptyStreamCode, $"Provider '{provider.Name}' ended the stream before sending any data."));
-                default:
-                    events.Dispose();
-                    return (null, UpstreamErrorReader.FromStreamError(errorPayload, provider));
-            }
-        }
-        catch
-        {
-            events.Dispose();
-            await body.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        var events = new EventStreamRelay(body, dropUsageChunk: usageInjected, expectDone: request.IsGeneration, new UsageData(), OpenAiUsageReader.Instance);
+        return await StreamAcceptance.AcceptAsync(response, body, events, provider, providerModel, attemptToken).ConfigureAwait(false);
     }
 
     public async ValueTask<ForwardResult> RelayRefusalAsync(ProviderClient provider, UpstreamRequest sent, HttpResponseMessage response, CancellationToken attemptToken)
     {
         // Already in the client's (OpenAI's) shape: relayed unchanged.
         var body = await response.Content.ReadAsStreamAsync(attemptToken).ConfigureAwait(false);
-        return ForwardResult.Relay(response, body, provider, sent.ProviderModel);
+        return ForwardResult.Relay(response, body, provider, sent.ProviderModel, OpenAiUsageReader.Instance);
     }
 
     public ValueTask<ProxyError> ReadErrorAsync(HttpResponseMessage response, ProviderClient provider, CancellationToken attemptToken)

@@ -13,14 +13,18 @@ internal static class UpstreamErrorReader
 {
     private const int MaxErrorBodyBytes = 64 * 1024;
 
-    public static async ValueTask<ProxyError> ReadAsync(HttpResponseMessage response, ProviderClient provider, CancellationToken cancellationToken)
+    /// <param name="response">The failed response.</param>
+    /// <param name="provider">Its provider (named in messages; its key is scrubbed from them).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <param name="typeAsCode">An error with no <c>code</c> takes its <c>type</c> as the code (Anthropic's errors name only a type).</param>
+    public static async ValueTask<ProxyError> ReadAsync(HttpResponseMessage response, ProviderClient provider, CancellationToken cancellationToken, bool typeAsCode = false)
     {
         var status = (int)response.StatusCode;
         string? message = null, code = null;
         try
         {
             var body = await ReadBoundedAsync(response, cancellationToken).ConfigureAwait(false);
-            (message, code) = Parse(body);
+            (message, code) = Parse(body, typeAsCode);
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
         {
@@ -52,7 +56,7 @@ internal static class UpstreamErrorReader
     /// <summary>The error for a stream whose first event was an error event (<paramref name="payload"/> is its JSON).</summary>
     public static ProxyError FromStreamError(string? payload, ProviderClient provider)
     {
-        var (message, code) = payload is null ? (null, null) : Parse(Encoding.UTF8.GetBytes(payload));
+        var (message, code) = payload is null ? (null, null) : Parse(Encoding.UTF8.GetBytes(payload), typeAsCode: false);
         message = string.IsNullOrWhiteSpace(message)
             ? $"Provider '{provider.Name}' failed the stream before it started."
             : Scrub(message, provider);
@@ -73,7 +77,7 @@ internal static class UpstreamErrorReader
         return buffer[..total];
     }
 
-    private static (string? Message, string? Code) Parse(byte[] body)
+    private static (string? Message, string? Code) Parse(byte[] body, bool typeAsCode)
     {
         if (body.Length == 0)
         {
@@ -100,6 +104,11 @@ internal static class UpstreamErrorReader
                         JsonValueKind.Number => c.GetRawText(),
                         _ => null,
                     } : null;
+                    if (code is null && typeAsCode && error.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String)
+                    {
+                        code = t.GetString();
+                    }
+
                     return (message, code);
                 }
             }

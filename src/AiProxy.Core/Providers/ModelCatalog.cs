@@ -18,6 +18,10 @@ internal sealed partial class ModelCatalog
     // A models list is a few hundred entries at most; anything much larger is not one.
     private const int MaxListBytes = 8 * 1024 * 1024;
 
+    // Anthropic's list is paged: the largest page it gives, and a bound on the pages of one refresh.
+    private const int PageSize = 1000;
+    private const int MaxPages = 20;
+
     private readonly ProviderRegistry _registry;
     private readonly ModelMappingService _mappings;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
@@ -196,6 +200,17 @@ internal sealed partial class ModelCatalog
                     return;
                 }
 
+                if (NextPage(document.RootElement) is { } afterId)
+                {
+                    if (await ReadMorePagesAsync(provider, afterId, models, token).ConfigureAwait(false) is not { } all)
+                    {
+                        LogRefreshFailed(_logger, provider.Name, "a later page of the list could not be read", GetDiscovered(provider.Name).Count);
+                        return;
+                    }
+
+                    models = all;
+                }
+
                 _discovered[provider.Name] = models;
                 LogRefreshed(_logger, provider.Name, models.Length);
             }
@@ -204,6 +219,56 @@ internal sealed partial class ModelCatalog
 
     /// <summary>Why a list could not be read. The exception's message may carry the URL; its type says enough and never
     /// holds a key.</summary>
+    /// <summary>The model list's address: an <c>anthropic</c> provider's is paged (<c>limit</c>, <c>after_id</c>).</summary>
+    internal static Uri ListUri(ProviderClient provider, string? afterId)
+    {
+        if (!string.Equals(provider.Options.Kind, Protocols.ProviderKinds.Anthropic, StringComparison.OrdinalIgnoreCase))
+        {
+            return new Uri("models", UriKind.Relative);
+        }
+
+        return new Uri(afterId is null ? "models?limit=" + PageSize : $"models?limit={PageSize}&after_id={Uri.EscapeDataString(afterId)}", UriKind.Relative);
+    }
+
+    /// <summary>Anthropic's list says <c>has_more</c> and where the page ended (<c>last_id</c>).</summary>
+    private static string? NextPage(JsonElement root)
+        => root.ValueKind == JsonValueKind.Object && root.TryGetProperty("has_more", out var more) && more.ValueKind == JsonValueKind.True
+           && root.TryGetProperty("last_id", out var last) && last.ValueKind == JsonValueKind.String ? last.GetString() : null;
+
+    private static async Task<CatalogModel[]?> ReadMorePagesAsync(ProviderClient provider, string afterId, CatalogModel[] first, CancellationToken token)
+    {
+        var all = new List<CatalogModel>(first);
+        for (var page = 1; page < MaxPages; page++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, ListUri(provider, afterId));
+            using var response = await provider.SendAsync(request, token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+
+            var body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                using var document = await JsonDocument.ParseAsync(new BoundedReadStream(body, MaxListBytes), default, token).ConfigureAwait(false);
+                if (!TryReadList(document.RootElement, provider.Name, out var models))
+                {
+                    return null;
+                }
+
+                all.AddRange(models);
+                if (NextPage(document.RootElement) is not { } next || next == afterId)
+                {
+                    return all.ToArray();
+                }
+
+                afterId = next;
+            }
+        }
+
+        return all.ToArray();
+    }
+
     private static string Reason(Exception failure, TimeSpan timeout)
         => failure is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0.###} s" : failure.GetType().Name;
 

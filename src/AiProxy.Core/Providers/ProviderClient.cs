@@ -92,7 +92,8 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     }
 
     /// <summary>Completion tokens reserved for a request with no maximum; <see langword="null"/> for the root default.</summary>
-    internal int? DefaultCompletionTokens => _options.DefaultCompletionTokens;
+    internal int? DefaultCompletionTokens => _options.DefaultCompletionTokens
+        ?? (string.Equals(_options.Kind, Protocols.ProviderKinds.Anthropic, StringComparison.OrdinalIgnoreCase) ? _options.DefaultMaxTokens : null);
 
     /// <summary>Takes a reload's options for a provider whose connection and routing did not change
     /// (<see cref="SameOptions"/>): capacity and reservation values apply at once, state and connections stay.</summary>
@@ -266,9 +267,22 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
             headers.Add(new(header.Key, header.Value));
         }
 
+        var anthropic = string.Equals(options.Kind, Protocols.ProviderKinds.Anthropic, StringComparison.OrdinalIgnoreCase);
+        if (anthropic)
+        {
+            // The Messages API, its model list and the health probe all need the version header.
+            headers.RemoveAll(static h => string.Equals(h.Key, "anthropic-version", StringComparison.OrdinalIgnoreCase));
+            headers.Add(new("anthropic-version", options.AnthropicVersion));
+        }
+
         if (!string.IsNullOrEmpty(options.ApiKey))
         {
             var headerName = string.IsNullOrWhiteSpace(options.ApiKeyHeader) ? "Authorization" : options.ApiKeyHeader;
+            if (anthropic && string.Equals(headerName, "Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                headerName = "x-api-key"; // this kind's default: Anthropic takes the bare key there
+            }
+
             var value = string.Equals(headerName, "Authorization", StringComparison.OrdinalIgnoreCase)
                 ? "Bearer " + options.ApiKey
                 : options.ApiKey;
@@ -302,6 +316,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
            && string.Equals(a.ApiKeyHeader, b.ApiKeyHeader, StringComparison.OrdinalIgnoreCase)
            && a.Enabled == b.Enabled && a.Weight.Equals(b.Weight) && a.Priority == b.Priority
            && a.IncludeStreamUsage == b.IncludeStreamUsage
+           && a.AnthropicVersion == b.AnthropicVersion && a.DefaultMaxTokens == b.DefaultMaxTokens
            && a.Models.SequenceEqual(b.Models, StringComparer.Ordinal)
            && a.Headers.Count == b.Headers.Count
            && a.Headers.All(h => b.Headers.TryGetValue(h.Key, out var v) && v == h.Value);

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
+using AiProxy.Inbound;
 using AiProxy.Usage;
 
 namespace AiProxy.Relay;
@@ -20,12 +21,19 @@ internal sealed class EventStreamRelay : IDisposable
     private readonly Stream _body;
     private readonly bool _dropUsageChunk;
     private readonly bool _expectDone;
+    private readonly IUsageReader _usageReader;
     private byte[]? _buffer;
     private int _start;
     private int _end;
 
-    public EventStreamRelay(Stream body, bool dropUsageChunk, bool expectDone, UsageData usage)
+    /// <param name="body">The upstream's event stream.</param>
+    /// <param name="dropUsageChunk">The usage-only chunk was asked for on the client's behalf: keep it from the client.</param>
+    /// <param name="expectDone">The stream must end with <c>[DONE]</c> to be whole.</param>
+    /// <param name="usage">Receives usage and model.</param>
+    /// <param name="usageReader">Reads usage in the stream's format; OpenAI's by default.</param>
+    public EventStreamRelay(Stream body, bool dropUsageChunk, bool expectDone, UsageData usage, IUsageReader? usageReader = null)
     {
+        _usageReader = usageReader ?? OpenAiUsageReader.Instance;
         _body = body;
         _dropUsageChunk = dropUsageChunk;
         _expectDone = expectDone;
@@ -34,6 +42,9 @@ internal sealed class EventStreamRelay : IDisposable
     }
 
     public UsageData Usage { get; }
+
+    /// <summary>Translates each event into the client's API; <see langword="null"/> relays the events as they are.</summary>
+    public IResponseTranslator? Translator { get; set; }
 
     /// <summary>How the stream's beginning looked, before anything was committed to the client.</summary>
     public enum FirstEvent
@@ -60,7 +71,7 @@ internal sealed class EventStreamRelay : IDisposable
                 var payload = DataPayload(_buffer.AsSpan(scanned, eventEnd - scanned));
                 if (!payload.IsEmpty)
                 {
-                    var info = UsageParser.ReadChunk(payload, Usage, readModel: true);
+                    var info = _usageReader.ReadChunk(payload, Usage, readModel: true);
                     return info.IsError
                         ? (FirstEvent.Error, System.Text.Encoding.UTF8.GetString(payload))
                         : (FirstEvent.Ready, null);
@@ -150,8 +161,16 @@ internal sealed class EventStreamRelay : IDisposable
                 if (!leftover.IsEmpty && DataPayload(leftover).SequenceEqual("[DONE]"u8))
                 {
                     Usage.SawDone = true;
-                    output.Write(leftover);
-                    output.Write("\n\n"u8);
+                    if (Translator is { } translator)
+                    {
+                        translator.WriteEnd(Usage, output);
+                    }
+                    else
+                    {
+                        output.Write(leftover);
+                        output.Write("\n\n"u8);
+                    }
+
                     var flushed = await RelayFlush.FlushAsync(output, idle, writeTimeout, clientAborted).ConfigureAwait(false);
                     return flushed == RelayOutcome.ClientTooSlow ? flushed : RelayOutcome.Completed;
                 }
@@ -181,7 +200,15 @@ internal sealed class EventStreamRelay : IDisposable
                 if (payload.SequenceEqual("[DONE]"u8))
                 {
                     Usage.SawDone = true;
-                    output.Write(evt);
+                    if (Translator is { } end)
+                    {
+                        end.WriteEnd(Usage, output);
+                    }
+                    else
+                    {
+                        output.Write(evt);
+                    }
+
                     return (true, true);
                 }
 
@@ -189,7 +216,7 @@ internal sealed class EventStreamRelay : IDisposable
                 var inspect = Usage.ResponseModel is null || payload.IndexOf("\"usage\""u8) >= 0 || payload.IndexOf("\"error\""u8) >= 0;
                 if (inspect)
                 {
-                    var info = UsageParser.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
+                    var info = _usageReader.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
                     Usage.SawErrorEvent |= info.IsError;
                     if (_dropUsageChunk && info.HasUsage && info.ChoicesEmpty)
                     {
@@ -198,6 +225,16 @@ internal sealed class EventStreamRelay : IDisposable
                 }
 
                 Usage.DataEvents++;
+                if (Translator is { } translator)
+                {
+                    translator.WriteEvent(payload, Usage, output);
+                    wrote = true;
+                    continue;
+                }
+            }
+            else if (Translator is not null)
+            {
+                continue; // comments and keep-alives are not part of the client's event grammar
             }
 
             output.Write(evt);

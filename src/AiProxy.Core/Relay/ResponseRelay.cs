@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using AiProxy.Attempts;
 using AiProxy.Errors;
+using AiProxy.Inbound;
 using AiProxy.Usage;
 
 namespace AiProxy.Relay;
@@ -20,16 +21,18 @@ internal static class ResponseRelay
 
     /// <param name="result">The response to relay.</param>
     /// <param name="output">The client's response body.</param>
+    /// <param name="inbound">The client's API: the shape of the error event that ends a broken stream.</param>
     /// <param name="idleTimeout">Longest silence of the upstream (<c>StreamIdleTimeout</c>); waiting on the client never counts.</param>
     /// <param name="writeTimeout">Longest time the client may leave relayed bytes untaken (<c>ClientWriteTimeout</c>).</param>
     /// <param name="time">The clock of both timers.</param>
     /// <param name="clientAborted">Fires when the client went away.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<RelayOutcome> CopyAsync(
-        ForwardResult result, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
+        ForwardResult result, PipeWriter output, IInboundApi inbound, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
         if (result.EventStream is { } events)
         {
+            events.Translator = result.Translator;
             var outcome = await events.CopyToAsync(output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
             if (outcome is RelayOutcome.UpstreamFailed or RelayOutcome.UpstreamIdle && !clientAborted.IsCancellationRequested)
             {
@@ -37,7 +40,7 @@ internal static class ResponseRelay
                 var error = outcome == RelayOutcome.UpstreamIdle
                     ? new ProxyError(504, ProxyError.UpstreamErrorType, "stream_idle_timeout", $"Provider '{provider}' sent nothing for {idleTimeout.TotalSeconds:0.###} s; the stream was ended.")
                     : new ProxyError(502, ProxyError.UpstreamErrorType, "stream_interrupted", $"The stream from provider '{provider}' broke before it was complete.");
-                ProxyErrorWriter.WriteSseEvent(output, error);
+                inbound.WriteStreamError(output, error);
                 using var timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
                 using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timer);
                 await RelayFlush.FlushAsync(output, timer, writeTimeout, clientAborted).ConfigureAwait(false);
@@ -47,14 +50,19 @@ internal static class ResponseRelay
         }
 
         var body = result.Body ?? throw new InvalidOperationException("Nothing to relay.");
+        if (result.Translator is { } translator)
+        {
+            return await TranslatedBodyRelay.CopyAsync(result, body, translator, output, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
+        }
+
         var isJson = result.Response?.Content.Headers.ContentType?.MediaType?.EndsWith("json", StringComparison.OrdinalIgnoreCase) == true;
         var tail = isJson ? ArrayPool<byte>.Shared.Rent(TailSize * 2) : null;
         try
         {
-            var (outcome, tailLength, usageAt) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, tail, clientAborted).ConfigureAwait(false);
+            var (outcome, tailLength, usageAt) = await CopyRawAsync(body, output, idleTimeout, writeTimeout, time, result.Usage, result.UsageReader, tail, clientAborted).ConfigureAwait(false);
             if (outcome == RelayOutcome.Completed && tail is not null && usageAt >= 0)
             {
-                UsageParser.ReadUsageMember(tail.AsSpan((int)usageAt, tailLength - (int)usageAt), result.Usage);
+                result.UsageReader.ReadUsageMember(tail.AsSpan((int)usageAt, tailLength - (int)usageAt), result.Usage);
             }
 
             return outcome;
@@ -72,7 +80,7 @@ internal static class ResponseRelay
     /// (-1 when it has none, or when it is not within the tail).</returns>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<(RelayOutcome Outcome, int TailLength, long UsageAt)> CopyRawAsync(
-        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, byte[]? tail, CancellationToken clientAborted)
+        Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, IUsageReader usageReader, byte[]? tail, CancellationToken clientAborted)
     {
         // One timer for the whole copy, re-armed before each read (a body may take as long as it keeps sending) and
         // before a flush the client does not take at once: each wait is measured against its own side.
@@ -114,7 +122,7 @@ internal static class ResponseRelay
                 var chunk = memory.Span[..read];
                 if (first)
                 {
-                    usage.ResponseModel ??= UsageParser.ReadModelFromHead(chunk);
+                    usage.ResponseModel ??= usageReader.ReadModelFromHead(chunk);
                     first = false;
                 }
 

@@ -1,3 +1,4 @@
+using AiProxy.Inbound;
 using AiProxy.Selection;
 
 namespace AiProxy.Requests;
@@ -39,6 +40,14 @@ internal sealed class ProxyRequest
 
     /// <summary>The client's budget for the whole request (<c>X-Proxy-Timeout</c>), or <see langword="null"/> for <c>RequestTimeout</c>.</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>The API the client speaks: its errors' shape, and how answers are translated back to it. OpenAI's unless the
+    /// body is a translation (no field of its own: the OpenAI path's request stays the size it was).</summary>
+    public IInboundApi Inbound => Translation?.Inbound ?? OpenAiInboundApi.Instance;
+
+    /// <summary>When <see cref="Body"/> is a translation of the client's body: the client's own body, for a provider that
+    /// speaks the client's API natively; <see langword="null"/> for OpenAI's API.</summary>
+    public InboundTranslation? Translation { get; init; }
 
     /// <summary>Allow-listed client headers to send upstream (Accept, User-Agent, trace context).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ForwardedHeaders { get; init; } = [];

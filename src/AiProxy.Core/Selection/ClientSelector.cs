@@ -43,15 +43,17 @@ internal sealed class ClientSelector : IClientSelector
     public bool TryGetStrategy(string name, out ISelectionStrategy strategy)
         => _strategies.TryGetValue(name, out strategy!);
 
-    /// <summary>Writes the providers a request may be sent to, health aside: within their capacity and reachable by the
-    /// caller's token. Both apply in panic too: a provider at its configured limit is full, and one the token may not
+    /// <summary>Writes the providers a request may be sent to, health aside: within their capacity and budget and reachable by
+    /// the caller's token. Both apply in panic too: a provider at its configured limit is full, and one the token may not
     /// reach is no candidate at all, not merely an unhealthy one.</summary>
-    private static int Admit(ProviderClient[] serving, Span<IProviderClient> destination, ProxyRateLimitLease? capacity, ProviderScope? scope)
+    private static int Admit(ProviderClient[] serving, Span<IProviderClient> destination, in SelectionContext context)
     {
+        var (capacity, scope, budget) = (context.Capacity, context.AllowedProviders, context.Budget);
         var count = 0;
         foreach (var provider in serving)
         {
-            if ((capacity is null || capacity.HasProviderCapacity(provider.Name)) && (scope is null || scope.Allows(provider.Name)))
+            if ((capacity is null || capacity.HasProviderCapacity(provider.Name)) && (scope is null || scope.Allows(provider.Name))
+                && (budget is null || budget.HasProviderBudget(provider.Name)))
             {
                 destination[count++] = provider;
                 if (count == destination.Length)
@@ -137,7 +139,7 @@ internal sealed class ClientSelector : IClientSelector
         }
 
         var serving = _registry.Serving.Get(providers, model);
-        var admitted = Admit(serving, destination, context.Capacity, context.AllowedProviders);
+        var admitted = Admit(serving, destination, context);
         var count = HealthyOrPanicPolicy.Apply(destination[..admitted], model, out panic);
 
         // With two candidates the first choice is the whole order.
@@ -145,6 +147,10 @@ internal sealed class ClientSelector : IClientSelector
         {
             firstChoice.OrderFirst(model, destination[..count]);
             fallbacks = new PendingFallbacks(firstChoice, model, count);
+        }
+        else if (resolved.Strategy is IRequestAwareStrategy aware)
+        {
+            aware.Order(model, destination[..count], context);
         }
         else
         {

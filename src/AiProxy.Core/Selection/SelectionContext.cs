@@ -12,4 +12,13 @@ public readonly record struct SelectionContext(string? Strategy = null, string? 
     /// <summary>The providers the caller's token may reach, or <see langword="null"/> for every provider: the others are no
     /// candidates, in panic too.</summary>
     internal Tokens.ProviderScope? AllowedProviders { get; init; }
+
+    /// <summary>The request's budget hold: providers whose budget has no room for it are skipped, in panic too.</summary>
+    internal Budgets.BudgetHold? Budget { get; init; }
+
+    /// <summary>The request's prompt estimate in tokens (<c>lowest_cost</c> prices it).</summary>
+    internal long PromptTokens { get; init; }
+
+    /// <summary>The request's completion limit in tokens, times <c>n</c> (<c>lowest_cost</c> prices it).</summary>
+    internal long CompletionTokens { get; init; }
 }

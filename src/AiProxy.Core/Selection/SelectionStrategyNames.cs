@@ -21,4 +21,8 @@ public static class SelectionStrategyNames
     /// <summary>Weight x success-rate^2 / (1 + latency/median) / (1 + in-flight): the first pick weighted-random by score,
     /// the fallbacks by score descending. The default.</summary>
     public const string WeightedScore = "weighted_score";
+
+    /// <summary>The cheapest candidate for the request by the configured prices (prompt estimate x input + completion limit
+    /// x output), unpriced providers last, ties by <see cref="WeightedScore"/>.</summary>
+    public const string LowestCost = "lowest_cost";
 }

@@ -25,7 +25,7 @@ internal sealed class WeightedScoreStrategy(SelectionRandom random) : IFirstChoi
     /// <summary>Scores per DESIGN §4, written into <paramref name="scores"/>; <paramref name="scratch"/> ends holding their
     /// running totals, for the draw. Reads each candidate once.</summary>
     /// <returns>Whether the candidates came in failover order.</returns>
-    private static bool ComputeScores(
+    internal static bool ComputeScores(
         ReadOnlySpan<IProviderClient> candidates, Span<double> scores, Span<double> latencies, Span<double> scratch, Span<int> inFlight)
     {
         var n = candidates.Length;

@@ -5,7 +5,8 @@ namespace AiProxy.Telemetry;
 
 /// <summary>
 /// Turns what the pipeline reports into the gateway's metrics: attempts, fallbacks, overhead and upstream call
-/// durations per attempt, the per-request instruments and token usage per request, refusals by the rate limiter. It
+/// durations per attempt, the per-request instruments, token usage and cost per request, refusals by the rate limiter
+/// and the budgets. It
 /// keeps the tags bounded (model names through <see cref="ModelTagResolver"/>, callers capped); the instruments are
 /// <see cref="ProxyMetrics"/>'s.
 /// </summary>
@@ -42,7 +43,7 @@ internal sealed class MetricsObserver(ProxyMetrics metrics, ModelTagResolver mod
     }
 
     public void OnRateLimited(in RateLimitRefusal refusal)
-        => metrics.RecordRateLimited(CallerTag(refusal.Caller), TelemetryConsts.Proxy.RateLimitScopeName(refusal.Reason));
+        => metrics.RecordRateLimited(CallerTag(refusal.Caller), refusal.Limit);
 
     public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
     {
@@ -65,6 +66,10 @@ internal sealed class MetricsObserver(ProxyMetrics metrics, ModelTagResolver mod
             caller, operation, request.StatusCode, TelemetryConsts.Proxy.OutcomeName(request.Outcome), request.Request.Inspection.Stream,
             provider, models.Resolve(requestedModel));
         metrics.RecordRequest(tags, request.Duration, result.TimeToFirstEvent ?? result.TimeToFirstByte);
+        if (request.Cost is > 0 || request.Unpriced)
+        {
+            metrics.RecordCost(caller, provider, tags.Model, request.Cost);
+        }
 
         // Estimates (a stream that ended without its usage chunk) are left out: the histogram holds what providers reported.
         if (metrics.TokenUsageEnabled && request.Usage is { IsEstimate: false } usage)

@@ -35,6 +35,8 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _fallbacks;
     private readonly UpDownCounter<long> _activeRequests;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<double> _cost;
+    private readonly Counter<long> _unpriced;
 
     public ProxyMetrics(ProviderStateReadings providerStates, IMeterFactory? meterFactory = null)
     {
@@ -68,6 +70,10 @@ internal sealed class ProxyMetrics : IDisposable
             TelemetryConsts.Proxy.ActiveRequests, "{request}", "Gateway requests in progress.");
         _rateLimited = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.RateLimited, "{request}", "Requests refused by the gateway's own rate limits, by caller and limit.");
+        _cost = _meter.CreateCounter<double>(
+            TelemetryConsts.Proxy.Cost, "USD", "What forwarded requests cost, from their usage and the configured prices, by caller, model and provider.");
+        _unpriced = _meter.CreateCounter<long>(
+            TelemetryConsts.Proxy.Unpriced, "{request}", "Requests answered whose model has no known price (their cost is unknown, not 0).");
         _meter.CreateObservableGauge(
             TelemetryConsts.Proxy.ProviderState, providerStates.Read, "{provider}",
             "1 for each provider's current state (healthy, half_open, cooldown, disabled), 0 for the others.");
@@ -79,7 +85,7 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>Whether any per-request instrument has a listener.</summary>
     public bool RequestInstrumentsEnabled
-        => _requests.Enabled || _requestDuration.Enabled || _timeToFirstChunk.Enabled || _tokenUsage.Enabled;
+        => _requests.Enabled || _requestDuration.Enabled || _timeToFirstChunk.Enabled || _tokenUsage.Enabled || _cost.Enabled || _unpriced.Enabled;
 
     /// <summary><c>aiproxy.rate_limited</c>: one request refused by the gateway's own limits.</summary>
     /// <param name="callerTag">The caller as a bounded tag value (a token name, never its key).</param>
@@ -189,6 +195,33 @@ internal sealed class ProxyMetrics : IDisposable
         {
             tags[0] = new(TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeOutput);
             _tokenUsage.Record(outputTokens, tags);
+        }
+    }
+
+    /// <summary><c>aiproxy.cost</c> (what a request cost, when it cost anything) or <c>aiproxy.cost.unpriced</c> (its model
+    /// has no known price).</summary>
+    /// <param name="callerTag">The caller as a bounded tag value.</param>
+    /// <param name="provider">The provider that answered.</param>
+    /// <param name="model">The requested model, bounded.</param>
+    /// <param name="cost">The cost in USD; <see langword="null"/> for an unpriced request.</param>
+    public void RecordCost(string callerTag, string? provider, string? model, decimal? cost)
+    {
+        var enabled = cost is null ? _unpriced.Enabled : cost > 0 && _cost.Enabled;
+        if (!enabled)
+        {
+            return;
+        }
+
+        var tags = new TagList { { TelemetryConsts.Proxy.Caller, callerTag } };
+        AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
+        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
+        if (cost is { } spent)
+        {
+            _cost.Add((double)spent, tags);
+        }
+        else
+        {
+            _unpriced.Add(1, tags);
         }
     }
 

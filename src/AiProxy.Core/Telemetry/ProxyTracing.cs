@@ -85,7 +85,7 @@ internal static class ProxyTracing
     /// <summary>Gateway operation name of an endpoint path (relative to <c>/v1/</c>), bounded: unknown paths are <c>_other</c>.</summary>
     public static string OperationName(string path) => path switch
     {
-        "chat/completions" => TelemetryConsts.GenAI.OperationChat,
+        "chat/completions" or "messages" => TelemetryConsts.GenAI.OperationChat,
         "completions" => TelemetryConsts.GenAI.OperationTextCompletion,
         "embeddings" => TelemetryConsts.GenAI.OperationEmbeddings,
         _ => TelemetryConsts.Other,

@@ -47,6 +47,8 @@ internal static class TelemetryConsts
         public const string Fallbacks = "aiproxy.fallbacks";
         public const string ActiveRequests = "aiproxy.active_requests";
         public const string RateLimited = "aiproxy.rate_limited";
+        public const string Cost = "aiproxy.cost";
+        public const string Unpriced = "aiproxy.cost.unpriced";
         public const string ProviderState = "aiproxy.provider.state";
 
         public const string Caller = "aiproxy.caller";
@@ -84,6 +86,9 @@ internal static class TelemetryConsts
             RateLimiting.ProxyRateLimitReason.Unavailable => "unavailable",
             _ => Other,
         };
+
+        /// <summary>The <see cref="RateLimitScope"/> tag value of a refusal because a cost budget is spent.</summary>
+        public const string BudgetLimit = "budget";
     }
 
     public static class Common

@@ -58,7 +58,7 @@ internal sealed class TracingObserver : IProxyExchangeObserver
         {
             Activity.Current!.AddEvent(new ActivityEvent(
                 TelemetryConsts.Proxy.RateLimitedEvent,
-                tags: new ActivityTagsCollection { [TelemetryConsts.Proxy.RateLimitScope] = TelemetryConsts.Proxy.RateLimitScopeName(refusal.Reason) }));
+                tags: new ActivityTagsCollection { [TelemetryConsts.Proxy.RateLimitScope] = refusal.Limit }));
         }
     }
 

@@ -26,6 +26,9 @@ internal sealed class ProxyCaller(string name, IReadOnlyList<string> allowedMode
     /// <summary>The limits that apply: the token's own, or <c>DefaultLimits</c>.</summary>
     public ProxyLimits Limits { get; } = limits;
 
+    /// <summary>The token's spending cap, or <see langword="null"/> for none.</summary>
+    public Budgets.ProxyBudgetLimit? Budget { get; private init; }
+
     /// <summary>The rate-limit partition: <c>token:{name}</c>, <c>user:{id}</c> or <c>anonymous</c>.</summary>
     public string Partition { get; } = partition ?? "token:" + name;
 
@@ -50,6 +53,7 @@ internal sealed class ProxyCaller(string name, IReadOnlyList<string> allowedMode
             AllowedPaths = token.AllowedPaths,
             Providers = token.ProviderScope,
             IsAdmin = token.IsAdmin,
+            Budget = token.Budget,
         };
 
     /// <summary>A user the host app authenticated (tokens off): limited per user with <c>DefaultLimits</c>.</summary>

@@ -35,6 +35,9 @@ public sealed class ProxyTokenDescriptor
     /// <summary>The token's own limits, or <see langword="null"/> for <c>DefaultLimits</c>.</summary>
     public ProxyLimits? Limits { get; init; }
 
+    /// <summary>The token's spending cap, or <see langword="null"/> for none.</summary>
+    public Budgets.ProxyBudgetLimit? Budget { get; init; }
+
     /// <summary><see cref="AllowedProviders"/> as a set, built once per descriptor (a store that keeps its descriptors pays
     /// for it once); <see langword="null"/> when every provider is allowed.</summary>
     internal ProviderScope? ProviderScope

@@ -100,6 +100,7 @@ internal sealed class ProxyTokenValidator : IProxyTokenStore, IDisposable
                 AllowedProviders = token.AllowedProviders.ToArray(),
                 IsAdmin = token.Admin,
                 Limits = limits.IsUnlimited ? null : limits,
+                Budget = token.Budget.Amount is { } amount ? new Budgets.ProxyBudgetLimit(amount, token.Budget.Period) : null,
             }));
         }
 

@@ -32,7 +32,7 @@ public sealed class InMemoryProxyUsageStore : IProxyUsageStore, IProxyUsageObser
     public ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        Count(KeyOf(record), record.Usage);
+        Count(KeyOf(record), record.Usage, record.Cost, record.Unpriced);
         return ValueTask.CompletedTask;
     }
 
@@ -45,7 +45,11 @@ public sealed class InMemoryProxyUsageStore : IProxyUsageStore, IProxyUsageObser
     }
 
     /// <summary>Counts one request of <paramref name="key"/> today.</summary>
-    public void Count(UsageCounterKey key, TokenUsage? usage)
+    /// <param name="key">Who asked which provider for which model (<see cref="KeyOf"/>).</param>
+    /// <param name="usage">Its tokens, when known.</param>
+    /// <param name="cost">What it cost in USD (<see cref="ProxyUsageRecord.Cost"/>), when priced.</param>
+    /// <param name="unpriced">Prices are configured but none is known for its model (<see cref="ProxyUsageRecord.Unpriced"/>).</param>
+    public void Count(UsageCounterKey key, TokenUsage? usage, decimal? cost = null, bool unpriced = false)
     {
         var day = CurrentDay();
         if (!day.Counters.TryGetValue(key, out var counter))
@@ -64,6 +68,16 @@ public sealed class InMemoryProxyUsageStore : IProxyUsageStore, IProxyUsageObser
             Interlocked.Add(ref counter.InputTokens, usage.InputTokens ?? 0);
             Interlocked.Add(ref counter.OutputTokens, usage.OutputTokens ?? 0);
             Interlocked.Add(ref counter.TotalTokens, usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
+        }
+
+        if (cost is > 0)
+        {
+            Interlocked.Add(ref counter.CostNanos, Pricing.Nanodollars.From(cost.Value));
+        }
+
+        if (unpriced)
+        {
+            Interlocked.Increment(ref counter.Unpriced);
         }
     }
 
@@ -87,7 +101,11 @@ public sealed class InMemoryProxyUsageStore : IProxyUsageStore, IProxyUsageObser
                 .Select(static p => new ProxyUsageCounter(
                     p.Key.Caller, p.Key.Provider, p.Key.Model,
                     Volatile.Read(ref p.Value.Requests), Volatile.Read(ref p.Value.InputTokens),
-                    Volatile.Read(ref p.Value.OutputTokens), Volatile.Read(ref p.Value.TotalTokens)))
+                    Volatile.Read(ref p.Value.OutputTokens), Volatile.Read(ref p.Value.TotalTokens))
+                {
+                    Cost = Pricing.Nanodollars.ToUsd(Volatile.Read(ref p.Value.CostNanos)),
+                    UnpricedRequests = Volatile.Read(ref p.Value.Unpriced),
+                })
                 .Order(UsageCounterOrder.Instance)
                 .ToArray();
         return new ProxyDailyUsage { Day = day, IsShared = false, Counters = counters };
@@ -127,5 +145,7 @@ public sealed class InMemoryProxyUsageStore : IProxyUsageStore, IProxyUsageObser
         public long InputTokens;
         public long OutputTokens;
         public long TotalTokens;
+        public long CostNanos;
+        public long Unpriced;
     }
 }

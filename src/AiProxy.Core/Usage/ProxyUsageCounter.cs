@@ -14,4 +14,10 @@ public sealed record ProxyUsageCounter(
     /// <summary>The order of <see cref="ProxyDailyUsage.Counters"/>: by caller, then provider, then model (ordinal), so
     /// that every store lists a day the same way.</summary>
     public static IComparer<ProxyUsageCounter> Order => UsageCounterOrder.Instance;
+
+    /// <summary>What the requests cost in USD, by the configured prices (0 when nothing is priced).</summary>
+    public decimal Cost { get; init; }
+
+    /// <summary>Requests answered whose model had no known price: <see cref="Cost"/> leaves them out.</summary>
+    public long UnpricedRequests { get; init; }
 }

@@ -47,4 +47,11 @@ public sealed class ProxyUsageRecord
 
     /// <summary>Token usage as the provider reported it, or an estimate (see <see cref="TokenUsage.IsEstimate"/>); <see langword="null"/> when unknown.</summary>
     public TokenUsage? Usage { get; init; }
+
+    /// <summary>What the request cost in USD, from its usage and the model's price at the provider that answered; 0 when no
+    /// provider answered; <see langword="null"/> when no price is known (see <see cref="Unpriced"/>) or nothing is priced.</summary>
+    public decimal? Cost { get; init; }
+
+    /// <summary>Prices are configured but none is known for this request's model: its <see cref="Cost"/> is unknown, not 0.</summary>
+    public bool Unpriced { get; init; }
 }

@@ -6,4 +6,11 @@ namespace AiProxy.Usage;
 /// <param name="TotalTokens">All tokens.</param>
 /// <param name="IsEstimate"><see langword="true"/> when the provider did not report usage (a stream that ended early)
 /// and the numbers were estimated from the bytes relayed.</param>
-public sealed record TokenUsage(long? InputTokens, long? OutputTokens, long? TotalTokens, bool IsEstimate);
+public sealed record TokenUsage(long? InputTokens, long? OutputTokens, long? TotalTokens, bool IsEstimate)
+{
+    /// <summary>The part of <see cref="InputTokens"/> the provider read from its prompt cache, when it said.</summary>
+    public long? CachedInputTokens { get; init; }
+
+    /// <summary>Prompt tokens the provider wrote to its cache, when it said.</summary>
+    public long? CacheWriteTokens { get; init; }
+}

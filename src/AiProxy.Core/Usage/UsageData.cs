@@ -5,6 +5,12 @@ internal sealed class UsageData
 {
     public long? PromptTokens { get; set; }
 
+    /// <summary>The part of <see cref="PromptTokens"/> read from the provider's cache (<c>prompt_tokens_details.cached_tokens</c>).</summary>
+    public long? CachedPromptTokens { get; set; }
+
+    /// <summary>Prompt tokens written to the provider's cache (<c>cache_creation_input_tokens</c>).</summary>
+    public long? CacheWriteTokens { get; set; }
+
     public long? CompletionTokens { get; set; }
 
     public long? TotalTokens { get; set; }

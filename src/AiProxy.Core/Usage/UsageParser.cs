@@ -222,20 +222,34 @@ internal static class UsageParser
 
     private static bool ReadUsageObject(ref Utf8JsonReader reader, UsageData usage)
     {
-        long? prompt = null, completion = null, total = null;
+        long? prompt = null, completion = null, total = null, cached = null, cacheWrite = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var isPrompt = reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8);
             var isCompletion = reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8);
             var isTotal = reader.ValueTextEquals("total_tokens"u8);
+            var isDetails = reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8);
+            var isCacheWrite = reader.ValueTextEquals("cache_creation_input_tokens"u8);
             if (!reader.Read())
             {
                 return false;
             }
 
-            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            if (isDetails && reader.TokenType == JsonTokenType.StartObject)
             {
-                if (isPrompt)
+                // The part of the prompt read from the provider's cache (priced at the cached-input price).
+                if (!ReadCachedTokens(ref reader, out cached))
+                {
+                    return false;
+                }
+            }
+            else if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            {
+                if (isCacheWrite)
+                {
+                    cacheWrite = value;
+                }
+                else if (isPrompt)
                 {
                     prompt = value;
                 }
@@ -260,9 +274,35 @@ internal static class UsageParser
         }
 
         usage.PromptTokens = prompt;
+        usage.CachedPromptTokens = cached;
+        usage.CacheWriteTokens = cacheWrite;
         usage.CompletionTokens = completion;
         usage.TotalTokens = total ?? (prompt ?? 0) + (completion ?? 0);
         return true;
+    }
+
+    private static bool ReadCachedTokens(ref Utf8JsonReader reader, out long? cached)
+    {
+        cached = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isCached = reader.ValueTextEquals("cached_tokens"u8);
+            if (!reader.Read())
+            {
+                return false;
+            }
+
+            if (isCached && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            {
+                cached = value;
+            }
+            else if (!reader.TrySkip())
+            {
+                return false;
+            }
+        }
+
+        return reader.TokenType == JsonTokenType.EndObject;
     }
 
     private static void SkipToArrayEnd(ref Utf8JsonReader reader)

@@ -44,6 +44,8 @@ internal sealed class UsageReporter : IProxyExchangeObserver
             TimeToFirstByte = result.TimeToFirstByte,
             TimeToFirstEvent = result.TimeToFirstEvent,
             Usage = request.Usage,
+            Cost = request.Cost,
+            Unpriced = request.Unpriced,
         };
     }
 }

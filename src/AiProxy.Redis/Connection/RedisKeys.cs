@@ -37,6 +37,9 @@ internal sealed class RedisKeys
 
     public RedisKey Cooldown(string provider) => _prefix + "cooldown:" + provider.ToLowerInvariant();
 
+    /// <summary>A budget's hash (<c>s</c> spent, <c>r</c> reserved, in billionths of a dollar); its key names owner and period.</summary>
+    public RedisKey Budget(string key) => _prefix + "budget:" + key;
+
     public RedisKey Usage(DateOnly day) => _prefix + "usage:" + day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     private LimitKeys Get(ConcurrentDictionary<string, LimitKeys> cache, string kind, string name, bool lowerCase)

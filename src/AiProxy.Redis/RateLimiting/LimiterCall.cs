@@ -122,6 +122,7 @@ internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, R
     internal static readonly RedisValue ChargeRequest = "r";
     internal static readonly RedisValue ChargeTokens = "t";
     internal static readonly RedisValue Release = "z";
+    internal static readonly RedisValue SettleBudget = "B";
 
     /// <summary>Adds this operation to a call: its key, then its kind and two arguments.</summary>
     public void Write(List<RedisKey> keys, List<RedisValue> values)

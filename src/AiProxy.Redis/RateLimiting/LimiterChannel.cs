@@ -56,6 +56,17 @@ internal sealed class LimiterChannel
     }
 
     /// <summary>
+    /// Queues <paramref name="call"/> without sending it: it goes with the next call, which whoever queued it must make sure
+    /// happens (<see cref="Flush"/>). A budget reservation is queued so, just before the rate limiter's acquire, so that both
+    /// travel in one script call.
+    /// </summary>
+    public Task<RedisResult?> SendWithNext(LimiterCall call)
+    {
+        _calls.Enqueue(call);
+        return call.Task;
+    }
+
+    /// <summary>
     /// Queues what a finished lease settles and releases and returns at once: the request never waits for it. It goes with
     /// the next call (<see cref="Flush"/>), so a slot is free again about one round trip after its lease was disposed (two
     /// under load).

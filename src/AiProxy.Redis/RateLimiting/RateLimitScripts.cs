@@ -156,6 +156,12 @@ internal static class RateLimitScripts
     /// reserved in; once that window has ended a refund no longer matters, while an overrun is charged to the current one.</item>
     /// <item><c>r</c> charge one request (KEYS: windows; ARGV: two unused), <c>t</c> charge tokens (ARGV: amount, unused),
     /// <c>z</c> release a slot (KEYS: concurrent; ARGV: lease id, unused).</item>
+    /// <item><c>b</c> a request's budgets (KEYS: the caller's budget hash, or an unused key, then each candidate provider's;
+    /// ARGV: 1 when the caller has a budget, its amount, the cost to reserve, the hash's expiry (unix ms, -1 none), the
+    /// number of providers, then amount and cost per provider; money in billionths of a dollar): reserves the cost when
+    /// spent + reserved + cost &lt;= amount, checks each provider the same way without reserving. Answers
+    /// <c>admitted,committed,availability</c>.</item>
+    /// <item><c>B</c> settle a budget (KEYS: its hash; ARGV: reserved, <c>actual:expiry ms</c>).</item>
     /// </list>
     /// Returns the answers of the <c>q</c> and <c>p</c> operations, in order.
     /// </summary>
@@ -240,6 +246,45 @@ internal static class RateLimitScripts
           end
         end
 
+        -- Budgets (hashes of s spent and r reserved, in billionths of a dollar): the caller's check-and-reserve, the
+        -- candidate providers' checks. Answers 'admitted,committed,' then '1'/'0' per provider.
+        local function budget(k, a)
+          local has, amount, cost, expire = ARGV[a] == '1', tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+          local n = tonumber(ARGV[a + 4])
+          local admitted, committed = 1, 0
+          if has then
+            local v = redis.call('HMGET', KEYS[k], 's', 'r')
+            committed = tonumber(v[1] or '0') + tonumber(v[2] or '0')
+            if committed + cost <= amount then
+              if cost > 0 then redis.call('HINCRBY', KEYS[k], 'r', cost) end
+              committed = committed + cost
+              if expire >= 0 and cost > 0 then redis.call('PEXPIREAT', KEYS[k], expire) end
+            else
+              admitted = 0
+            end
+          end
+          local available = ''
+          for i = 0, n - 1 do
+            local v = redis.call('HMGET', KEYS[k + 1 + i], 's', 'r')
+            local used = tonumber(v[1] or '0') + tonumber(v[2] or '0')
+            if used + tonumber(ARGV[a + 6 + i * 2]) <= tonumber(ARGV[a + 5 + i * 2]) then
+              available = available .. '1'
+            else
+              available = available .. '0'
+            end
+          end
+          return string.format('%d,%d,', admitted, committed) .. available
+        end
+
+        -- Settles a budget: the reservation goes, the real cost is spent. ARGV: reserved, 'actual:expire-at ms'.
+        local function settle_budget(key, reserved, spec)
+          local actual, expire = string.match(spec, '^(%d+):(%-?%d+)$')
+          actual, expire = tonumber(actual), tonumber(expire)
+          if reserved > 0 and redis.call('HINCRBY', key, 'r', -reserved) < 0 then redis.call('HSET', key, 'r', 0) end
+          if actual > 0 then redis.call('HINCRBY', key, 's', actual) end
+          if expire >= 0 and (reserved > 0 or actual > 0) then redis.call('PEXPIREAT', key, expire) end
+        end
+
         local answers = {}
         local a, k = 3, 1
         while a <= #ARGV do
@@ -248,6 +293,10 @@ internal static class RateLimitScripts
             local providers = tonumber(ARGV[a + 6])
             answers[#answers + 1] = acquire(k, a + 1)
             a, k = a + 8 + providers * 3, k + 2 + providers * 2
+          elseif kind == 'b' then
+            local providers = tonumber(ARGV[a + 5])
+            answers[#answers + 1] = budget(k, a + 1)
+            a, k = a + 6 + providers * 2, k + 1 + providers
           elseif kind == 'p' then
             answers[#answers + 1] = charge_provider(k, a + 1)
             a, k = a + 6, k + 2
@@ -260,6 +309,8 @@ internal static class RateLimitScripts
             elseif kind == 'r' then
               local r, rr, u, ts = read(key, 0, -1)
               charge(key, true, false, r, rr, u, ts)
+            elseif kind == 'B' then
+              settle_budget(key, tonumber(ARGV[a + 1]), ARGV[a + 2])
             elseif kind == 't' then
               local r, rr, u, ts = read(key, -1, 0)
               charge(key, false, tonumber(ARGV[a + 1]), r, rr, u, ts)

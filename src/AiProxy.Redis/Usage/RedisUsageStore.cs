@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AiProxy.Pricing;
 using AiProxy.Redis.Connection;
 using AiProxy.Telemetry;
 using AiProxy.Usage;
@@ -17,7 +18,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
 {
     private const char Separator = '|';
 
-    private static readonly string[] Metrics = ["requests", "input_tokens", "output_tokens", "total_tokens"];
+    private static readonly string[] Metrics = ["requests", "input_tokens", "output_tokens", "total_tokens", "cost_nanos", "unpriced"];
 
     /// <summary>How long increments gather in memory before one batch carries them all to Redis.</summary>
     internal static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
@@ -44,6 +45,16 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
             Interlocked.Add(ref counts.Values[1], usage.InputTokens ?? 0);
             Interlocked.Add(ref counts.Values[2], usage.OutputTokens ?? 0);
             Interlocked.Add(ref counts.Values[3], usage.TotalTokens ?? ((usage.InputTokens ?? 0) + (usage.OutputTokens ?? 0)));
+        }
+
+        if (record.Cost is > 0)
+        {
+            Interlocked.Add(ref counts.Values[4], Nanodollars.From(record.Cost.Value));
+        }
+
+        if (record.Unpriced)
+        {
+            Interlocked.Increment(ref counts.Values[5]);
         }
 
         if (Interlocked.CompareExchange(ref _flushScheduled, 1, 0) == 0)
@@ -185,7 +196,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
     /// <summary>A key's increments not sent yet, one per <see cref="Metrics"/> entry (strings are built only when sent).</summary>
     private sealed class PendingCounts
     {
-        public readonly long[] Values = new long[4];
+        public readonly long[] Values = new long[Metrics.Length];
     }
 
     /// <summary>The distinct keys this instance sent for one day.</summary>
@@ -230,7 +241,11 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
         }
 
         return counters
-            .Select(static c => new ProxyUsageCounter(c.Key.Item1, c.Key.Item2, c.Key.Item3, c.Value[0], c.Value[1], c.Value[2], c.Value[3]))
+            .Select(static c => new ProxyUsageCounter(c.Key.Item1, c.Key.Item2, c.Key.Item3, c.Value[0], c.Value[1], c.Value[2], c.Value[3])
+            {
+                Cost = Nanodollars.ToUsd(c.Value[4]),
+                UnpricedRequests = c.Value[5],
+            })
             .Order(ProxyUsageCounter.Order)
             .ToArray();
     }

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using AiProxy.Attempts;
+using AiProxy.Errors;
+using AiProxy.Protocols;
+using AiProxy.Providers;
+using AiProxy.Protocols.Anthropic.Inbound;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace AiProxy.AspNetCore.Endpoints.Anthropic;
+
+/// <summary>
+/// <c>POST /v1/messages/count_tokens</c>: <c>{"input_tokens":n}</c> for a Messages request: the count of the provider that
+/// serves the model first when it is of the <c>anthropic</c> kind (<see cref="ProviderTokenCount"/>), else (or when it
+/// fails) an estimate that errs high (<see cref="AnthropicInboundApi.EstimateInputTokens"/>); the same token, scope and
+/// body limits as <c>/v1/messages</c>, and errors in Anthropic's shape. Nothing is charged.
+/// </summary>
+internal sealed class CountTokensEndpoint(
+    CallerAuthentication authentication,
+    RequestBodyReader bodyReader,
+    ProviderRegistry registry,
+    ProviderModelMapper mapper,
+    IOptionsMonitor<OpenAiProxyOptions> options)
+{
+    private const string ScopePath = "/v1/messages/count_tokens";
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var inbound = AnthropicInboundApi.Instance;
+        if (!HttpMethods.IsPost(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "POST";
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, inbound).ConfigureAwait(false);
+            return;
+        }
+
+        var current = options.CurrentValue;
+        if (await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: true).ConfigureAwait(false) is not { } caller)
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.AnthropicUnauthorized, null, inbound).ConfigureAwait(false);
+            return;
+        }
+
+        if (caller.AllowedPaths.Count > 0 && !caller.MayCall(ScopePath))
+        {
+            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.PathNotAllowed(ScopePath), null, inbound).ConfigureAwait(false);
+            return;
+        }
+
+        var (body, bodyError) = await bodyReader.ReadAsync(context, caller, current).ConfigureAwait(false);
+        if (body is null)
+        {
+            if (bodyError is not null)
+            {
+                await ProxyHttpResponses.WriteErrorAsync(context, bodyError, null, inbound).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        using (body)
+        {
+            // The same validation as a Messages request: a body /v1/messages would refuse is refused here too.
+            using var translation = inbound.TranslateCountTokens(body.Memory, out var error);
+            if (error is not null || translation is null)
+            {
+                await ProxyHttpResponses.WriteErrorAsync(context, error ?? ProxyError.BadRequest("The request body is not a Messages request."), null, inbound).ConfigureAwait(false);
+                return;
+            }
+
+            if (translation.Inspection.Model is { } model && !caller.MayUse(model))
+            {
+                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotAllowed(model), null, inbound).ConfigureAwait(false);
+                return;
+            }
+
+            var count = await ProviderCountAsync(caller, translation, current, context.RequestAborted).ConfigureAwait(false)
+                ?? AnthropicInboundApi.EstimateInputTokens(body.Memory.Span);
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/json";
+            response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
+            using (var json = new Utf8JsonWriter(response.BodyWriter))
+            {
+                json.WriteStartObject();
+                json.WriteNumber("input_tokens", count);
+                json.WriteEndObject();
+            }
+
+            await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The count of the first enabled <c>anthropic</c> provider (by priority) that serves the model and that the
+    /// caller may reach; <see langword="null"/> when there is none or it fails.</summary>
+    private async ValueTask<long?> ProviderCountAsync(AiProxy.Tokens.ProxyCaller caller, AiProxy.Inbound.InboundTranslation translation, OpenAiProxyOptions current, CancellationToken aborted)
+    {
+        if (translation.Inspection.Model is not { } model)
+        {
+            return null;
+        }
+
+        ProviderClient? chosen = null;
+        foreach (var provider in registry.All)
+        {
+            if (provider.Options.Enabled
+                && string.Equals(provider.Options.Kind, ProviderKinds.Anthropic, StringComparison.OrdinalIgnoreCase)
+                && caller.MayReach(provider.Name)
+                && (provider.ServesModel(model) || mapper.Map(provider.Name, model).ProviderModel is not null)
+                && (chosen is null || provider.Options.Priority < chosen.Options.Priority))
+            {
+                chosen = provider;
+            }
+        }
+
+        return chosen is null
+            ? null
+            : await ProviderTokenCount.TryCountAsync(chosen, translation, mapper.Map(chosen.Name, model), current.DefaultTimeout, aborted).ConfigureAwait(false);
+    }
+}
