@@ -2,6 +2,7 @@ using AiProxy.Attempts;
 using AiProxy.Budgets;
 using AiProxy.Caching;
 using AiProxy.Configuration;
+using AiProxy.Health;
 using AiProxy.History;
 using AiProxy.Mapping;
 using AiProxy.Pipeline;
@@ -35,6 +36,7 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ModelMappingService>();
         services.TryAddSingleton<IModelMappingService>(sp => sp.GetRequiredService<ModelMappingService>());
         services.TryAddSingleton<ProviderRegistry>();
+        services.TryAddSingleton(sp => new ProviderCooldowns(sp.GetRequiredService<ProviderRegistry>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, FailoverStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RoundRobinStrategy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISelectionStrategy, RandomStrategy>());
@@ -65,12 +67,20 @@ internal static class CoreServiceRegistration
         services.TryAddSingleton<ProxyBudgets>();
         services.TryAddSingleton<ProxyExchange>();
         ResponseCacheRegistration.Add(services);
-        services.TryAddSingleton<UsageReporter>();
-        services.TryAddSingleton<RequestHistory>();
         services.TryAddSingleton<ModelTagResolver>();
+        services.TryAddSingleton<ProviderStateReadings>();
         services.TryAddSingleton<ProxyMetrics>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, RequestTelemetryObserver>());
-        services.TryAddSingleton<InMemoryProxyUsageStore>();
+
+        // The pipeline's observers, in the order they hear of each event: metrics, tracing, the dashboard's history, then
+        // the usage records.
+        services.TryAddSingleton<ProxyExchangeEvents>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, MetricsObserver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, TracingObserver>());
+        services.TryAddSingleton<RequestHistory>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, RequestHistory>(sp => sp.GetRequiredService<RequestHistory>()));
+        services.TryAddSingleton<UsageReporter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, UsageReporter>(sp => sp.GetRequiredService<UsageReporter>()));
+        services.TryAddSingleton(sp => new InMemoryProxyUsageStore(sp.GetRequiredService<ModelTagResolver>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyUsageObserver, InMemoryProxyUsageStore>(sp => sp.GetRequiredService<InMemoryProxyUsageStore>()));
         services.TryAddSingleton<ModelCatalog>();

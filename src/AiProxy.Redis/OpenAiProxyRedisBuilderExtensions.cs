@@ -92,7 +92,7 @@ public static class OpenAiProxyRedisBuilderExtensions
         services.TryAddSingleton<RedisProviderHealthSync>();
 
         // The response cache's distributed tier, under its own key: instances share cached answers.
-        services.TryAddKeyedSingleton<IDistributedCache>(ResponseCache.ServiceKey, (sp, _) => new RedisAnswerStore(sp.GetRequiredService<RedisConnection>()));
+        services.TryAddKeyedSingleton<IDistributedCache>(ResponseCacheServiceKeys.DistributedCache, (sp, _) => new RedisAnswerStore(sp.GetRequiredService<RedisConnection>()));
 
         // The limiter registers its scripts' warm-up with the connection, so it is created before the connection starts.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisConnection>(sp =>

@@ -9,6 +9,7 @@ using AiProxy.Selection;
 using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Moq;
 
 namespace AiProxy.AspNetCore.Tests;
@@ -41,6 +42,62 @@ public sealed class ReplaceableServicesTests
         Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"), "failover alone would choose first");
         Assert.That(first.ForwardedCount(), Is.EqualTo(0));
         selector.Verify(s => s.GetCandidates("gpt-4o-mini", It.Is<SelectionContext>(c => c.Strategy == "mine")), Times.Once);
+    }
+
+    [Test]
+    public async Task Admission_does_not_need_the_built_in_selector_once_a_host_app_replaced_it()
+    {
+        await using var upstream = await FakeServer.StartAsync("first");
+        var chosen = new Mock<IProviderClient>();
+        chosen.SetupGet(p => p.Name).Returns("first");
+        var selector = new Mock<IClientSelector>();
+        selector.SetupGet(s => s.StrategyNames).Returns(["mine"]);
+        selector.Setup(s => s.GetCandidates("gpt-4o-mini", It.IsAny<SelectionContext>())).Returns([chosen.Object]);
+        await using var proxy = await ProxyHost.StartAsync(ProxyHost.ProvidersFor(upstream), services =>
+        {
+            services.AddSingleton(selector.Object);
+            services.RemoveAll<ClientSelector>(); // admission reads the candidates' capacity from the registry, not from it
+        });
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        selector.Verify(s => s.GetCandidates("gpt-4o-mini", It.IsAny<SelectionContext>()), Times.Once);
+    }
+
+    [Test]
+    public async Task A_host_apps_selector_never_sends_a_request_to_a_provider_whose_budget_it_does_not_fit()
+    {
+        await using var first = await FakeServer.StartAsync("first");
+        await using var second = await FakeServer.StartAsync("second");
+        var selector = new Mock<IClientSelector>();
+        selector.SetupGet(s => s.StrategyNames).Returns(["mine"]);
+        selector.Setup(s => s.GetCandidates("gpt-4o-mini", It.IsAny<SelectionContext>())).Returns([Named("first"), Named("second")]);
+        var settings = ProxyHost.ProvidersFor(first, second);
+        settings["Pricing:Models:0:Model"] = "gpt-4o-mini";
+        settings["Pricing:Models:0:InputPer1M"] = "0";
+        settings["Pricing:Models:0:OutputPer1M"] = "1000000"; // max_tokens 5: a $5 worst case
+        settings["Providers:first:Budget:Amount"] = "2";
+        settings["Providers:first:Budget:Period"] = "Total";
+        await using var proxy = await ProxyHost.StartAsync(settings, services =>
+        {
+            services.AddSingleton(selector.Object);
+            services.RemoveAll<ClientSelector>(); // the budgets read the serving providers from the registry too
+        });
+
+        using var response = await proxy.Client.PostAsync(
+            "v1/chat/completions", Json("""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"""));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"), "the host's selector put first first");
+        Assert.That(first.ForwardedCount(), Is.EqualTo(0));
+    }
+
+    private static IProviderClient Named(string name)
+    {
+        var provider = new Mock<IProviderClient>();
+        provider.SetupGet(p => p.Name).Returns(name);
+        return provider.Object;
     }
 
     [Test]

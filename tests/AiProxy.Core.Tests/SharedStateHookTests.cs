@@ -45,6 +45,39 @@ public sealed class SharedStateHookTests
     }
 
     [Test]
+    public void The_public_cooldown_hooks_from_the_container_announce_local_cooldowns_and_apply_remote_ones_by_name()
+    {
+        using var services = ProxyServices.Build(ProxyServices.ValidSettings());
+        var cooldowns = services.GetRequiredService<ProviderCooldowns>();
+        var registry = services.GetRequiredService<ProviderRegistry>();
+        var raised = new List<(string Provider, string Label)>();
+        cooldowns.Started += (provider, _, label) => raised.Add((provider, label));
+
+        registry.Find("x")!.Health.RecordFailure(FailureKind.Status, "429", retryAfter: TimeSpan.FromSeconds(5));
+
+        Assert.That(raised, Is.EqualTo(new[] { ("x", "429") }));
+        Assert.That(cooldowns.ProviderNames, Is.EqualTo(registry.All.Select(p => p.Name)));
+        Assert.That(cooldowns.Apply("X", DateTimeOffset.UtcNow.AddMinutes(1), "503"), Is.True, "names compare as provider names do");
+        Assert.That(cooldowns.Apply("unknown", DateTimeOffset.UtcNow.AddMinutes(1), "503"), Is.False);
+        Assert.That(raised, Has.Count.EqualTo(1), "remote cooldowns are not raised again");
+    }
+
+    [Test]
+    public void The_in_memory_usage_store_counts_a_record_under_its_bounded_key_for_a_store_shared_between_instances()
+    {
+        using var services = ProxyServices.Build(ProxyServices.ValidSettings());
+        var store = services.GetRequiredService<InMemoryProxyUsageStore>();
+        var record = new ProxyUsageRecord { RequestId = "r", Caller = "team", Endpoint = "chat/completions", Provider = "x", RequestedModel = "made-up-model-name" };
+
+        var key = store.KeyOf(record);
+        store.Count(key, new TokenUsage(3, 4, 7, IsEstimate: false));
+
+        Assert.That(key, Is.EqualTo(new UsageCounterKey("team", "x", "_other")), "a model nobody serves is not a key of its own");
+        var today = store.GetDailyUsage(DateOnly.FromDateTime(DateTime.UtcNow));
+        Assert.That(today.Counters.Single(), Is.EqualTo(new ProxyUsageCounter("team", "x", "_other", 1, 3, 4, 7)));
+    }
+
+    [Test]
     public void The_registry_raises_cooldowns_with_the_providers_name_and_applies_remote_ones_by_name()
     {
         using var services = ProxyServices.Build(ProxyServices.ValidSettings());

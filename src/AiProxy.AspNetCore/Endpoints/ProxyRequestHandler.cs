@@ -29,7 +29,7 @@ internal sealed class ProxyRequestHandler(
     RequestBodyReader bodyReader,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
-    ProxyMetrics metrics)
+    ProxyExchangeEvents events)
 {
     public const string StrategyHeader = "X-Proxy-Strategy";
     public const string TimeoutHeader = "X-Proxy-Timeout";
@@ -90,7 +90,7 @@ internal sealed class ProxyRequestHandler(
     private async Task HandleAsync(HttpContext context, string path, bool requireModel, IInboundApi inbound)
     {
         var started = time.GetTimestamp();
-        using var requestTelemetry = metrics.StartRequest(path); // the request's activity, and aiproxy.active_requests
+        using var requestTelemetry = events.StartRequest(path); // the request's activity, and aiproxy.active_requests
         var current = options.CurrentValue;
         var openAi = ReferenceEquals(inbound, OpenAiInboundApi.Instance);
         var caller = await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: !openAi).ConfigureAwait(false);

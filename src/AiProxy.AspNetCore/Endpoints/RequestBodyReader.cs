@@ -1,7 +1,7 @@
 using AiProxy.Errors;
 using AiProxy.RateLimiting;
 using AiProxy.Requests;
-using AiProxy.Telemetry;
+using AiProxy.Pipeline;
 using AiProxy.Tokens;
 using Microsoft.AspNetCore.Http;
 
@@ -12,7 +12,7 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// reads at most that many bodies at once on this instance (<see cref="BodyReadGate"/>), and every body counts against the
 /// process's <c>MaxBufferedRequestBytes</c> (<see cref="RequestBufferBudget"/>).
 /// </summary>
-internal sealed class RequestBodyReader(ProxyMetrics metrics)
+internal sealed class RequestBodyReader(ProxyExchangeEvents events)
 {
     private static readonly TimeSpan GateRetryAfter = TimeSpan.FromSeconds(1);
 
@@ -43,7 +43,7 @@ internal sealed class RequestBodyReader(ProxyMetrics metrics)
     {
         if (!_gate.TryEnter(caller.Partition, max))
         {
-            metrics.RecordRateLimited(caller.Name, ProxyRateLimitReason.ConcurrentRequests);
+            events.RateLimited(caller.Name, ProxyRateLimitReason.ConcurrentRequests);
             return (null, new ProxyError(StatusCodes.Status429TooManyRequests, "rate_limit_exceeded", "rate_limit_exceeded",
                 $"Too many concurrent requests for this caller. Please try again in {ProxyHttpResponses.FormatReset(GateRetryAfter)}.")
             {

@@ -32,7 +32,7 @@ internal sealed class StatusEndpoint
     private readonly ProviderRegistry _registry;
     private readonly ModelCatalog _catalog;
     private readonly IModelMappingService _mappings;
-    private readonly ClientSelector _selector;
+    private readonly IClientSelector _selector;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly IProxyUsageStore _usage;
@@ -47,7 +47,7 @@ internal sealed class StatusEndpoint
         ProviderRegistry registry,
         ModelCatalog catalog,
         IModelMappingService mappings,
-        ClientSelector selector,
+        IClientSelector selector,
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
         IProxyUsageStore usage,

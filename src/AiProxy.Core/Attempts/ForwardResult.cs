@@ -2,7 +2,7 @@ using AiProxy.Errors;
 using AiProxy.Inbound;
 using AiProxy.Providers;
 using AiProxy.Relay;
-using AiProxy.Telemetry;
+using AiProxy.Pipeline;
 using AiProxy.Usage;
 
 namespace AiProxy.Attempts;
@@ -45,8 +45,8 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>From the request's start until a stream's first event was ready.</summary>
     public TimeSpan? TimeToFirstEvent { get; set; }
 
-    /// <summary>The answering attempt's telemetry, completed when the relay ends; <see langword="null"/> when nobody listens.</summary>
-    public AttemptTelemetry? Telemetry { get; set; }
+    /// <summary>When the answering attempt started, and its activity: the pipeline reports its end once the relay is over.</summary>
+    public AttemptScope AnsweringAttempt { get; set; }
 
     /// <summary>Translates the body into the client's API as it is relayed; <see langword="null"/> relays it as it is.</summary>
     public IResponseTranslator? Translator { get; set; }
@@ -74,7 +74,11 @@ internal sealed class ForwardResult : IDisposable
     /// <summary>A provider's refusal, translated into the gateway's error: its response is already disposed, and the provider
     /// stays counted in flight until this is disposed, as for <see cref="Relay"/>.</summary>
     public static ForwardResult Refused(ProxyError error, ProviderClient provider)
-        => new() { Error = error, Provider = provider, _inFlight = provider };
+        => new() { Error = error, Provider = provider, _inFlight = provider, IsProviderRefusal = true };
+
+    /// <summary>The <see cref="Error"/> is the answering provider's refusal (<see cref="Refused"/>), not the gateway's: its
+    /// attempt answered, and ends when the error has been written.</summary>
+    public bool IsProviderRefusal { get; private init; }
 
     /// <inheritdoc cref="Relay"/>
     public static ForwardResult RelayEvents(HttpResponseMessage response, Stream body, EventStreamRelay events, IProviderClient provider, string? providerModel)
@@ -84,7 +88,6 @@ internal sealed class ForwardResult : IDisposable
 
     public void Dispose()
     {
-        Telemetry?.Complete(this, null);
         EventStream?.Dispose();
         Body?.Dispose();
         Response?.Dispose();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Globalization;
 using AiProxy.Errors;
@@ -5,6 +6,7 @@ using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.Requests;
 using AiProxy.Selection;
+using AiProxy.Pipeline;
 using AiProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -30,7 +32,7 @@ internal sealed partial class ProxyDispatcher
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyDispatcher> _logger;
-    private readonly ProxyMetrics _metrics;
+    private readonly ProxyExchangeEvents _events;
 
     public ProxyDispatcher(
         IClientSelector selector,
@@ -41,7 +43,7 @@ internal sealed partial class ProxyDispatcher
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
         ILogger<ProxyDispatcher> logger,
-        ProxyMetrics metrics)
+        ProxyExchangeEvents events)
     {
         _selector = selector;
         _builtInSelector = selector as ClientSelector;
@@ -52,9 +54,10 @@ internal sealed partial class ProxyDispatcher
         _options = options;
         _time = time;
         _logger = logger;
-        _metrics = metrics;
+        _events = events;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ForwardResult> ForwardAsync(ProxyRequest request, CancellationToken clientAborted)
     {
         if (!EndpointPath.IsSafe(request.Path))
@@ -95,8 +98,46 @@ internal sealed partial class ProxyDispatcher
                 LogPanic(_logger, request.Model);
             }
 
+            // The attempts, one after the other, until one is not worth following: a plain loop, since the plan already
+            // counts the retries (MaxRetries), knows which provider is next and how long to wait before it (nothing when
+            // it switches provider, RetryBackoff before the same one again). It runs here rather than in a method of its
+            // own, and an attempt's start and end are handled synchronously: one state machine per request and one per
+            // attempt (SendAttemptAsync). Most requests are answered by the first attempt and pay for nothing more.
             var plan = new AttemptPlan(request, candidates, count, fallbacks, panic, options, _time, _backoff, clientAborted);
-            var result = await RunAsync(plan, clientAborted).ConfigureAwait(false);
+            ForwardResult result;
+            try
+            {
+                while (plan.MoveNext())
+                {
+                    var delay = plan.NextDelay();
+                    if (delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(delay, _time, clientAborted).ConfigureAwait(false);
+                    }
+
+                    if (plan.Remaining <= TimeSpan.Zero)
+                    {
+                        plan.BudgetExhausted();
+                        break;
+                    }
+
+                    // Current while the attempt is sent: its context is the trace context the provider gets.
+                    var scope = _events.StartAttempt(request.Path, plan.Current!.Name, plan.Attempts + 1);
+                    var outcome = await SendAttemptAsync(plan, scope).ConfigureAwait(false);
+                    if (!Record(plan, scope, outcome))
+                    {
+                        break;
+                    }
+                }
+
+                result = plan.Finish();
+            }
+            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+            {
+                plan.Finish().Dispose(); // gives back a half-open trial claimed for an attempt that never ran
+                return ForwardResult.Aborted(plan.Attempts, plan.Route);
+            }
+
             if (result.Error is { } error)
             {
                 LogRequestFailed(_logger, request.Model, result.Attempts, result.Route, error.Status, error.Code);
@@ -112,7 +153,7 @@ internal sealed partial class ProxyDispatcher
 
     /// <summary>
     /// Selection by a host app's own <see cref="IClientSelector"/>: its order, kept to the providers the registry knows
-    /// (by name), the caller's token may reach, and that have capacity left. Panic, as with the built-in selector, when
+    /// (by name), the caller's token may reach, and that have capacity and budget left. Panic, as with the built-in selector, when
     /// every candidate it chose is cooling down.
     /// </summary>
     private int SelectThroughInterface(ProxyRequest request, IProviderClient[] destination, out bool panic)
@@ -130,6 +171,7 @@ internal sealed partial class ProxyDispatcher
             if (_registry.Find(candidate.Name) is not { Enabled: true } provider
                 || (context.AllowedProviders is { } scope && !scope.Allows(provider.Name))
                 || (context.Capacity is { } capacity && !capacity.HasProviderCapacity(provider.Name))
+                || (context.Budget is { } budget && !budget.HasProviderBudget(provider.Name))
                 || Array.IndexOf(destination, provider, 0, count) >= 0)
             {
                 continue;
@@ -143,68 +185,17 @@ internal sealed partial class ProxyDispatcher
         return count;
     }
 
-    /// <summary>
-    /// Runs the attempts, one after the other, until one is not worth following: a plain loop, since the plan already
-    /// counts the retries (<c>MaxRetries</c>), knows which provider is next and how long to wait before it (nothing when
-    /// it switches provider, <see cref="RetryBackoff"/> before the same one again). Most requests are answered by the
-    /// first attempt and pay for nothing more.
-    /// </summary>
-    private async ValueTask<ForwardResult> RunAsync(AttemptPlan plan, CancellationToken clientAborted)
-    {
-        try
-        {
-            while (plan.MoveNext())
-            {
-                var delay = plan.NextDelay();
-                if (delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(delay, _time, clientAborted).ConfigureAwait(false);
-                }
-
-                if (plan.Remaining <= TimeSpan.Zero)
-                {
-                    plan.BudgetExhausted();
-                    break;
-                }
-
-                var outcome = await SendPlannedAttemptAsync(plan).ConfigureAwait(false);
-                if (!outcome.IsRetryable)
-                {
-                    break;
-                }
-            }
-
-            return plan.Finish();
-        }
-        catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
-        {
-            plan.Finish().Dispose(); // gives back a half-open trial claimed for an attempt that never ran
-            return ForwardResult.Aborted(plan.Attempts, plan.Route);
-        }
-    }
-
-    private async ValueTask<AttemptOutcome> SendPlannedAttemptAsync(AttemptPlan plan)
+    /// <summary>Reports and records how an attempt ended; true when the next one should follow.</summary>
+    private bool Record(AttemptPlan plan, in AttemptScope scope, in AttemptOutcome outcome)
     {
         var provider = plan.Current!;
-        var attemptTimeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), plan.Remaining);
-        if (plan.LastProvider is { } previous && !ReferenceEquals(previous, provider))
+        if (outcome.Result is { } accepted)
         {
-            _metrics.RecordFallback(previous.Name, provider.Name, plan.LastOutcome);
+            accepted.AnsweringAttempt = scope; // it ends when the pipeline has relayed its response
         }
-
-        // Current while the attempt is sent: its context is the trace context the provider gets.
-        var telemetry = AttemptTelemetry.Start(_metrics, _time, plan.Request.Path, provider.Name, plan.Attempts + 1);
-        var outcome = await SendAttemptAsync(plan.Request, provider, attemptTimeout, plan.Panic, plan.Attempts + 1, telemetry, plan.ClientAborted).ConfigureAwait(false);
-        if (telemetry is not null)
+        else
         {
-            if (outcome.Result is { } accepted)
-            {
-                telemetry.Accepted(accepted, outcome.Label);
-            }
-            else
-            {
-                telemetry.Failed(outcome.Label);
-            }
+            _events.AttemptFailed(scope, plan.Request.Path, provider.Name, outcome.ProviderModel, plan.Attempts + 1, outcome.Label);
         }
 
         plan.Record(outcome);
@@ -213,12 +204,17 @@ internal sealed partial class ProxyDispatcher
             LogAttemptFailed(_logger, plan.Attempts, provider.Name, plan.Request.Model, outcome.Label);
         }
 
-        return outcome;
+        return outcome.IsRetryable;
     }
 
-    private async ValueTask<AttemptOutcome> SendAttemptAsync(
-        ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, int attempt, AttemptTelemetry? telemetry, CancellationToken clientAborted)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<AttemptOutcome> SendAttemptAsync(AttemptPlan plan, AttemptScope scope)
     {
+        var provider = plan.Current!;
+        var timeout = Min(Min(plan.Options.DefaultTimeout, plan.Options.MaxTimeout), plan.Remaining);
+        var attempt = plan.Attempts + 1;
+        var request = plan.Request;
+        var clientAborted = plan.ClientAborted;
         if (!provider.TryEnterFlight())
         {
             // A reload retired the provider after this request chose it, and its last request released the handler:
@@ -241,7 +237,7 @@ internal sealed partial class ProxyDispatcher
         try
         {
             var mapped = request.HasBody ? _models.Map(provider.Name, request.Inspection.Model) : default;
-            upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: telemetry?.Activity is not null);
+            upstream = protocol.BuildRequest(request, provider, mapped, traceFromActivity: scope.Activity is not null);
         }
         catch (ProtocolRefusalException refusal)
         {
@@ -257,13 +253,13 @@ internal sealed partial class ProxyDispatcher
         }
 
         var (message, providerModel, _, _) = upstream;
-        telemetry?.Sending(providerModel);
         var health = provider.Health;
         var sentAt = _time.GetTimestamp();
-        if (attempt == 1)
-        {
-            _metrics.RecordOverhead(_time.GetElapsedTime(request.StartTimestamp, sentAt), ProxyTracing.OperationName(request.Path));
-        }
+        var fallback = plan.LastProvider is { } previous && !ReferenceEquals(previous, plan.Current) ? previous.Name : null;
+        var fallbackReason = fallback is null ? null : plan.LastOutcome;
+        var overhead = attempt == 1 ? _time.GetElapsedTime(request.StartTimestamp, sentAt) : (TimeSpan?)null;
+        var sent = new AttemptInfo(ProxyTracing.OperationName(request.Path), provider.Name, providerModel, attempt, scope.Activity);
+        _events.AttemptSent(new AttemptSent(sent, fallback, fallbackReason, overhead));
 
         HttpResponseMessage? response = null;
         var handedOff = false;
@@ -282,7 +278,7 @@ internal sealed partial class ProxyDispatcher
                     {
                         verdict = AttemptClassifier.BrokenStream(failure!.Code);
                         AttemptClassifier.Apply(verdict, health, request.Model, latency);
-                        return AttemptOutcome.Failed(failure, verdict);
+                        return AttemptOutcome.Failed(failure, verdict, providerModel);
                     }
 
                     response = null;
@@ -303,7 +299,7 @@ internal sealed partial class ProxyDispatcher
                     AttemptClassifier.Apply(verdict, health, request.Model, latency);
                     return AttemptOutcome.Failed(
                         new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_redirect", $"Provider '{provider.Name}' answered with a redirect ({verdict.Label}), which the gateway does not follow."),
-                        verdict);
+                        verdict, providerModel);
 
                 case AttemptClassifier.StatusClass.CallerError:
                     // The caller's problem (400, 413, 422...): relay it unchanged. The provider answered, so it is healthy.
@@ -322,19 +318,19 @@ internal sealed partial class ProxyDispatcher
                         : (TimeSpan?)null;
                     verdict = AttemptClassifier.RetryableStatus(status, retryAfter);
                     AttemptClassifier.Apply(verdict, health, request.Model, latency);
-                    return AttemptOutcome.Failed(error, verdict);
+                    return AttemptOutcome.Failed(error, verdict, providerModel);
             }
         }
         catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
         {
             AttemptClassifier.Apply(AttemptClassifier.ClientAborted, health, request.Model, default);
-            return AttemptOutcome.Aborted;
+            return AttemptOutcome.Aborted(providerModel);
         }
         catch (OperationCanceledException) when (attemptCts.IsCancellationRequested)
         {
             AttemptClassifier.Apply(AttemptClassifier.Timeout, health, request.Model, default);
             return AttemptOutcome.Failed(
-                ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), AttemptClassifier.Timeout);
+                ProxyError.Timeout($"Provider '{provider.Name}' did not answer within {timeout.TotalSeconds:0.###} s."), AttemptClassifier.Timeout, providerModel);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -347,7 +343,7 @@ internal sealed partial class ProxyDispatcher
             AttemptClassifier.Apply(AttemptClassifier.Connection, health, request.Model, default);
             return AttemptOutcome.Failed(
                 new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_unreachable", $"Provider '{provider.Name}' could not be reached."),
-                AttemptClassifier.Connection);
+                AttemptClassifier.Connection, providerModel);
         }
         finally
         {

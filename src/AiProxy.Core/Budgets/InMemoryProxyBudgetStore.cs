@@ -5,9 +5,11 @@ namespace AiProxy.Budgets;
 /// <summary>
 /// The default <see cref="IProxyBudgetStore"/>: spend per budget key in this process, lost on restart. Each key has its own
 /// lock, so a caller's check and reservation are one step. Keys of periods that have ended are dropped by an occasional
-/// sweep (a new period is a new key, so nothing reads them again).
+/// sweep (a new period is a new key, so nothing reads them again). A store shared between instances (<c>AiProxy.Redis</c>'s)
+/// falls back to it while the shared store is unreachable; resolve it from the container (<c>AddOpenAiProxy</c> registers it).
 /// </summary>
-internal sealed class InMemoryProxyBudgetStore(TimeProvider time) : IProxyBudgetStore
+/// <param name="time">The clock that tells when a period's keys may be dropped.</param>
+public sealed class InMemoryProxyBudgetStore(TimeProvider time) : IProxyBudgetStore
 {
     private const int SweepEvery = 1024;
 
@@ -17,6 +19,7 @@ internal sealed class InMemoryProxyBudgetStore(TimeProvider time) : IProxyBudget
     /// <summary>Budget keys held, for tests.</summary>
     internal int Count => _entries.Count;
 
+    /// <inheritdoc/>
     public ValueTask<ProxyBudgetDecision> ReserveAsync(ProxyBudgetRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -62,6 +65,7 @@ internal sealed class InMemoryProxyBudgetStore(TimeProvider time) : IProxyBudget
         return ValueTask.FromResult(new ProxyBudgetDecision(admitted, committed, available));
     }
 
+    /// <inheritdoc/>
     public ValueTask SettleAsync(ProxyBudget budget, decimal reserved, decimal actual, CancellationToken cancellationToken)
     {
         var entry = Get(budget);
@@ -74,6 +78,7 @@ internal sealed class InMemoryProxyBudgetStore(TimeProvider time) : IProxyBudget
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public ValueTask<ProxyBudgetSpend> GetSpendAsync(string key, CancellationToken cancellationToken)
     {
         if (!_entries.TryGetValue(key, out var entry))

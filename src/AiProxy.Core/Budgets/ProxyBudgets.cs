@@ -15,7 +15,7 @@ namespace AiProxy.Budgets;
 /// request is over (<see cref="SettleAsync"/>). A request with no budget in sight costs nothing here: no allocation, no call.
 /// </summary>
 internal sealed class ProxyBudgets(
-    IProxyBudgetStore store, RequestPricing pricing, ClientSelector selector, ProviderRegistry registry, TimeProvider time)
+    IProxyBudgetStore store, RequestPricing pricing, ProviderRegistry registry, TimeProvider time)
 {
     private const string InsufficientQuota = "insufficient_quota";
 
@@ -198,5 +198,5 @@ internal sealed class ProxyBudgets(
     private ReadOnlySpan<ProviderClient> Candidates(string model, SelectionContext selection)
         => selection.Provider is { } pinned
             ? (registry.Find(pinned) is { } found ? new ReadOnlySpan<ProviderClient>([found]) : [])
-            : selector.ServingProviders(model);
+            : registry.Serving.Get(registry.All, model);
 }

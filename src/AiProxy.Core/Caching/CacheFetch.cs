@@ -82,6 +82,7 @@ internal sealed class CacheFetch(
         result.Translator = request.Inbound.CreateResponseTranslator(request, result);
         sink.Start(result);
         var relayed = await ResponseRelay.CopyAsync(result, recorder, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, shared).ConfigureAwait(false);
+        exchange.AnswerRelayed(request, result, relayed);
         if (relayed != RelayOutcome.Completed)
         {
             Outcome = relayed == RelayOutcome.ClientAborted ? ProxyRequestOutcome.ClientDisconnected : ProxyRequestOutcome.UpstreamBroken;

@@ -16,7 +16,7 @@ internal sealed class ResponseCache : IDisposable
 {
     /// <summary>The service key of the cache's <see cref="HybridCache"/> and of its distributed tier, if any: the host
     /// app's own caches are never touched.</summary>
-    public const string ServiceKey = "AiProxy.ResponseCache";
+    public const string ServiceKey = ResponseCacheServiceKeys.DistributedCache;
 
     public const string Header = "x-aiproxy-cache";
 

@@ -5,7 +5,7 @@ namespace AiProxy.Health;
 /// health check reports Degraded while it is unreachable and the gateway falls back to local state, or the check's
 /// failure status when it fails closed (requests are refused meanwhile).
 /// </summary>
-internal interface ISharedStateStatus
+public interface ISharedStateStatus
 {
     /// <summary>A short name for the health check's data and <c>/status</c>, such as <c>redis</c>.</summary>
     string Name { get; }

@@ -1,4 +1,5 @@
 using AiProxy.Attempts;
+using AiProxy.Pipeline;
 using AiProxy.Requests;
 using AiProxy.Tokens;
 using AiProxy.Usage;
@@ -9,14 +10,14 @@ namespace AiProxy.History;
 /// <summary>
 /// This process's last hour of traffic for <c>/status/history</c> and the dashboard: per provider, 10 s buckets of
 /// attempts, failures, tokens and latency histograms (<see cref="ProviderHistory"/>), and the last 100 requests
-/// (<see cref="RecentRequests"/>). Fed by one call at the end of each request (<see cref="Record(ProxyRequest, ProxyCaller, ForwardResult, ProxyRequestOutcome, int, TimeSpan, TokenUsage?)"/>),
-/// which costs a few atomic adds and allocates nothing; <c>Status:History = false</c> turns it off.
+/// (<see cref="RecentRequests"/>). An observer of the pipeline: each request's end (<see cref="OnRequestEndedAsync"/>)
+/// costs a few atomic adds and allocates nothing; <c>Status:History = false</c> turns it off.
 /// </summary>
 /// <remarks>Memory is bounded whatever the traffic: <see cref="ProviderHistory.BudgetBytes"/> per provider, for at most
 /// <see cref="MaxSeries"/> providers (more, which only reloads that keep adding names can make, share the series
 /// <see cref="OtherSeries"/>), plus the ring of recent requests. Each instance keeps its own: with Redis, the history
 /// and the recent requests are this instance's, while the day's usage in <c>/status</c> is shared.</remarks>
-internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options, TimeProvider time)
+internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options, TimeProvider time) : IProxyExchangeObserver
 {
     /// <summary>Seconds per bucket.</summary>
     public const int BucketSeconds = 10;
@@ -42,7 +43,14 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
 
     public static DateTimeOffset StartOf(long bucket) => DateTimeOffset.FromUnixTimeSeconds(bucket * BucketSeconds);
 
-    /// <summary>Records a request that went through the pipeline (the report stage's one call).</summary>
+    /// <summary>A request that went through the pipeline ended: recorded at once, synchronously.</summary>
+    public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
+    {
+        Record(request.Request, request.Caller, request.Result, request.Outcome, request.StatusCode, request.Duration, request.Usage);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Records a request that went through the pipeline.</summary>
     public void Record(ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, int status, TimeSpan elapsed, TokenUsage? tokens)
     {
         if (!options.CurrentValue.Status.History)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AiProxy.Errors;
 using AiProxy.Providers;
 using AiProxy.RateLimiting;
@@ -12,7 +13,7 @@ namespace AiProxy.Pipeline;
 /// of the providers that may answer, with the request's token estimate; and the refusal the client gets when it is not
 /// admitted.
 /// </summary>
-internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelector selector, ProviderRegistry registry)
+internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ProviderRegistry registry)
 {
     private const string RateLimitExceeded = "rate_limit_exceeded";
 
@@ -27,6 +28,7 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
 
     /// <summary>The one limiter call. <paramref name="withProviders"/> is <see langword="false"/> for a request answered from
     /// the cache: no provider's capacity is checked, since none will be asked.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyCaller caller, ProxyRequest request, long estimate, CancellationToken cancellationToken, bool withProviders = true)
     {
         var providers = withProviders ? ProviderCapacities(request.Model, request.Selection, caller.Providers) : [];
@@ -94,7 +96,8 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
     }
 
     /// <summary>The candidates for <paramref name="model"/> with their capacity, or none at all when no candidate has a
-    /// capacity limit (the common case, which then allocates nothing). The candidates are the selector's cached set.</summary>
+    /// capacity limit (the common case, which then allocates nothing). The candidates are the registry's cached serving set,
+    /// whichever <see cref="IClientSelector"/> the host app uses.</summary>
     private ProxyProviderCapacity[] ProviderCapacities(string model, SelectionContext selection, ProviderScope? scope)
     {
         var candidates = Candidates(model, selection);
@@ -131,5 +134,5 @@ internal sealed class ProxyAdmission(IProxyRateLimiter rateLimiter, ClientSelect
     private ReadOnlySpan<ProviderClient> Candidates(string model, SelectionContext selection)
         => selection.Provider is { } pinned
             ? (registry.Find(pinned) is { } found ? new ReadOnlySpan<ProviderClient>([found]) : [])
-            : selector.ServingProviders(model);
+            : registry.Serving.Get(registry.All, model);
 }

@@ -3,12 +3,10 @@ using AiProxy.Attempts;
 using AiProxy.Budgets;
 using AiProxy.Caching;
 using AiProxy.Errors;
-using AiProxy.History;
 using AiProxy.Pricing;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
 using AiProxy.Requests;
-using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using AiProxy.Usage;
 using Microsoft.Extensions.Logging;
@@ -23,8 +21,9 @@ namespace AiProxy.Pipeline;
 /// <item><b>select</b> and <b>attempts</b>: the dispatcher orders the candidates and tries them (<see cref="ProxyDispatcher"/>);</item>
 /// <item><b>relay</b>: the chosen response, or the proxy's error, to the <see cref="IProxyResponseSink"/>;</item>
 /// <item><b>settle</b>: the lease learns the tokens really used, and frees its slots;</item>
-/// <item><b>report</b>: one usage record to the observers (metrics, usage store, the host's own).</item>
+/// <item><b>report</b>: the request's outcome to the <see cref="IProxyExchangeObserver"/>s (metrics, tracing, usage records).</item>
 /// </list>
+/// Each attempt's end is reported too: a failed one by the dispatcher, the answering one here once it has been relayed.
 /// The web side keeps only HTTP (routing, authentication, scope checks, reading the body, writing the response), and runs
 /// this for every forwarded request.
 /// </summary>
@@ -35,12 +34,10 @@ internal sealed partial class ProxyExchange(
     ResponseCache cache,
     CachedExchange cachedExchange,
     ProxyDispatcher dispatcher,
-    UsageReporter usageReporter,
-    RequestHistory history,
+    ProxyExchangeEvents events,
     IOptionsMonitor<OpenAiProxyOptions> options,
     TimeProvider time,
-    ILogger<ProxyExchange> logger,
-    ProxyMetrics metrics)
+    ILogger<ProxyExchange> logger)
 {
     /// <summary>Runs <paramref name="request"/> for <paramref name="caller"/> and writes the answer to <paramref name="sink"/>.</summary>
     /// <param name="request">The request, its body read and inspected; its <see cref="ProxyRequest.Selection"/> gets the lease.</param>
@@ -132,7 +129,7 @@ internal sealed partial class ProxyExchange(
             }
 
             LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
-            metrics.RecordRateLimited(caller.Name, lease.Reason);
+            events.RateLimited(caller.Name, lease.Reason);
             await sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null).ConfigureAwait(false);
             return false;
         }
@@ -142,7 +139,7 @@ internal sealed partial class ProxyExchange(
             if (!budget.IsAdmitted)
             {
                 LogBudgetRefused(logger, request.Method, request.Path, request.Model, caller.Name, budget.CallerAdmitted ? "providers" : "token");
-                metrics.RecordRateLimited(caller.Name, "budget");
+                events.BudgetRefused(caller.Name);
                 await lease.SettleAsync(null, 0, CancellationToken.None).ConfigureAwait(false);
                 await sink.WriteErrorAsync(budgets.Refusal(budget), null).ConfigureAwait(false);
                 return false;
@@ -202,17 +199,16 @@ internal sealed partial class ProxyExchange(
             budgets.SendQueued(); // a shared store's settlement went with the lease's release, or goes now
         }
 
-        // Report. The history is an observer of outcomes too; it takes primitives, so it costs a few atomic adds and no record.
-        history.Record(request, caller, result, outcome, status, elapsed, tokens);
-        if (usageReporter.HasObservers)
-        {
-            var record = ProxyUsageMeasure.Record(requestId, status, request, caller, result, outcome, elapsed, tokens, cost, pricing.IsEnabled);
-            await usageReporter.ReportAsync(record, CancellationToken.None).ConfigureAwait(false);
-        }
+        // Report. Budget settlement above is the pipeline's own (a reservation must be settled for the next request to be
+        // admitted right); counting the cost (aiproxy.cost, the usage records) is the observers'.
+        var reported = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : status;
+        var ended = new RequestEnded(requestId, request, caller, result, outcome, reported, elapsed, tokens, cost, pricing.IsEnabled && cost is null);
+        await events.RequestEndedAsync(ended, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>The rate limiter and the budgets, asked together: a budget store that shares the limiter's calls (Redis)
     /// sends its reservation in the limiter's call. A reservation made for a request that then fails is given back.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(ProxyRateLimitLease Lease, BudgetHold? Budget)> AdmitAsync(
         ProxyRequest request, ProxyCaller caller, long estimate, CancellationToken clientAborted)
     {
@@ -252,7 +248,12 @@ internal sealed partial class ProxyExchange(
         }
     }
 
-    internal async Task<ProxyRequestOutcome> RelayAsync<TSink>(
+    /// <summary>Ends the answering attempt of a response relayed outside <see cref="RelayAsync"/> (the cache's fetch).</summary>
+    internal void AnswerRelayed(ProxyRequest request, ForwardResult result, RelayOutcome relayed)
+        => events.AttemptAnswered(request.Path, result, relayed);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal async ValueTask<ProxyRequestOutcome> RelayAsync<TSink>(
         ProxyRequest request, ForwardResult result, TSink sink, OpenAiProxyOptions current, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {
@@ -263,39 +264,59 @@ internal sealed partial class ProxyExchange(
 
         if (result.Error is { } error)
         {
-            await sink.WriteErrorAsync(error, result).ConfigureAwait(false);
+            try
+            {
+                await sink.WriteErrorAsync(error, result).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (result.IsProviderRefusal)
+                {
+                    events.AttemptAnswered(request.Path, result, RelayOutcome.Completed); // its answer, translated, was relayed
+                }
+            }
+
             return ProxyRequestOutcome.Failed;
         }
 
         result.Translator = request.Inbound.CreateResponseTranslator(request, result);
-        RelayOutcome outcome;
-        if (pricing.IsEnabled && result.Translator is null && WholeJsonBody.Applies(result))
+        RelayOutcome? relayed = null;
+        try
         {
-            // Read whole (pooled, at most 1 MiB) so the cost can lead the answer as a header.
-            var (whole, read) = await WholeJsonBody.ReadAsync(result, current.StreamIdleTimeout, time, clientAborted).ConfigureAwait(false);
-            if (whole is null)
+            if (pricing.IsEnabled && result.Translator is null && WholeJsonBody.Applies(result))
             {
-                return await RelayBrokenBeforeStartAsync(result, sink, read).ConfigureAwait(false);
-            }
-
-            using (whole)
-            {
-                sink.Start(result);
-                if (pricing.Actual(request, result, ProxyUsageMeasure.Measure(request, result)) is { } cost)
+                // Read whole (pooled, at most 1 MiB) so the cost can lead the answer as a header.
+                var (whole, read) = await WholeJsonBody.ReadAsync(result, current.StreamIdleTimeout, time, clientAborted).ConfigureAwait(false);
+                if (whole is null)
                 {
-                    sink.AddCostHeader(cost);
+                    relayed = read;
+                    return await RelayBrokenBeforeStartAsync(result, sink, read).ConfigureAwait(false);
                 }
 
-                outcome = await whole.WriteAsync(result, sink.Body, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+                using (whole)
+                {
+                    sink.Start(result);
+                    if (pricing.Actual(request, result, ProxyUsageMeasure.Measure(request, result)) is { } cost)
+                    {
+                        sink.AddCostHeader(cost);
+                    }
+
+                    relayed = await whole.WriteAsync(result, sink.Body, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                sink.Start(result);
+                relayed = await ResponseRelay.CopyAsync(
+                    result, sink.Body, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
             }
         }
-        else
+        finally
         {
-            sink.Start(result);
-            outcome = await ResponseRelay.CopyAsync(
-                result, sink.Body, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
+            events.AttemptAnswered(request.Path, result, relayed); // the answering attempt ends with its relay
         }
 
+        var outcome = relayed.Value;
         switch (outcome)
         {
             case RelayOutcome.Completed:

@@ -1,7 +1,6 @@
 using AiProxy.Attempts;
 using AiProxy.RateLimiting;
 using AiProxy.Requests;
-using AiProxy.Tokens;
 using AiProxy.Usage;
 
 namespace AiProxy.Pipeline;
@@ -44,28 +43,4 @@ internal static class ProxyUsageMeasure
 
         return tokens?.TotalTokens;
     }
-
-    public static ProxyUsageRecord Record(
-        string requestId, int status, ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, TimeSpan elapsed, TokenUsage? tokens,
-        decimal? cost = null, bool pricingEnabled = false)
-        => new()
-        {
-            RequestId = requestId,
-            Caller = caller.Name,
-            Endpoint = request.Path,
-            Provider = result.Provider?.Name,
-            RequestedModel = request.Inspection.Model,
-            ProviderModel = result.ProviderModel,
-            ResponseModel = result.Usage.ResponseModel,
-            StatusCode = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : status,
-            Stream = request.Inspection.Stream,
-            Attempts = result.Attempts,
-            Outcome = outcome,
-            Duration = elapsed,
-            TimeToFirstByte = result.TimeToFirstByte,
-            TimeToFirstEvent = result.TimeToFirstEvent,
-            Usage = tokens,
-            Cost = cost,
-            Unpriced = pricingEnabled && cost is null,
-        };
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AiProxy.Attempts;
 using AiProxy.Errors;
 using AiProxy.Providers;
@@ -24,6 +25,7 @@ internal sealed class OpenAiProtocol : IProviderProtocol
     /// Takes a successful response. A stream is only accepted once its first data event arrived within the
     /// attempt timeout, and is not an error event, so that a stream that never really starts still falls back.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(ForwardResult? Result, ProxyError? Failure)> AcceptAsync(
         ProxyRequest request, ProviderClient provider, UpstreamRequest sent, HttpResponseMessage response, CancellationToken attemptToken)
     {

@@ -28,6 +28,7 @@ internal sealed partial class ProviderRegistry : IDisposable
         _time = time ?? TimeProvider.System;
         _options = options;
         _healthUpdater = new ProviderHealthUpdater(_time, () => _options.CurrentValue.Health);
+        Serving = new ServingProviders(mappings);
         Update(options.CurrentValue);
         _subscription = options.OnChange(o => Update(o));
     }
@@ -37,6 +38,9 @@ internal sealed partial class ProviderRegistry : IDisposable
 
     /// <summary>All configured providers, enabled or not, sorted by name.</summary>
     public ProviderClient[] All => _providers;
+
+    /// <summary>Which enabled providers serve each model, in failover order, cached per model.</summary>
+    public ServingProviders Serving { get; }
 
     public ProviderClient? Find(string name)
     {

@@ -6,8 +6,10 @@ namespace AiProxy.RateLimiting;
 /// The default <see cref="IProxyRateLimiter"/>: one <see cref="LimitPartition"/> per caller and per provider with limits,
 /// created on first use and released by a sweep once idle (nothing in flight, no window open), so many tokens or users
 /// do not grow memory without bound. All time comes from the injected <see cref="TimeProvider"/>.
+/// A scale-out limiter (<c>AiProxy.Redis</c>'s) falls back to it, through <see cref="Acquire"/>, while its shared store is
+/// unreachable; resolve it from the container (<c>AddOpenAiProxy</c> registers it).
 /// </summary>
-internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
+public sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
 {
     /// <summary>The window of every per-minute limit.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
@@ -17,6 +19,7 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
     private readonly TimeProvider _time;
     private readonly ITimer _sweeper;
 
+    /// <summary>Creates a limiter whose windows and sweeps run on <paramref name="time"/>.</summary>
     public InMemoryProxyRateLimiter(TimeProvider time)
     {
         _time = time;
@@ -26,13 +29,16 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
     /// <summary>Partitions currently held (callers and providers), for tests.</summary>
     internal int PartitionCount => _callers.Count + _providers.Count;
 
+    /// <inheritdoc/>
     public ValueTask<ProxyRateLimitLease> AcquireAsync(ProxyRateLimitRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         return ValueTask.FromResult(Acquire(request));
     }
 
-    internal ProxyRateLimitLease Acquire(ProxyRateLimitRequest request)
+    /// <summary>Decides <paramref name="request"/> at once: this limiter never waits.</summary>
+    /// <returns>The lease: acquired, or refused with its reason and retry-after.</returns>
+    public ProxyRateLimitLease Acquire(ProxyRateLimitRequest request)
     {
         var hasCallerLimits = !request.Limits.IsUnlimited;
         if (!hasCallerLimits && request.Providers.Count == 0)
@@ -147,6 +153,7 @@ internal sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
         }
     }
 
+    /// <summary>Stops the sweep of idle partitions.</summary>
     public void Dispose() => _sweeper.Dispose();
 
     /// <summary>

@@ -7,6 +7,20 @@ namespace AiProxy.RateLimiting;
 /// </summary>
 public abstract class ProxyRateLimitLease : IAsyncDisposable
 {
+    /// <summary>The lease of a request nothing limits: acquired, holding nothing, with no <c>x-ratelimit-*</c> numbers.
+    /// One shared instance: a limiter returns it when neither the caller nor any candidate has limits.</summary>
+    public static ProxyRateLimitLease Unlimited => UnlimitedLease.Instance;
+
+    /// <summary>A refusal: not acquired, holding nothing.</summary>
+    /// <param name="reason">Which limit refused the request (<see cref="ProxyRateLimitReason.Unavailable"/> when the
+    /// limiter's store is unreachable and it fails closed: the client then gets 503 rather than 429).</param>
+    /// <param name="retryAfter">When the client may try again (<c>Retry-After</c>).</param>
+    /// <param name="requests">The caller's request window, for the <c>x-ratelimit-*</c> headers, when it has one.</param>
+    /// <param name="tokens">The caller's token window, likewise.</param>
+    public static ProxyRateLimitLease Rejected(
+        ProxyRateLimitReason reason, TimeSpan retryAfter, ProxyRateLimitWindow? requests = null, ProxyRateLimitWindow? tokens = null)
+        => new RejectedLease(reason, retryAfter, requests, tokens);
+
     /// <summary>The request may go ahead.</summary>
     public abstract bool IsAcquired { get; }
 

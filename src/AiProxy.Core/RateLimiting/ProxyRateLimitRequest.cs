@@ -19,7 +19,7 @@ public sealed class ProxyRateLimitRequest
     public IReadOnlyList<ProxyProviderCapacity> Providers { get; init; } = [];
 
     /// <summary>The position of <paramref name="provider"/> in <see cref="Providers"/>, or -1.</summary>
-    internal int IndexOfProvider(string provider)
+    public int IndexOfProvider(string provider)
     {
         for (var i = 0; i < Providers.Count; i++)
         {

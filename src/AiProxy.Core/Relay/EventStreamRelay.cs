@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
@@ -59,6 +60,7 @@ internal sealed class EventStreamRelay : IDisposable
     }
 
     /// <summary>Reads until the first data event is buffered (comments before it are kept for the client).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(FirstEvent Status, string? ErrorPayload)> ReadFirstEventAsync(CancellationToken cancellationToken)
     {
         var scanned = _start;
@@ -95,6 +97,7 @@ internal sealed class EventStreamRelay : IDisposable
 
     /// <summary>Relays the buffered and remaining events to <paramref name="output"/>. <paramref name="idleTimeout"/> bounds
     /// the upstream's silence (reads only); <paramref name="writeTimeout"/> bounds a client that does not take the bytes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RelayOutcome> CopyToAsync(
         PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {

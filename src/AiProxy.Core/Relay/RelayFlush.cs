@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
 
 namespace AiProxy.Relay;
@@ -49,6 +50,7 @@ internal static class RelayFlush
         return AwaitAsync(flush, timer, writeTimeout, clientAborted);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<RelayOutcome> AwaitAsync(
         ValueTask<FlushResult> flush, CancellationTokenSource timer, TimeSpan writeTimeout, CancellationToken clientAborted)
     {

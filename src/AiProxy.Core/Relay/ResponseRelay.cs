@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using AiProxy.Attempts;
@@ -25,15 +26,8 @@ internal static class ResponseRelay
     /// <param name="writeTimeout">Longest time the client may leave relayed bytes untaken (<c>ClientWriteTimeout</c>).</param>
     /// <param name="time">The clock of both timers.</param>
     /// <param name="clientAborted">Fires when the client went away.</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<RelayOutcome> CopyAsync(
-        ForwardResult result, PipeWriter output, IInboundApi inbound, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
-    {
-        var outcome = await CopyBodyAsync(result, output, inbound, idleTimeout, writeTimeout, time, clientAborted).ConfigureAwait(false);
-        result.Telemetry?.Complete(result, outcome); // the answering attempt ends with its relay
-        return outcome;
-    }
-
-    private static async ValueTask<RelayOutcome> CopyBodyAsync(
         ForwardResult result, PipeWriter output, IInboundApi inbound, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
         if (result.EventStream is { } events)
@@ -84,6 +78,7 @@ internal static class ResponseRelay
 
     /// <returns>How the copy ended, the tail's length, and the offset in the tail of the body's top-level <c>usage</c> member
     /// (-1 when it has none, or when it is not within the tail).</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<(RelayOutcome Outcome, int TailLength, long UsageAt)> CopyRawAsync(
         Stream body, PipeWriter output, TimeSpan idleTimeout, TimeSpan writeTimeout, TimeProvider time, UsageData usage, IUsageReader usageReader, byte[]? tail, CancellationToken clientAborted)
     {

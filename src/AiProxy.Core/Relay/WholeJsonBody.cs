@@ -55,31 +55,28 @@ internal sealed class WholeJsonBody : IDisposable
             whole.Dispose();
             var outcome = clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted
                 : ex is OperationCanceledException ? RelayOutcome.UpstreamIdle : RelayOutcome.UpstreamFailed;
-            result.Telemetry?.Complete(result, outcome);
             return (null, outcome);
         }
 
         var body = whole._buffer.AsSpan(0, whole._length);
-        result.Usage.ResponseModel ??= UsageParser.ReadModelFromHead(body[..Math.Min(body.Length, 8 * 1024)]);
+        result.Usage.ResponseModel ??= result.UsageReader.ReadModelFromHead(body[..Math.Min(body.Length, 8 * 1024)]);
         var finder = default(TopLevelUsageFinder);
         finder.Scan(body);
         if (finder.UsageAt >= 0)
         {
-            UsageParser.ReadUsageMember(body[(int)finder.UsageAt..], result.Usage);
+            result.UsageReader.ReadUsageMember(body[(int)finder.UsageAt..], result.Usage);
         }
 
         return (whole, RelayOutcome.Completed);
     }
 
-    /// <summary>Writes the body to the client and ends the answering attempt's telemetry.</summary>
+    /// <summary>Writes the body to the client (the pipeline then reports the answering attempt's end).</summary>
     public async ValueTask<RelayOutcome> WriteAsync(ForwardResult result, PipeWriter output, TimeSpan writeTimeout, TimeProvider time, CancellationToken clientAborted)
     {
         output.Write(_buffer.AsSpan(0, _length));
         using var timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var registration = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timer);
-        var outcome = await RelayFlush.FlushAsync(output, timer, writeTimeout, clientAborted).ConfigureAwait(false);
-        result.Telemetry?.Complete(result, outcome);
-        return outcome;
+        return await RelayFlush.FlushAsync(output, timer, writeTimeout, clientAborted).ConfigureAwait(false);
     }
 
     public void Dispose()

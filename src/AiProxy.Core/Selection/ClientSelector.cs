@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using AiProxy.Health;
 using AiProxy.Providers;
@@ -12,19 +11,14 @@ namespace AiProxy.Selection;
 /// <summary>
 /// Filters the registry to the candidates of a model and lets the strategy order them. The request path
 /// uses <see cref="Select(string, SelectionContext, Span{IProviderClient}, out bool)"/>, which fills a caller-owned span and allocates nothing.
-/// Which providers serve a model (enabled, model list, globs, mappings) changes only with configuration or mappings,
-/// so it is worked out once per model, in failover order, and cached until either changes; each request then only
-/// checks health and capacity.
+/// Which providers serve a model is the registry's (<see cref="ServingProviders"/>, cached per model); each request then
+/// only checks health and capacity.
 /// </summary>
 internal sealed class ClientSelector : IClientSelector
 {
-    /// <summary>Distinct model names cached; beyond this, a flood of made-up names is served uncached.</summary>
-    private const int MaxCachedModels = 4096;
-
     private readonly ProviderRegistry _registry;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly FrozenDictionary<string, ISelectionStrategy> _strategies;
-    private volatile ServingCache? _serving;
     private volatile ResolvedStrategy? _lastStrategy;
 
     public ClientSelector(ProviderRegistry registry, IOptionsMonitor<OpenAiProxyOptions> options, IEnumerable<ISelectionStrategy> strategies)
@@ -134,7 +128,7 @@ internal sealed class ClientSelector : IClientSelector
             var pinned = _registry.Find(context.Provider)
                 ?? throw new ArgumentException($"Unknown provider '{context.Provider}'.", nameof(context));
             // A pin chooses among the providers that serve the model; it cannot send a model to one that does not.
-            if (!pinned.Enabled || (model.Length > 0 && Array.IndexOf(Serving(providers, model), pinned) < 0)
+            if (!pinned.Enabled || (model.Length > 0 && Array.IndexOf(_registry.Serving.Get(providers, model), pinned) < 0)
                 || (context.AllowedProviders is { } allowed && !allowed.Allows(pinned.Name)))
             {
                 return 0;
@@ -144,7 +138,7 @@ internal sealed class ClientSelector : IClientSelector
             return 1;
         }
 
-        var serving = Serving(providers, model);
+        var serving = _registry.Serving.Get(providers, model);
         var admitted = Admit(serving, destination, context);
         var count = HealthyOrPanicPolicy.Apply(destination[..admitted], model, out panic);
 
@@ -166,64 +160,9 @@ internal sealed class ClientSelector : IClientSelector
         return count;
     }
 
-    /// <summary>The enabled providers that serve <paramref name="model"/> (empty: every enabled provider), in failover order,
-    /// before health and capacity are considered: the same cached set selection starts from.</summary>
-    public ProviderClient[] ServingProviders(string model) => Serving(_registry.All, model);
-
-    /// <summary>The enabled providers that serve <paramref name="model"/>, in failover order (priority, then name).</summary>
-    private ProviderClient[] Serving(ProviderClient[] providers, string model)
-    {
-        var mappingVersion = _registry.Mappings.Version;
-        var cache = _serving;
-        if (cache is null || !ReferenceEquals(cache.Providers, providers) || cache.MappingVersion != mappingVersion)
-        {
-            cache = new ServingCache(providers, mappingVersion);
-            _serving = cache;
-        }
-
-        if (cache.ByModel.TryGetValue(model, out var serving))
-        {
-            return serving;
-        }
-
-        var list = new List<ProviderClient>(providers.Length);
-        foreach (var provider in providers)
-        {
-            if (provider.Enabled && (model.Length == 0 || provider.ServesModel(model)))
-            {
-                list.Add(provider);
-            }
-        }
-
-        if (list.Count == 0)
-        {
-            return []; // a name nothing serves (a 404) is never cached: made-up names must not grow anything
-        }
-
-        list.Sort(static (a, b) => FailoverStrategy.Compare(a, b));
-        serving = list.ToArray();
-        if (cache.ByModel.Count < MaxCachedModels)
-        {
-            cache.ByModel.TryAdd(model, serving);
-            ModelNames.Remember(model);
-        }
-
-        return serving;
-    }
-
     /// <summary>Model names whose serving set is cached (tests).</summary>
-    internal int CachedModelCount => _serving?.ByModel.Count ?? 0;
+    internal int CachedModelCount => _registry.Serving.Count;
 
     /// <summary>A strategy looked up by name, and whether it can choose its first candidate alone (found out once, not per request).</summary>
     private sealed record ResolvedStrategy(string Name, ISelectionStrategy Strategy, IFirstChoiceStrategy? FirstChoice);
-
-    /// <summary>Per registry snapshot and mapping version: the providers serving each model seen so far.</summary>
-    private sealed class ServingCache(ProviderClient[] providers, int mappingVersion)
-    {
-        public ProviderClient[] Providers { get; } = providers;
-
-        public int MappingVersion { get; } = mappingVersion;
-
-        public ConcurrentDictionary<string, ProviderClient[]> ByModel { get; } = new(StringComparer.Ordinal);
-    }
 }

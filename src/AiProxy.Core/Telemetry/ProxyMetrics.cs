@@ -1,17 +1,13 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using AiProxy.Health;
-using AiProxy.Providers;
-using AiProxy.RateLimiting;
-using AiProxy.Usage;
 
 namespace AiProxy.Telemetry;
 
 /// <summary>
-/// The gateway's instruments on the <c>AiProxy</c> meter, created through <see cref="IMeterFactory"/>. Every
-/// <c>Record*</c> method checks its instrument's <see cref="Instrument.Enabled"/> before building tags, so with no
-/// listener a request pays a few field reads.
+/// The gateway's instruments on the <c>AiProxy</c> meter, created through <see cref="IMeterFactory"/>, and nothing else
+/// (as ASP.NET Core's <c>HostingMetrics</c>): callers hand in tag values that are already bounded; what a request did
+/// reaches them through <see cref="MetricsObserver"/>. Every <c>Record*</c> method checks its instrument's
+/// <see cref="Instrument.Enabled"/> before building tags, so with no listener a request pays a few field reads.
 /// </summary>
 internal sealed class ProxyMetrics : IDisposable
 {
@@ -29,7 +25,6 @@ internal sealed class ProxyMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
-    private readonly ProviderRegistry _registry;
     private readonly Histogram<double> _operationDuration;
     private readonly Histogram<long> _tokenUsage;
     private readonly Counter<long> _requests;
@@ -43,36 +38,30 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<double> _cost;
     private readonly Counter<long> _unpriced;
 
-    public ProxyMetrics(ProviderRegistry registry, ModelTagResolver models, IMeterFactory? meterFactory = null)
+    public ProxyMetrics(ProviderStateReadings providerStates, IMeterFactory? meterFactory = null)
     {
-        _registry = registry;
-        Models = models;
         var options = new MeterOptions(TelemetryConsts.Name) { Version = ProxyTracing.Version };
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(options) ?? new Meter(options);
 
-        _operationDuration = _meter.CreateHistogram(
-            TelemetryConsts.GenAI.OperationDuration, TelemetryConsts.SecondsUnit,
-            "Duration of one upstream call, from sending the request until its response was relayed whole (or the call failed).",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _operationDuration = Seconds(
+            TelemetryConsts.GenAI.OperationDuration, DurationBuckets,
+            "Duration of one upstream call, from sending the request until its response was relayed whole (or the call failed).");
         _tokenUsage = _meter.CreateHistogram(
             TelemetryConsts.GenAI.TokenUsage, TelemetryConsts.TokensUnit,
             "Tokens used per upstream call, as the provider reported them (the usage chunk of a stream).",
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = TokenBuckets });
         _requests = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.Requests, "{request}", "Requests the gateway forwarded, by caller, model, provider, status and outcome.");
-        _requestDuration = _meter.CreateHistogram(
-            TelemetryConsts.Proxy.RequestDuration, TelemetryConsts.SecondsUnit,
-            "From a request's arrival until its response was complete, over every attempt.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _timeToFirstChunk = _meter.CreateHistogram(
-            TelemetryConsts.Proxy.TimeToFirstChunk, TelemetryConsts.SecondsUnit,
-            "From a request's arrival until its first stream event (other responses: response headers) was ready for the client.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _overhead = _meter.CreateHistogram(
-            TelemetryConsts.Proxy.Overhead, TelemetryConsts.SecondsUnit,
-            "Time the gateway itself took from a request's arrival until its first upstream call was sent: authentication, rate limiting, reading and inspecting the body, selection, building the upstream request.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = OverheadBuckets });
+        _requestDuration = Seconds(
+            TelemetryConsts.Proxy.RequestDuration, DurationBuckets,
+            "From a request's arrival until its response was complete, over every attempt.");
+        _timeToFirstChunk = Seconds(
+            TelemetryConsts.Proxy.TimeToFirstChunk, DurationBuckets,
+            "From a request's arrival until its first stream event (other responses: response headers) was ready for the client.");
+        _overhead = Seconds(
+            TelemetryConsts.Proxy.Overhead, OverheadBuckets,
+            "Time the gateway itself took from a request's arrival until its first upstream call was sent: authentication, rate limiting, reading and inspecting the body, selection, building the upstream request.");
         _attempts = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.Attempts, "{attempt}", "Upstream attempts, by provider, model and outcome (status code, timeout, error...).");
         _fallbacks = _meter.CreateCounter<long>(
@@ -86,185 +75,153 @@ internal sealed class ProxyMetrics : IDisposable
         _unpriced = _meter.CreateCounter<long>(
             TelemetryConsts.Proxy.Unpriced, "{request}", "Requests answered whose model has no known price (their cost is unknown, not 0).");
         _meter.CreateObservableGauge(
-            TelemetryConsts.Proxy.ProviderState, ObserveProviderStates, "{provider}",
+            TelemetryConsts.Proxy.ProviderState, providerStates.Read, "{provider}",
             "1 for each provider's current state (healthy, half_open, cooldown, disabled), 0 for the others.");
     }
 
-    /// <summary>Turns model names into bounded tag values.</summary>
-    public ModelTagResolver Models { get; }
+    /// <summary>A histogram of seconds with the bucket boundaries OpenTelemetry advises for it.</summary>
+    private Histogram<double> Seconds(string name, double[] buckets, string description)
+        => _meter.CreateHistogram(name, TelemetryConsts.SecondsUnit, description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
 
-    /// <summary>Whether any per-request instrument (fed from the usage record) has a listener.</summary>
+    /// <summary>Whether any per-request instrument has a listener.</summary>
     public bool RequestInstrumentsEnabled
         => _requests.Enabled || _requestDuration.Enabled || _timeToFirstChunk.Enabled || _tokenUsage.Enabled || _cost.Enabled || _unpriced.Enabled;
 
-    /// <summary>Whether any per-attempt instrument has a listener.</summary>
-    public bool AttemptInstrumentsEnabled => _operationDuration.Enabled || _attempts.Enabled;
-
-    /// <summary>
-    /// The caller as a tag value: token names are few (configuration holds them), but users of a host app that
-    /// authenticates callers itself are not, so past <see cref="MaxCallerTags"/> distinct callers the rest are <c>_other</c>.
-    /// </summary>
-    internal string CallerTag(string caller)
-    {
-        if (_callerTags.ContainsKey(caller))
-        {
-            return caller;
-        }
-
-        return _callerTags.Count < MaxCallerTags && _callerTags.TryAdd(caller, 0) ? caller : TelemetryConsts.Other;
-    }
-
-    private const int MaxCallerTags = 256;
-    private readonly ConcurrentDictionary<string, byte> _callerTags = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// Counts a request refused by the gateway's own rate limiter (<c>aiproxy.rate_limited</c>), and marks the
-    /// request's activity. Call it once per refused request.
-    /// </summary>
-    /// <param name="caller">The token name (never its key).</param>
-    /// <param name="scope">Which limit refused it, a short constant such as <c>requests</c>, <c>tokens</c>, <c>concurrency</c>.</param>
-    public void RecordRateLimited(string caller, string scope)
+    /// <summary><c>aiproxy.rate_limited</c>: one request refused by the gateway's own limits.</summary>
+    /// <param name="callerTag">The caller as a bounded tag value (a token name, never its key).</param>
+    /// <param name="scope">Which limit refused it (<c>requests</c>, <c>tokens</c>, <c>concurrent_requests</c>...).</param>
+    public void RecordRateLimited(string callerTag, string scope)
     {
         if (_rateLimited.Enabled)
         {
             var tags = new TagList
             {
-                { TelemetryConsts.Proxy.Caller, CallerTag(caller) },
+                { TelemetryConsts.Proxy.Caller, callerTag },
                 { TelemetryConsts.Proxy.RateLimitScope, scope },
             };
             _rateLimited.Add(1, tags);
         }
-
-        if (ProxyTracing.IsRecordingRequest(Activity.Current))
-        {
-            Activity.Current!.AddEvent(new ActivityEvent(
-                TelemetryConsts.Proxy.RateLimitedEvent,
-                tags: new ActivityTagsCollection { [TelemetryConsts.Proxy.RateLimitScope] = scope }));
-        }
     }
 
-    /// <inheritdoc cref="RecordRateLimited(string, string)"/>
-    /// <param name="caller">The token name (never its key).</param>
-    /// <param name="reason">Which limit refused it; tagged <c>requests</c>, <c>tokens</c>, <c>concurrent_requests</c>, <c>provider_capacity</c> or <c>unavailable</c>.</param>
-    public void RecordRateLimited(string caller, ProxyRateLimitReason reason) => RecordRateLimited(caller, reason switch
+    /// <summary><c>aiproxy.active_requests</c> +1; true when counted, and <see cref="EndActive"/> must follow.</summary>
+    public bool StartActive(string operation)
     {
-        ProxyRateLimitReason.Requests => "requests",
-        ProxyRateLimitReason.Tokens => "tokens",
-        ProxyRateLimitReason.ConcurrentRequests => "concurrent_requests",
-        ProxyRateLimitReason.ProviderCapacity => "provider_capacity",
-        ProxyRateLimitReason.Unavailable => "unavailable",
-        _ => TelemetryConsts.Other,
-    });
-
-    /// <summary>Starts the request's activity and counts it active until the returned scope is disposed.</summary>
-    public RequestTelemetry StartRequest(string path)
-    {
-        var operation = ProxyTracing.OperationName(path);
-        var activity = ProxyTracing.StartRequest(operation);
-        var counted = _activeRequests.Enabled;
-        if (counted)
+        if (!_activeRequests.Enabled)
         {
-            _activeRequests.Add(1, new KeyValuePair<string, object?>(TelemetryConsts.GenAI.OperationName, operation));
+            return false;
         }
 
-        return new RequestTelemetry(this, activity, counted ? operation : null);
+        _activeRequests.Add(1, new KeyValuePair<string, object?>(TelemetryConsts.GenAI.OperationName, operation));
+        return true;
     }
 
-    internal void EndActive(string operation)
+    /// <summary><c>aiproxy.active_requests</c> -1, for a request <see cref="StartActive"/> counted.</summary>
+    public void EndActive(string operation)
         => _activeRequests.Add(-1, new KeyValuePair<string, object?>(TelemetryConsts.GenAI.OperationName, operation));
 
-    /// <summary>The per-request instruments, from the record usage observers get.</summary>
-    public void RecordRequest(ProxyUsageRecord record)
+    /// <summary><c>aiproxy.requests</c>, <c>aiproxy.request.duration</c> and <c>aiproxy.time_to_first_chunk</c> of one request.</summary>
+    /// <param name="tags">The request's bounded tag values.</param>
+    /// <param name="duration">From its arrival until its response was complete.</param>
+    /// <param name="firstChunk">Until its first stream event (other responses: response headers), when one came.</param>
+    public void RecordRequest(in RequestTags tags, TimeSpan duration, TimeSpan? firstChunk)
     {
-        if (!RequestInstrumentsEnabled)
+        var status = BoxStatus(tags.StatusCode);
+        var stream = tags.Stream ? BoxedTrue : BoxedFalse;
+        if (_requests.Enabled || _requestDuration.Enabled)
+        {
+            // The same tags on both, and the caller on the count only (a duration per caller would be too many series).
+            var common = new TagList
+            {
+                { TelemetryConsts.GenAI.OperationName, tags.Operation },
+                { TelemetryConsts.Common.HttpStatusCode, status },
+                { TelemetryConsts.Proxy.Outcome, tags.Outcome },
+                { TelemetryConsts.Proxy.Stream, stream },
+            };
+            AddOptional(ref common, TelemetryConsts.GenAI.ProviderName, tags.Provider);
+            AddOptional(ref common, TelemetryConsts.GenAI.RequestModel, tags.Model);
+            if (_requests.Enabled)
+            {
+                var counted = common;
+                counted.Add(TelemetryConsts.Proxy.Caller, tags.Caller);
+                _requests.Add(1, counted);
+            }
+
+            if (_requestDuration.Enabled)
+            {
+                _requestDuration.Record(duration.TotalSeconds, common);
+            }
+        }
+
+        if (_timeToFirstChunk.Enabled && firstChunk is { } first)
+        {
+            var list = new TagList
+            {
+                { TelemetryConsts.GenAI.OperationName, tags.Operation },
+                { TelemetryConsts.Proxy.Stream, stream },
+            };
+            AddOptional(ref list, TelemetryConsts.GenAI.ProviderName, tags.Provider);
+            AddOptional(ref list, TelemetryConsts.GenAI.RequestModel, tags.Model);
+            _timeToFirstChunk.Record(first.TotalSeconds, list);
+        }
+    }
+
+    /// <summary>Whether <c>gen_ai.client.token.usage</c> has a listener.</summary>
+    public bool TokenUsageEnabled => _tokenUsage.Enabled;
+
+    /// <summary><c>gen_ai.client.token.usage</c>: the tokens a provider reported for one request.</summary>
+    public void RecordTokenUsage(
+        string operation, string callerTag, string? provider, string? requestModel, string? responseModel, long? input, long? output)
+    {
+        if (!_tokenUsage.Enabled)
         {
             return;
         }
 
-        var operation = ProxyTracing.OperationName(record.Endpoint);
-        var model = Models.Resolve(record.RequestedModel);
-        var provider = record.Provider;
-        var status = BoxStatus(record.StatusCode);
-        var outcome = OutcomeName(record.Outcome);
-        var stream = record.Stream ? BoxedTrue : BoxedFalse;
-        if (_requests.Enabled)
+        var tags = new TagList
         {
-            var tags = new TagList
-            {
-                { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) },
-                { TelemetryConsts.GenAI.OperationName, operation },
-                { TelemetryConsts.Common.HttpStatusCode, status },
-                { TelemetryConsts.Proxy.Outcome, outcome },
-                { TelemetryConsts.Proxy.Stream, stream },
-            };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            _requests.Add(1, tags);
+            { TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeInput },
+            { TelemetryConsts.GenAI.OperationName, operation },
+            { TelemetryConsts.Proxy.Caller, callerTag },
+        };
+        AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
+        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, requestModel);
+        AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, responseModel);
+        if (input is { } inputTokens)
+        {
+            _tokenUsage.Record(inputTokens, tags);
         }
 
-        if (_requestDuration.Enabled)
+        if (output is { } outputTokens)
         {
-            var tags = new TagList
-            {
-                { TelemetryConsts.GenAI.OperationName, operation },
-                { TelemetryConsts.Common.HttpStatusCode, status },
-                { TelemetryConsts.Proxy.Outcome, outcome },
-                { TelemetryConsts.Proxy.Stream, stream },
-            };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            _requestDuration.Record(record.Duration.TotalSeconds, tags);
+            tags[0] = new(TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeOutput);
+            _tokenUsage.Record(outputTokens, tags);
+        }
+    }
+
+    /// <summary><c>aiproxy.cost</c> (what a request cost, when it cost anything) or <c>aiproxy.cost.unpriced</c> (its model
+    /// has no known price).</summary>
+    /// <param name="callerTag">The caller as a bounded tag value.</param>
+    /// <param name="provider">The provider that answered.</param>
+    /// <param name="model">The requested model, bounded.</param>
+    /// <param name="cost">The cost in USD; <see langword="null"/> for an unpriced request.</param>
+    public void RecordCost(string callerTag, string? provider, string? model, decimal? cost)
+    {
+        var enabled = cost is null ? _unpriced.Enabled : cost > 0 && _cost.Enabled;
+        if (!enabled)
+        {
+            return;
         }
 
-        if (_timeToFirstChunk.Enabled && (record.TimeToFirstEvent ?? record.TimeToFirstByte) is { } firstChunk)
+        var tags = new TagList { { TelemetryConsts.Proxy.Caller, callerTag } };
+        AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
+        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
+        if (cost is { } spent)
         {
-            var tags = new TagList
-            {
-                { TelemetryConsts.GenAI.OperationName, operation },
-                { TelemetryConsts.Proxy.Stream, stream },
-            };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            _timeToFirstChunk.Record(firstChunk.TotalSeconds, tags);
+            _cost.Add((double)spent, tags);
         }
-
-        if ((record.Cost is > 0 && _cost.Enabled) || (record.Unpriced && _unpriced.Enabled))
+        else
         {
-            var tags = new TagList { { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) } };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, model);
-            if (record.Cost is { } cost)
-            {
-                _cost.Add((double)cost, tags);
-            }
-            else
-            {
-                _unpriced.Add(1, tags);
-            }
-        }
-
-        // Estimates (a stream that ended without its usage chunk) are left out: the histogram holds what providers reported.
-        if (_tokenUsage.Enabled && record.Usage is { IsEstimate: false } usage)
-        {
-            var tags = new TagList
-            {
-                { TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeInput },
-                { TelemetryConsts.GenAI.OperationName, operation },
-                { TelemetryConsts.Proxy.Caller, CallerTag(record.Caller) },
-            };
-            AddOptional(ref tags, TelemetryConsts.GenAI.ProviderName, provider);
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(record.ProviderModel ?? record.RequestedModel));
-            AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, Models.Resolve(record.ResponseModel));
-            if (usage.InputTokens is { } input)
-            {
-                _tokenUsage.Record(input, tags);
-            }
-
-            if (usage.OutputTokens is { } output)
-            {
-                tags[0] = new(TelemetryConsts.GenAI.TokenType, TelemetryConsts.GenAI.TokenTypeOutput);
-                _tokenUsage.Record(output, tags);
-            }
+            _unpriced.Add(1, tags);
         }
     }
 
@@ -277,7 +234,7 @@ internal sealed class ProxyMetrics : IDisposable
         }
     }
 
-    /// <summary><c>gen_ai.client.operation.duration</c> of one upstream call.</summary>
+    /// <summary><c>gen_ai.client.operation.duration</c> of one upstream call; the model tags already bounded.</summary>
     public void RecordOperation(TimeSpan duration, string operation, string provider, string? providerModel, string? responseModel, string? errorType)
     {
         if (!_operationDuration.Enabled)
@@ -290,12 +247,15 @@ internal sealed class ProxyMetrics : IDisposable
             { TelemetryConsts.GenAI.OperationName, operation },
             { TelemetryConsts.GenAI.ProviderName, provider },
         };
-        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(providerModel));
-        AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, Models.Resolve(responseModel));
+        AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, providerModel);
+        AddOptional(ref tags, TelemetryConsts.GenAI.ResponseModel, responseModel);
         AddOptional(ref tags, TelemetryConsts.Common.ErrorType, errorType);
 
         _operationDuration.Record(duration.TotalSeconds, tags);
     }
+
+    /// <summary>Whether any per-attempt instrument has a listener.</summary>
+    public bool AttemptInstrumentsEnabled => _operationDuration.Enabled || _attempts.Enabled;
 
     /// <summary><c>aiproxy.attempts</c>: one upstream attempt and how it ended (<c>200</c>, <c>503</c>, <c>timeout</c>...).</summary>
     public void RecordAttempt(string provider, string? providerModel, string outcome)
@@ -307,7 +267,7 @@ internal sealed class ProxyMetrics : IDisposable
                 { TelemetryConsts.GenAI.ProviderName, provider },
                 { TelemetryConsts.Proxy.AttemptOutcome, outcome },
             };
-            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, Models.Resolve(providerModel));
+            AddOptional(ref tags, TelemetryConsts.GenAI.RequestModel, providerModel);
             _attempts.Add(1, tags);
         }
     }
@@ -338,35 +298,6 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>The status code as a tag value (an integer, as OpenTelemetry's HTTP conventions have it), boxed once.</summary>
     internal static object BoxStatus(int status) => (uint)status < (uint)BoxedStatus.Length ? BoxedStatus[status] : status;
-
-    internal static string OutcomeName(ProxyRequestOutcome outcome) => outcome switch
-    {
-        ProxyRequestOutcome.Completed => "completed",
-        ProxyRequestOutcome.Failed => "failed",
-        ProxyRequestOutcome.ClientDisconnected => "client_disconnected",
-        ProxyRequestOutcome.UpstreamBroken => "upstream_broken",
-        ProxyRequestOutcome.CacheHit => "cache_hit",
-        _ => TelemetryConsts.Other,
-    };
-
-    private IEnumerable<Measurement<int>> ObserveProviderStates()
-    {
-        var providers = _registry.All;
-        var measurements = new List<Measurement<int>>(providers.Length * ProviderHealthStateNames.All.Length);
-        foreach (var provider in providers)
-        {
-            var current = ProviderHealthStateNames.Get(provider.GetSnapshot().State, provider.Enabled);
-            foreach (var state in ProviderHealthStateNames.All)
-            {
-                measurements.Add(new Measurement<int>(
-                    state == current ? 1 : 0,
-                    new KeyValuePair<string, object?>(TelemetryConsts.GenAI.ProviderName, provider.Name),
-                    new KeyValuePair<string, object?>(TelemetryConsts.Proxy.State, state)));
-            }
-        }
-
-        return measurements;
-    }
 
     private static object[] CreateBoxedStatus()
     {

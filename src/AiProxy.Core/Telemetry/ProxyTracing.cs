@@ -31,7 +31,7 @@ internal static class ProxyTracing
     }
 
     /// <summary>The activity of one upstream attempt, a child of the current (request) activity.</summary>
-    /// <remarks>Named after the operation; <see cref="AttemptTelemetry.Sending"/> adds the model once the request is
+    /// <remarks>Named after the operation; <see cref="TracingObserver"/> adds the model once the request is
     /// built, giving OpenTelemetry's GenAI span name <c>{operation} {model}</c>.</remarks>
     public static Activity? StartAttempt(string operation, string provider, int attempt)
     {

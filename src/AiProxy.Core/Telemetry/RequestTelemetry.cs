@@ -4,7 +4,7 @@ namespace AiProxy.Telemetry;
 
 /// <summary>
 /// A gateway request's activity and its place in <c>aiproxy.active_requests</c>, from
-/// <see cref="ProxyMetrics.StartRequest"/> until disposed. A struct: with nobody listening it holds nulls and costs nothing.
+/// <see cref="Pipeline.ProxyExchangeEvents.StartRequest"/> until disposed. A struct: with nobody listening it holds nulls and costs nothing.
 /// </summary>
 internal readonly struct RequestTelemetry : IDisposable
 {

@@ -65,6 +65,31 @@ internal static class TelemetryConsts
 
         public const string RequestActivity = "aiproxy.request";
         public const string RateLimitedEvent = "aiproxy.rate_limited";
+
+        /// <summary>The <see cref="Outcome"/> tag value of a request's outcome.</summary>
+        public static string OutcomeName(Usage.ProxyRequestOutcome outcome) => outcome switch
+        {
+            Usage.ProxyRequestOutcome.Completed => "completed",
+            Usage.ProxyRequestOutcome.Failed => "failed",
+            Usage.ProxyRequestOutcome.ClientDisconnected => "client_disconnected",
+            Usage.ProxyRequestOutcome.CacheHit => "cache_hit",
+            Usage.ProxyRequestOutcome.UpstreamBroken => "upstream_broken",
+            _ => Other,
+        };
+
+        /// <summary>The <see cref="RateLimitScope"/> tag value of a refusal's reason.</summary>
+        public static string RateLimitScopeName(RateLimiting.ProxyRateLimitReason reason) => reason switch
+        {
+            RateLimiting.ProxyRateLimitReason.Requests => "requests",
+            RateLimiting.ProxyRateLimitReason.Tokens => "tokens",
+            RateLimiting.ProxyRateLimitReason.ConcurrentRequests => "concurrent_requests",
+            RateLimiting.ProxyRateLimitReason.ProviderCapacity => "provider_capacity",
+            RateLimiting.ProxyRateLimitReason.Unavailable => "unavailable",
+            _ => Other,
+        };
+
+        /// <summary>The <see cref="RateLimitScope"/> tag value of a refusal because a cost budget is spent.</summary>
+        public const string BudgetLimit = "budget";
     }
 
     public static class Common

@@ -6,24 +6,49 @@ namespace AiProxy.Usage;
 /// <summary>
 /// The default <see cref="IProxyUsageStore"/>: this instance's counters for today and yesterday (UTC), fed as an
 /// <see cref="IProxyUsageObserver"/>. Older days are dropped. At most <see cref="MaxKeysPerDay"/> keys a day; past that,
-/// further keys are counted with caller and model <c>_other</c>.
+/// further keys are counted with caller and model <c>_other</c>. A store shared between instances (<c>AiProxy.Redis</c>'s)
+/// counts locally through it too, and answers from it while the shared store is unreachable; resolve it from the
+/// container (<c>AddOpenAiProxy</c> registers it).
 /// </summary>
-internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
+public sealed class InMemoryProxyUsageStore : IProxyUsageStore, IProxyUsageObserver
 {
+    /// <summary>Distinct keys counted per day; past it, further keys are counted with caller and model <c>_other</c>.</summary>
     public const int MaxKeysPerDay = 10_000;
+
+    private readonly ModelTagResolver _models;
+    private readonly TimeProvider _time;
+
+    internal InMemoryProxyUsageStore(ModelTagResolver models, TimeProvider time)
+    {
+        _models = models;
+        _time = time;
+    }
 
     private readonly Lock _gate = new();
     private Day? _today;
     private Day? _yesterday;
 
+    /// <inheritdoc/>
     public ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        Count(UsageCounterKey.From(record, models), record.Usage, record.Cost, record.Unpriced);
+        Count(KeyOf(record), record.Usage, record.Cost, record.Unpriced);
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>The counter <paramref name="record"/> is counted under: its caller, provider and model, the model bounded
+    /// as the gateway's metrics bound it (a name no provider or mapping knows is <c>_other</c>).</summary>
+    public UsageCounterKey KeyOf(ProxyUsageRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return UsageCounterKey.From(record, _models);
+    }
+
     /// <summary>Counts one request of <paramref name="key"/> today.</summary>
+    /// <param name="key">Who asked which provider for which model (<see cref="KeyOf"/>).</param>
+    /// <param name="usage">Its tokens, when known.</param>
+    /// <param name="cost">What it cost in USD (<see cref="ProxyUsageRecord.Cost"/>), when priced.</param>
+    /// <param name="unpriced">Prices are configured but none is known for its model (<see cref="ProxyUsageRecord.Unpriced"/>).</param>
     public void Count(UsageCounterKey key, TokenUsage? usage, decimal? cost = null, bool unpriced = false)
     {
         var day = CurrentDay();
@@ -56,9 +81,11 @@ internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvi
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask<ProxyDailyUsage> GetDailyUsageAsync(DateOnly day, CancellationToken cancellationToken)
         => ValueTask.FromResult(GetDailyUsage(day));
 
+    /// <summary>This instance's counters of <paramref name="day"/> (UTC): today's or yesterday's, else empty.</summary>
     public ProxyDailyUsage GetDailyUsage(DateOnly day)
     {
         CurrentDay();
@@ -86,7 +113,7 @@ internal sealed class InMemoryProxyUsageStore(ModelTagResolver models, TimeProvi
 
     private Day CurrentDay()
     {
-        var date = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        var date = DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
         var today = Volatile.Read(ref _today);
         if (today is not null && today.Date == date)
         {

@@ -11,6 +11,10 @@ namespace AiProxy.Usage;
 public sealed record ProxyUsageCounter(
     string Caller, string Provider, string Model, long Requests, long InputTokens, long OutputTokens, long TotalTokens)
 {
+    /// <summary>The order of <see cref="ProxyDailyUsage.Counters"/>: by caller, then provider, then model (ordinal), so
+    /// that every store lists a day the same way.</summary>
+    public static IComparer<ProxyUsageCounter> Order => UsageCounterOrder.Instance;
+
     /// <summary>What the requests cost in USD, by the configured prices (0 when nothing is priced).</summary>
     public decimal Cost { get; init; }
 

@@ -5,12 +5,17 @@ namespace AiProxy.Usage;
 /// <summary>
 /// The bounded key a usage record is counted under: caller, provider and model, the model resolved as metric tags are
 /// (a name no provider or mapping knows becomes <c>_other</c>), so callers inventing model names cannot grow the counters.
+/// <see cref="InMemoryProxyUsageStore.KeyOf"/> builds it from a record.
 /// </summary>
-internal readonly record struct UsageCounterKey(string Caller, string Provider, string Model)
+/// <param name="Caller">The caller's name, or <see cref="None"/>.</param>
+/// <param name="Provider">The answering (or last tried) provider's name, or <see cref="None"/>.</param>
+/// <param name="Model">The requested model, bounded, or <see cref="None"/>.</param>
+public readonly record struct UsageCounterKey(string Caller, string Provider, string Model)
 {
+    /// <summary>The value of a part the record does not have (no provider was tried, no model was named).</summary>
     public const string None = "-";
 
-    public static UsageCounterKey From(ProxyUsageRecord record, ModelTagResolver models)
+    internal static UsageCounterKey From(ProxyUsageRecord record, ModelTagResolver models)
         => new(
             string.IsNullOrEmpty(record.Caller) ? None : record.Caller,
             string.IsNullOrEmpty(record.Provider) ? None : record.Provider,

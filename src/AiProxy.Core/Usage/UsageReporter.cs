@@ -1,54 +1,54 @@
-using AiProxy.Telemetry;
+using AiProxy.Pipeline;
 using Microsoft.Extensions.Logging;
 
 namespace AiProxy.Usage;
 
-/// <summary>Hands each record to every registered observer; an observer's failure is logged, not propagated.</summary>
-internal sealed partial class UsageReporter
+/// <summary>
+/// Hands one <see cref="ProxyUsageRecord"/> per forwarded request to every <see cref="IProxyUsageObserver"/> (the usage
+/// store, the host's own); an observer's failure is logged, not propagated. With no such observer no record is built.
+/// </summary>
+internal sealed class UsageReporter : IProxyExchangeObserver
 {
     private readonly IProxyUsageObserver[] _observers;
-    private readonly RequestTelemetryObserver? _telemetry;
     private readonly ILogger<UsageReporter> _logger;
 
     public UsageReporter(IEnumerable<IProxyUsageObserver> observers, ILogger<UsageReporter> logger)
     {
-        var all = observers.ToArray();
-        // The gateway's own metrics observer runs first and only while someone listens, so that with no host
-        // observer and no listener the request path builds no record at all.
-        _telemetry = all.OfType<RequestTelemetryObserver>().FirstOrDefault();
-        _observers = all.Where(static o => o is not RequestTelemetryObserver).ToArray();
+        _observers = observers.ToArray();
         _logger = logger;
     }
 
-    public bool HasObservers => _observers.Length > 0 || (_telemetry?.IsActive ?? false);
+    /// <summary>Whether any usage observer listens (a record is built only then).</summary>
+    public bool HasObservers => _observers.Length > 0;
 
-    public async ValueTask ReportAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
+    public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
+        => _observers.Length == 0 ? ValueTask.CompletedTask : ReportAsync(Record(request), cancellationToken);
+
+    public ValueTask ReportAsync(ProxyUsageRecord record, CancellationToken cancellationToken)
+        => ObserverCalls.EachAsync(_observers, record, static (o, r, ct) => o.OnRequestCompletedAsync(r, ct), _logger, cancellationToken);
+
+    private static ProxyUsageRecord Record(in RequestEnded request)
     {
-        if (_telemetry is not null)
+        var result = request.Result;
+        return new ProxyUsageRecord
         {
-            try
-            {
-                _telemetry.Record(record);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogObserverFailed(_logger, nameof(RequestTelemetryObserver), ex);
-            }
-        }
-
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                await observer.OnRequestCompletedAsync(record, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogObserverFailed(_logger, observer.GetType().Name, ex);
-            }
-        }
+            RequestId = request.RequestId,
+            Caller = request.Caller.Name,
+            Endpoint = request.Request.Path,
+            Provider = result.Provider?.Name,
+            RequestedModel = request.Request.Inspection.Model,
+            ProviderModel = result.ProviderModel,
+            ResponseModel = result.Usage.ResponseModel,
+            StatusCode = request.StatusCode,
+            Stream = request.Request.Inspection.Stream,
+            Attempts = result.Attempts,
+            Outcome = request.Outcome,
+            Duration = request.Duration,
+            TimeToFirstByte = result.TimeToFirstByte,
+            TimeToFirstEvent = result.TimeToFirstEvent,
+            Usage = request.Usage,
+            Cost = request.Cost,
+            Unpriced = request.Unpriced,
+        };
     }
-
-    [LoggerMessage(1, LogLevel.Error, "Usage observer {Observer} failed.")]
-    private static partial void LogObserverFailed(ILogger logger, string observer, Exception exception);
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AiProxy.Providers;
+using AiProxy.Health;
 using AiProxy.Redis.Connection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,23 +20,23 @@ internal sealed partial class RedisProviderHealthSync : IHostedService, IDisposa
     internal static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(5);
 
     private readonly RedisConnection _redis;
-    private readonly ProviderRegistry _registry;
+    private readonly ProviderCooldowns _cooldowns;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisProviderHealthSync> _logger;
     private ITimer? _resync;
     private int _subscribed;
 
-    public RedisProviderHealthSync(RedisConnection redis, ProviderRegistry registry, TimeProvider time, ILogger<RedisProviderHealthSync> logger)
+    public RedisProviderHealthSync(RedisConnection redis, ProviderCooldowns cooldowns, TimeProvider time, ILogger<RedisProviderHealthSync> logger)
     {
         _redis = redis;
-        _registry = registry;
+        _cooldowns = cooldowns;
         _time = time;
         _logger = logger;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _registry.CooldownStarted += OnLocalCooldown;
+        _cooldowns.Started += OnLocalCooldown;
         _redis.Restored += OnRestored;
         _resync = _time.CreateTimer(static state => _ = ((RedisProviderHealthSync)state!).ResyncAsync(), this, TimeSpan.Zero, ResyncInterval);
         return Task.CompletedTask;
@@ -44,7 +44,7 @@ internal sealed partial class RedisProviderHealthSync : IHostedService, IDisposa
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _registry.CooldownStarted -= OnLocalCooldown;
+        _cooldowns.Started -= OnLocalCooldown;
         _redis.Restored -= OnRestored;
         _resync?.Dispose();
         return Task.CompletedTask;
@@ -92,7 +92,7 @@ internal sealed partial class RedisProviderHealthSync : IHostedService, IDisposa
 
     private void Apply(string provider, long milliseconds, string label)
     {
-        if (_registry.ApplyCooldown(provider, _time.GetUtcNow().AddMilliseconds(milliseconds), label))
+        if (_cooldowns.Apply(provider, _time.GetUtcNow().AddMilliseconds(milliseconds), label))
         {
             LogApplied(_logger, provider, milliseconds, label);
         }
@@ -101,8 +101,8 @@ internal sealed partial class RedisProviderHealthSync : IHostedService, IDisposa
     internal async Task ResyncAsync()
     {
         await EnsureSubscribedAsync().ConfigureAwait(false);
-        var providers = _registry.All;
-        if (providers.Length == 0 || !_redis.TryGetDatabase(out var database))
+        var providers = _cooldowns.ProviderNames;
+        if (providers.Count == 0 || !_redis.TryGetDatabase(out var database))
         {
             return;
         }
@@ -110,10 +110,10 @@ internal sealed partial class RedisProviderHealthSync : IHostedService, IDisposa
         var (ok, found) = await _redis.TryRunAsync(database, "read cooldowns", async db =>
         {
             var batch = db.CreateBatch();
-            var reads = new (Task<RedisValue> Label, Task<TimeSpan?> Remaining)[providers.Length];
-            for (var i = 0; i < providers.Length; i++)
+            var reads = new (Task<RedisValue> Label, Task<TimeSpan?> Remaining)[providers.Count];
+            for (var i = 0; i < providers.Count; i++)
             {
-                var key = _redis.Keys.Cooldown(providers[i].Name);
+                var key = _redis.Keys.Cooldown(providers[i]);
                 reads[i] = (batch.StringGetAsync(key), batch.KeyTimeToLiveAsync(key));
             }
 
@@ -126,11 +126,11 @@ internal sealed partial class RedisProviderHealthSync : IHostedService, IDisposa
             return;
         }
 
-        for (var i = 0; i < providers.Length; i++)
+        for (var i = 0; i < providers.Count; i++)
         {
             if (found[i] is { Label: { } label, Remaining: { } remaining } && remaining > TimeSpan.Zero)
             {
-                Apply(providers[i].Name, (long)remaining.TotalMilliseconds, label);
+                Apply(providers[i], (long)remaining.TotalMilliseconds, label);
             }
         }
     }

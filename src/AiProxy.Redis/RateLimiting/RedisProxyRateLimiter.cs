@@ -57,7 +57,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var limits = request.Limits;
         if (limits.IsUnlimited && request.Providers.Count == 0)
         {
-            return UnlimitedLease.Instance;
+            return ProxyRateLimitLease.Unlimited;
         }
 
         if (!_redis.TryGetDatabase(out _))
@@ -106,7 +106,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         var tokens = limits.TokensPerMinute is { } tpm ? Window(tpm, answer.TokensUsed, answer.TokensResetMs) : (ProxyRateLimitWindow?)null;
         if (answer.Reason != 0)
         {
-            return new RejectedLease((ProxyRateLimitReason)answer.Reason, TimeSpan.FromMilliseconds(answer.RetryAfterMs), requests, tokens);
+            return ProxyRateLimitLease.Rejected((ProxyRateLimitReason)answer.Reason, TimeSpan.FromMilliseconds(answer.RetryAfterMs), requests, tokens);
         }
 
         var lease = new RedisLease(this, request, call.Caller, estimate, leaseId, requests, tokens, answer.TokenWindowStart, answer.Availability);
@@ -122,7 +122,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     {
         Interlocked.Increment(ref _fallbacks);
         return _redis.FailsClosed
-            ? new RejectedLease(ProxyRateLimitReason.Unavailable, _redis.Options.RetryInterval, null, null)
+            ? ProxyRateLimitLease.Rejected(ProxyRateLimitReason.Unavailable, _redis.Options.RetryInterval, null, null)
             : _local.Acquire(request);
     }
 

@@ -14,7 +14,7 @@ namespace AiProxy.Redis.Usage;
 /// instance's own counters (<see cref="ProxyDailyUsage.IsShared"/> is then <see langword="false"/>), and what is counted
 /// meanwhile is missing from the shared totals.
 /// </summary>
-internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageStore local, ModelTagResolver models, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
+internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageStore local, TimeProvider time) : IProxyUsageStore, IProxyUsageObserver
 {
     private const char Separator = '|';
 
@@ -37,7 +37,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
     {
         ArgumentNullException.ThrowIfNull(record);
         var day = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        var key = Bounded(day, UsageCounterKey.From(record, models));
+        var key = Bounded(day, local.KeyOf(record));
         var counts = _pending.GetOrAdd((day, key), static _ => new PendingCounts());
         Interlocked.Increment(ref counts.Values[0]);
         if (record.Usage is { } usage)
@@ -246,7 +246,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, InMemoryProxyUsageS
                 Cost = Nanodollars.ToUsd(c.Value[4]),
                 UnpricedRequests = c.Value[5],
             })
-            .Order(UsageCounterOrder.Instance)
+            .Order(ProxyUsageCounter.Order)
             .ToArray();
     }
 }
