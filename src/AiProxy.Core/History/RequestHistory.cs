@@ -1,4 +1,5 @@
 using AiProxy.Attempts;
+using AiProxy.Pricing;
 using AiProxy.Requests;
 using AiProxy.Tokens;
 using AiProxy.Usage;
@@ -9,7 +10,7 @@ namespace AiProxy.History;
 /// <summary>
 /// This process's last hour of traffic for <c>/status/history</c> and the dashboard: per provider, 10 s buckets of
 /// attempts, failures, tokens and latency histograms (<see cref="ProviderHistory"/>), and the last 100 requests
-/// (<see cref="RecentRequests"/>). Fed by one call at the end of each request (<see cref="Record(ProxyRequest, ProxyCaller, ForwardResult, ProxyRequestOutcome, int, TimeSpan, TokenUsage?)"/>),
+/// (<see cref="RecentRequests"/>). Fed by one call at the end of each request (<see cref="Record(ProxyRequest, ProxyCaller, ForwardResult, ProxyRequestOutcome, int, TimeSpan, TokenUsage?, decimal?)"/>),
 /// which costs a few atomic adds and allocates nothing; <c>Status:History = false</c> turns it off.
 /// </summary>
 /// <remarks>Memory is bounded whatever the traffic: <see cref="ProviderHistory.BudgetBytes"/> per provider, for at most
@@ -42,8 +43,9 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
 
     public static DateTimeOffset StartOf(long bucket) => DateTimeOffset.FromUnixTimeSeconds(bucket * BucketSeconds);
 
-    /// <summary>Records a request that went through the pipeline (the report stage's one call).</summary>
-    public void Record(ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, int status, TimeSpan elapsed, TokenUsage? tokens)
+    /// <summary>Records a request that went through the pipeline (the report stage's one call); <paramref name="cost"/> is its
+    /// real cost in USD when pricing is on (<see langword="null"/> when unpriced or off).</summary>
+    public void Record(ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, int status, TimeSpan elapsed, TokenUsage? tokens, decimal? cost = null)
     {
         if (!options.CurrentValue.Status.History)
         {
@@ -54,7 +56,7 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
             caller.Name, request.Path, request.Inspection.Model, result.Provider?.Name, result.Route, result.Attempts,
             outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : status,
             outcome is ProxyRequestOutcome.Failed or ProxyRequestOutcome.UpstreamBroken,
-            elapsed, result.TimeToFirstEvent ?? result.TimeToFirstByte, tokens?.InputTokens, tokens?.OutputTokens, request.Inspection.Stream));
+            elapsed, result.TimeToFirstEvent ?? result.TimeToFirstByte, tokens?.InputTokens, tokens?.OutputTokens, request.Inspection.Stream, cost));
     }
 
     /// <summary>Records <paramref name="entry"/> at the clock's present time.</summary>
@@ -73,7 +75,8 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
 
         if (entry.Provider is { } provider)
         {
-            SeriesFor(provider).Record(bucket, failed, entry.Duration, entry.FirstToken, entry.InputTokens ?? 0, entry.OutputTokens ?? 0);
+            SeriesFor(provider).Record(
+                bucket, failed, entry.Duration, entry.FirstToken, entry.InputTokens ?? 0, entry.OutputTokens ?? 0, Nanodollars.From(entry.Cost ?? 0));
         }
 
         Recent.Add(new RecentRequest(now, entry.Caller, entry.Path, entry.Model, entry.Provider, entry.Status, entry.Duration,

@@ -118,7 +118,7 @@ internal sealed partial class ProxyExchange(
         }
 
         // Report. The history is an observer of outcomes too; it takes primitives, so it costs a few atomic adds and no record.
-        history.Record(request, caller, result, outcome, sink.StatusCode, elapsed, tokens);
+        history.Record(request, caller, result, outcome, sink.StatusCode, elapsed, tokens, cost);
         if (usageReporter.HasObservers)
         {
             var record = ProxyUsageMeasure.Record(sink.RequestId, sink.StatusCode, request, caller, result, outcome, elapsed, tokens, cost, pricing.IsEnabled);
