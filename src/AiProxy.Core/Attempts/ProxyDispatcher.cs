@@ -1,3 +1,4 @@
+using AiProxy.Budgets;
 using System.Buffers;
 using System.Globalization;
 using AiProxy.Errors;
@@ -31,6 +32,7 @@ internal sealed partial class ProxyDispatcher
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyDispatcher> _logger;
     private readonly ProxyMetrics _metrics;
+    private readonly ProxyBudgets _budgets;
 
     public ProxyDispatcher(
         IClientSelector selector,
@@ -41,8 +43,10 @@ internal sealed partial class ProxyDispatcher
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
         ILogger<ProxyDispatcher> logger,
-        ProxyMetrics metrics)
+        ProxyMetrics metrics,
+        ProxyBudgets budgets)
     {
+        _budgets = budgets;
         _selector = selector;
         _builtInSelector = selector as ClientSelector;
         _registry = registry;
@@ -216,6 +220,28 @@ internal sealed partial class ProxyDispatcher
         return outcome;
     }
 
+    /// <summary>The provider's budget reservation for an attempt; the provider leaves the flight it entered when refused or cancelled.</summary>
+    private async ValueTask<bool> ReserveBudgetAsync(BudgetHold hold, ProviderClient provider, ProxyRequest request, CancellationToken clientAborted)
+    {
+        bool fits;
+        try
+        {
+            fits = await _budgets.ReserveAttemptAsync(hold, provider, request, clientAborted).ConfigureAwait(false);
+        }
+        catch
+        {
+            provider.LeaveFlight();
+            throw;
+        }
+
+        if (!fits)
+        {
+            provider.LeaveFlight();
+        }
+
+        return fits;
+    }
+
     private async ValueTask<AttemptOutcome> SendAttemptAsync(
         ProxyRequest request, ProviderClient provider, TimeSpan timeout, bool panic, int attempt, AttemptTelemetry? telemetry, CancellationToken clientAborted)
     {
@@ -230,6 +256,12 @@ internal sealed partial class ProxyDispatcher
             }
 
             provider = successor;
+        }
+
+        // A provider with a budget holds this request's worst case there before anything is sent; none left: not sent.
+        if (request.Selection.Budget is { } hold && !await ReserveBudgetAsync(hold, provider, request, clientAborted).ConfigureAwait(false))
+        {
+            return AttemptOutcome.Failed(_budgets.AttemptRefusal(hold, provider.Name), AttemptClassifier.Refused);
         }
 
         // The attempt starts: its provider (and only it: not one the plan skipped) is charged against its capacity.
