@@ -250,6 +250,35 @@ public sealed class BudgetTests
     }
 
     [Test]
+    public async Task Concurrent_requests_never_spend_a_providers_budget_past_its_amount_and_the_rest_fall_back()
+    {
+        const decimal Amount = 20m; // four worst cases ($5 each; each answer really costs $3)
+        var (proxy, upstreams, client) = await StartAsync(
+            new() { ["Providers:primary:Budget:Amount"] = "20", ["Providers:primary:Budget:Period"] = "Total" }, "primary", "secondary");
+        upstreams[0].Behavior.Latency = TimeSpan.FromMilliseconds(100); // keep many in flight at primary together
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => PostAsync(client)));
+        var statuses = responses.Select(r => r.StatusCode).ToArray();
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+
+        var store = proxy.Services.GetRequiredService<IProxyBudgetStore>();
+        Assert.That(await Poll.EventuallyAsync(async () => (await store.GetSpendAsync("provider:primary:total", default)).Reserved == 0, Poll.DefaultPatience),
+            Is.True, "every attempt's reservation was settled");
+        var spend = await store.GetSpendAsync("provider:primary:total", default);
+        Assert.Multiple(() =>
+        {
+            Assert.That(statuses, Is.All.EqualTo(HttpStatusCode.OK), "a provider without room is skipped, not an error");
+            Assert.That(spend.Spent, Is.LessThanOrEqualTo(Amount), "the worst cases were reserved as the attempts started");
+            Assert.That(spend.Spent, Is.EqualTo(3m * upstreams[0].ForwardedCount()), "each request primary answered cost $3 there");
+            Assert.That(upstreams[0].ForwardedCount(), Is.GreaterThan(0));
+            Assert.That(upstreams[1].ForwardedCount(), Is.EqualTo(40 - upstreams[0].ForwardedCount()), "the rest fell back to secondary");
+        });
+    }
+
+    [Test]
     public async Task A_stream_is_priced_from_its_usage_chunk_and_the_record_carries_the_cost()
     {
         var (_, _, client) = await StartAsync(new() { ["Tokens:team:Budget:Amount"] = "100" });

@@ -115,6 +115,46 @@ public sealed class StatusHistoryTests
     }
 
     [Test]
+    public async Task With_pricing_on_each_provider_carries_its_cost_per_bucket_in_micro_dollars_and_without_it_no_cost_series()
+    {
+        var settings = ProxyHost.ProvidersFor(_a);
+        settings["Tokens:admin:Key"] = AdminKey;
+        settings["Tokens:admin:Admin"] = "true";
+        settings["Pricing:Models:0:Model"] = "gpt-4o-mini";
+        settings["Pricing:Models:0:InputPer1M"] = "1";
+        settings["Pricing:Models:0:OutputPer1M"] = "2";
+        await using var priced = await ProxyHost.StartAsync(settings);
+        using var admin = priced.CreateClient(AdminKey);
+        decimal charged = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            using var answer = await admin.PostAsync("v1/chat/completions", new StringContent(
+                """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello from the test"}]}""", Encoding.UTF8, "application/json"));
+            Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            charged += decimal.Parse(answer.Headers.GetValues("x-aiproxy-cost").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        JsonElement history = default;
+        await Poll.UntilAsync(() =>
+        {
+            history = JsonDocument.Parse(admin.GetStringAsync("status/history").Result).RootElement;
+            return history.GetProperty("recent").GetArrayLength() >= 3;
+        }, "the three requests are recorded");
+        var provider = history.GetProperty("providers").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "a");
+        var micros = provider.GetProperty("cost_usd_micros").EnumerateArray().Sum(v => v.GetDecimal());
+        var unpriced = JsonDocument.Parse(await _proxy.CreateClient(AdminKey).GetStringAsync("status/history")).RootElement;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(charged, Is.GreaterThan(0m));
+            Assert.That(micros, Is.EqualTo(charged * 1_000_000m), "the history's cost is the sum of the requests' cost headers");
+            Assert.That(provider.GetProperty("cost_usd_micros").GetArrayLength(), Is.EqualTo(360));
+            Assert.That(unpriced.GetProperty("providers").EnumerateArray().Any(p => p.TryGetProperty("cost_usd_micros", out _)), Is.False,
+                "without prices no chart of zeros");
+        });
+    }
+
+    [Test]
     public async Task The_dashboard_page_redirects_to_its_folder_and_its_files_carry_a_strict_content_security_policy()
     {
         using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = _proxy.Root };

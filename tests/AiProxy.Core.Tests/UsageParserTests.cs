@@ -22,6 +22,32 @@ public sealed class UsageParserTests
     }
 
     [Test]
+    public void Anthropic_usage_adds_its_cache_reads_and_writes_to_the_input_tokens_and_keeps_them_apart()
+    {
+        var usage = new UsageData();
+        var json = """{"type":"message","usage":{"input_tokens":10,"cache_creation_input_tokens":4,"cache_read_input_tokens":6,"output_tokens":3}}"""u8;
+
+        UsageParser.ReadChunk(json, usage, readModel: false);
+
+        Assert.That(usage.PromptTokens, Is.EqualTo(20), "input_tokens leaves the cache out; the prompt counts it");
+        Assert.That(usage.CachedPromptTokens, Is.EqualTo(6));
+        Assert.That(usage.CacheWriteTokens, Is.EqualTo(4));
+        Assert.That(usage.TotalTokens, Is.EqualTo(23));
+    }
+
+    [Test]
+    public void Cache_reads_beside_an_openai_prompt_are_already_in_it()
+    {
+        var usage = new UsageData();
+        var json = """{"usage":{"prompt_tokens":100,"completion_tokens":5,"cache_read_input_tokens":30}}"""u8;
+
+        UsageParser.ReadChunk(json, usage, readModel: false);
+
+        Assert.That(usage.PromptTokens, Is.EqualTo(100));
+        Assert.That(usage.CachedPromptTokens, Is.EqualTo(30));
+    }
+
+    [Test]
     public void A_chat_usage_chunk_gives_its_tokens()
     {
         var usage = new UsageData();

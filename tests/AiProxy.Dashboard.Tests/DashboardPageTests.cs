@@ -181,6 +181,37 @@ public sealed class DashboardPageTests
     }
 
     [Test]
+    public async Task With_pricing_on_the_cost_per_minute_chart_is_drawn()
+    {
+        var settings = ProxyHost.ProvidersFor(_alpha);
+        settings["Tokens:admin:Key"] = AdminKey;
+        settings["Tokens:admin:Admin"] = "true";
+        settings["Pricing:Models:0:Model"] = "gpt-4o-mini";
+        settings["Pricing:Models:0:InputPer1M"] = "2";
+        settings["Pricing:Models:0:OutputPer1M"] = "8";
+        await using var priced = await ProxyHost.StartAsync(settings, configureApp: app => app.MapOpenAiProxyDashboard(DashboardPath));
+        using (var client = priced.CreateClient(AdminKey))
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                using var response = await client.SendAsync(Chat(stream: false));
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            }
+        }
+
+        await using var session = await PageSession.OpenAsync(_browser);
+        await session.Page.GotoAsync(new Uri(priced.Root, DashboardPath).ToString());
+        await session.SignInAsync(AdminKey);
+
+        await Expect(session.Page.Locator("figure[data-chart=cost] canvas")).ToHaveCountAsync(1, Patience);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await PaintedPixelsAsync(session.Page, "cost"), Is.GreaterThan(20), "the cost series is drawn in its colour");
+            Assert.That(session.ConsoleErrors, Is.Empty, "console errors");
+        });
+    }
+
+    [Test]
     public async Task A_provider_made_to_fail_turns_to_cooldown_on_the_page_within_10_seconds()
     {
         await using var session = await PageSession.OpenAsync(_browser);

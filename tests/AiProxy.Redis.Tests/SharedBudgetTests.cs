@@ -150,6 +150,38 @@ public sealed class SharedBudgetTests
     }
 
     [Test]
+    public async Task Concurrent_requests_on_three_instances_never_spend_a_providers_budget_past_its_amount()
+    {
+        const decimal Amount = 20m; // four worst cases of $5; each answer costs $3
+        _cluster = await ScaleOut.StartAsync(
+            Settings("1000", new() { ["Providers:primary:Budget:Amount"] = "20", ["Providers:primary:Budget:Period"] = "Total" }),
+            upstreamNames: ["primary", "secondary"], configure: Patient);
+        _cluster.Upstreams[0].Behavior.Latency = TimeSpan.FromMilliseconds(100);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 45).Select(i => _cluster.ChatAsync(i % 3, Body)));
+        var statuses = responses.Select(r => r.StatusCode).ToArray();
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+
+        Assert.That(await Poll.EventuallyAsync(async () => (await SpendAsync("provider:primary:total")).Reserved == 0, TimeSpan.FromSeconds(5)), Is.True,
+            "every attempt's reservation was settled");
+        var spend = await SpendAsync("provider:primary:total");
+        Assert.Multiple(() =>
+        {
+            Assert.That(statuses, Is.All.EqualTo(HttpStatusCode.OK), "primary without room is skipped for secondary");
+            Assert.That(spend.Spent, Is.LessThanOrEqualTo(Amount), "the instances reserved primary's worst cases together");
+            Assert.That(spend.Spent, Is.EqualTo(3m * _cluster.Upstreams[0].ForwardedCount()));
+            Assert.That(_cluster.Upstreams[1].ForwardedCount(), Is.GreaterThan(0));
+            foreach (var host in _cluster.Hosts)
+            {
+                Assert.That(host.Services.GetRequiredService<RedisProxyBudgetStore>().Fallbacks, Is.Zero);
+            }
+        });
+    }
+
+    [Test]
     public async Task A_provider_budget_spent_on_one_instance_sends_the_others_to_the_next_provider()
     {
         _cluster = await ScaleOut.StartAsync(

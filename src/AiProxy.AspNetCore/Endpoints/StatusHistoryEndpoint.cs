@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AiProxy.History;
+using AiProxy.Pricing;
 using Microsoft.AspNetCore.Http;
 
 namespace AiProxy.AspNetCore.Endpoints;
@@ -9,9 +10,10 @@ namespace AiProxy.AspNetCore.Endpoints;
 /// <c>GET {prefix}/status/history</c> (and the dashboard's <c>api/history</c>): this instance's last hour in 10 s buckets
 /// per provider (attempts, failures, tokens, latency and first-token p50/p95 from <see cref="RequestHistory"/>) and its
 /// last 100 requests (time, token name, path, model, provider, status, duration, tokens; never content, never a key).
-/// Admin tokens only, since it names callers.
+/// Admin tokens only, since it names callers. With pricing on, each provider also carries <c>cost_usd_micros</c> per bucket
+/// (fractional: the history counts billionths); with it off the series is left out, so the dashboard draws no chart of zeros.
 /// </summary>
-internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess access)
+internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess access, RequestPricing pricing)
 {
     private const int Buckets = ProviderHistory.Slots;
     private static readonly int Counters = (int)HistoryCounter.Count;
@@ -51,7 +53,7 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
         {
             foreach (var series in history.Series)
             {
-                WriteSeries(json, series, first, counters, latency, firstToken);
+                WriteSeries(json, series, first, counters, latency, firstToken, pricing.IsEnabled);
             }
         }
         finally
@@ -66,7 +68,8 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
         json.WriteEndObject();
     }
 
-    private static void WriteSeries(Utf8JsonWriter json, ProviderHistory series, long first, long[] counters, int[] latency, int[] firstToken)
+    private static void WriteSeries(
+        Utf8JsonWriter json, ProviderHistory series, long first, long[] counters, int[] latency, int[] firstToken, bool priced)
     {
         var bins = LatencyBins.Count;
         for (var i = 0; i < Buckets; i++)
@@ -78,10 +81,24 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
         json.WriteString("name", series.Name);
         for (var c = 0; c < Counters; c++)
         {
+            var cost = c == (int)HistoryCounter.CostNanodollars;
+            if (cost && !priced)
+            {
+                continue;
+            }
+
             json.WriteStartArray(HistoryCounterNames.All[c]);
             for (var i = 0; i < Buckets; i++)
             {
-                json.WriteNumberValue(counters[(i * Counters) + c]);
+                var value = counters[(i * Counters) + c];
+                if (cost)
+                {
+                    json.WriteNumberValue(value / 1000m); // micro-dollars, exact
+                }
+                else
+                {
+                    json.WriteNumberValue(value);
+                }
             }
 
             json.WriteEndArray();

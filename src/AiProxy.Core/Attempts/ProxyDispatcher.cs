@@ -1,12 +1,13 @@
-using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using AiProxy.Budgets;
 using AiProxy.Errors;
+using AiProxy.Pipeline;
 using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.Requests;
 using AiProxy.Selection;
-using AiProxy.Pipeline;
 using AiProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -33,6 +34,7 @@ internal sealed partial class ProxyDispatcher
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyDispatcher> _logger;
     private readonly ProxyExchangeEvents _events;
+    private readonly ProxyBudgets _budgets;
 
     public ProxyDispatcher(
         IClientSelector selector,
@@ -43,8 +45,10 @@ internal sealed partial class ProxyDispatcher
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
         ILogger<ProxyDispatcher> logger,
-        ProxyExchangeEvents events)
+        ProxyExchangeEvents events,
+        ProxyBudgets budgets)
     {
+        _budgets = budgets;
         _selector = selector;
         _builtInSelector = selector as ClientSelector;
         _registry = registry;
@@ -207,6 +211,28 @@ internal sealed partial class ProxyDispatcher
         return outcome.IsRetryable;
     }
 
+    /// <summary>The provider's budget reservation for an attempt; the provider leaves the flight it entered when refused or cancelled.</summary>
+    private async ValueTask<bool> ReserveBudgetAsync(BudgetHold hold, ProviderClient provider, ProxyRequest request, CancellationToken clientAborted)
+    {
+        bool fits;
+        try
+        {
+            fits = await _budgets.ReserveAttemptAsync(hold, provider, request, clientAborted).ConfigureAwait(false);
+        }
+        catch
+        {
+            provider.LeaveFlight();
+            throw;
+        }
+
+        if (!fits)
+        {
+            provider.LeaveFlight();
+        }
+
+        return fits;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<AttemptOutcome> SendAttemptAsync(AttemptPlan plan, AttemptScope scope)
     {
@@ -226,6 +252,12 @@ internal sealed partial class ProxyDispatcher
             }
 
             provider = successor;
+        }
+
+        // A provider with a budget holds this request's worst case there before anything is sent; none left: not sent.
+        if (request.Selection.Budget is { } hold && !await ReserveBudgetAsync(hold, provider, request, clientAborted).ConfigureAwait(false))
+        {
+            return AttemptOutcome.Failed(_budgets.AttemptRefusal(hold, provider.Name), AttemptClassifier.Refused);
         }
 
         // The attempt starts: its provider (and only it: not one the plan skipped) is charged against its capacity.

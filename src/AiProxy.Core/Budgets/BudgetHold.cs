@@ -1,12 +1,17 @@
 namespace AiProxy.Budgets;
 
 /// <summary>
-/// What one request holds in the budgets: the caller's budget and the worst-case cost reserved in it, and which candidate
-/// providers' budgets still have room (selection skips the others, before panic). Settled once, with the real cost.
+/// What one request holds in the budgets: the caller's budget and the worst-case cost reserved in it, which candidate
+/// providers' budgets still had room at admission (selection skips the others, before panic), and the worst case reserved
+/// in each budgeted provider an attempt started on. Settled once, with the real cost.
 /// </summary>
 internal sealed class BudgetHold(ProxyBudget? caller, decimal reserved, ProxyBudgetDecision decision, ProviderBudget[] providers)
 {
     private int _settled;
+
+    // USD reserved per entry of providers by the attempts (0: none yet); guarded by the array itself, with _settled, so
+    // a reservation made while the request settles is given back by whichever side sees it last.
+    private readonly decimal[] _attempts = providers.Length == 0 ? [] : new decimal[providers.Length];
 
     public ProxyBudget? Caller { get; } = caller;
 
@@ -43,10 +48,66 @@ internal sealed class BudgetHold(ProxyBudget? caller, decimal reserved, ProxyBud
         return true;
     }
 
+    /// <summary>The index of <paramref name="provider"/> among <see cref="Providers"/>, or -1 when it has no budget.</summary>
+    public int IndexOf(string provider)
+    {
+        for (var i = 0; i < providers.Length; i++)
+        {
+            if (string.Equals(providers[i].Provider, provider, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Whether an attempt already reserved its worst case in the budget of provider <paramref name="index"/>.</summary>
+    public bool HasAttemptReservation(int index)
+    {
+        lock (_attempts)
+        {
+            return _attempts[index] > 0;
+        }
+    }
+
+    /// <summary>Records <paramref name="cost"/> reserved in the budget of provider <paramref name="index"/>;
+    /// <see langword="false"/> when the hold is already settled (the caller gives the reservation back itself).</summary>
+    public bool AddAttemptReservation(int index, decimal cost)
+    {
+        lock (_attempts)
+        {
+            if (IsSettled)
+            {
+                return false;
+            }
+
+            _attempts[index] += cost;
+            return true;
+        }
+    }
+
+    /// <summary>Takes what the attempts reserved, per provider (once: the hold must be settled first).</summary>
+    public decimal[] TakeAttemptReservations()
+    {
+        lock (_attempts)
+        {
+            var taken = _attempts.ToArray();
+            Array.Clear(_attempts);
+            return taken;
+        }
+    }
+
     public bool IsSettled => Volatile.Read(ref _settled) != 0;
 
     /// <summary>True the first time only: a hold is settled once.</summary>
-    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+    public bool TrySettle()
+    {
+        lock (_attempts)
+        {
+            return Interlocked.Exchange(ref _settled, 1) == 0;
+        }
+    }
 }
 
 /// <summary>A candidate provider with a budget, in its current period.</summary>

@@ -13,14 +13,15 @@ namespace AiProxy.Budgets;
 public interface IProxyBudgetStore
 {
     /// <summary>Checks the caller's budget and reserves the request's worst-case cost in it when it fits; checks the
-    /// candidate providers' budgets.</summary>
+    /// candidate providers' budgets. Also called as an attempt starts on a provider with a budget, with that budget as
+    /// <see cref="ProxyBudgetRequest.Caller"/> and no providers: the same atomic check-and-reserve.</summary>
     /// <param name="request">The budgets and costs.</param>
     /// <param name="cancellationToken">Cancelled when the client goes away.</param>
     ValueTask<ProxyBudgetDecision> ReserveAsync(ProxyBudgetRequest request, CancellationToken cancellationToken);
 
     /// <summary>Replaces a reservation in <paramref name="budget"/> with the real cost: subtracts <paramref name="reserved"/>
-    /// from what is reserved and adds <paramref name="actual"/> to what is spent. A provider's budget is settled with nothing
-    /// reserved.</summary>
+    /// from what is reserved and adds <paramref name="actual"/> to what is spent. A provider's budget is settled with what
+    /// the request's attempt reserved there (see <see cref="ReserveAsync"/>), or nothing.</summary>
     /// <param name="budget">The budget (its key names the period the reservation was made in).</param>
     /// <param name="reserved">USD this request reserved in it, or 0.</param>
     /// <param name="actual">USD the request really cost there.</param>

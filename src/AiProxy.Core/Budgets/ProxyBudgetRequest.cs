@@ -10,7 +10,8 @@ public sealed class ProxyBudgetRequest
     public decimal CallerCost { get; init; }
 
     /// <summary>The budgets of the candidate providers that have one, each with the request's worst-case cost there: checked,
-    /// not reserved (the provider that answers is charged its real cost when the request settles).</summary>
+    /// not reserved here (an attempt reserves its worst case in its provider's budget as it starts, and the provider that
+    /// answers is charged its real cost when the request settles).</summary>
     public IReadOnlyList<ProxyBudgetCheck> Providers { get; init; } = [];
 }
 

@@ -127,8 +127,50 @@ internal sealed class ProxyBudgets(
         return hold;
     }
 
-    /// <summary>Replaces the hold's reservation with <paramref name="cost"/>, and charges the budget of
-    /// <paramref name="provider"/> (the one that answered) with it.</summary>
+    /// <summary>
+    /// Reserves the worst case of <paramref name="request"/> at <paramref name="provider"/> in that provider's budget as an
+    /// attempt starts on it, when it has one (once per provider and request: only one attempt ever answers, and the others
+    /// cost nothing). <see langword="false"/> when it does not fit: the attempt must not be sent. Atomic in the store like a
+    /// caller's reservation, so concurrent requests overspend a provider's budget by at most one worst case.
+    /// </summary>
+    /// <remarks>The provider is known only here, after admission, so this is a store call of its own: with Redis one more
+    /// round trip, for an attempt on a provider with a budget only.</remarks>
+    public async ValueTask<bool> ReserveAttemptAsync(BudgetHold hold, IProviderClient provider, ProxyRequest request, CancellationToken cancellationToken)
+    {
+        var index = hold.IndexOf(provider.Name);
+        if (index < 0 || hold.IsSettled || hold.HasAttemptReservation(index))
+        {
+            return true;
+        }
+
+        var owned = hold.Providers[index];
+        var cost = pricing.WorstCase(provider, request, request.Selection.PromptTokens + request.Selection.CompletionTokens);
+        if (cost <= 0)
+        {
+            return true; // unpriced there: nothing to reserve (the real cost, if any, is charged at settlement)
+        }
+
+        // A queued store (Redis) sends the reservation only when told: start it, send it, then wait for the answer.
+        var pending = store.ReserveAsync(new ProxyBudgetRequest { Caller = owned.Budget, CallerCost = cost }, cancellationToken);
+        SendQueued();
+        var decision = await pending.ConfigureAwait(false);
+        if (!decision.CallerAdmitted)
+        {
+            _lastChecks[owned.Provider] = (owned.Budget.Key, true);
+            return false;
+        }
+
+        if (!hold.AddAttemptReservation(index, cost))
+        {
+            await store.SettleAsync(owned.Budget, cost, 0, CancellationToken.None).ConfigureAwait(false); // settled meanwhile
+            SendQueued();
+        }
+
+        return true;
+    }
+
+    /// <summary>Replaces the hold's reservations with <paramref name="cost"/>: the caller's, and those its attempts made in
+    /// providers' budgets, where <paramref name="provider"/> (the one that answered) is charged the cost and the others nothing.</summary>
     public async ValueTask SettleAsync(BudgetHold hold, string? provider, decimal cost)
     {
         if (!hold.TrySettle())
@@ -141,17 +183,15 @@ internal sealed class ProxyBudgets(
             await store.SettleAsync(caller, hold.Reserved, cost, CancellationToken.None).ConfigureAwait(false);
         }
 
-        if (provider is null || cost <= 0)
+        var reservations = hold.TakeAttemptReservations();
+        for (var i = 0; i < reservations.Length; i++)
         {
-            return;
-        }
-
-        foreach (var owned in hold.Providers)
-        {
-            if (string.Equals(owned.Provider, provider, StringComparison.OrdinalIgnoreCase))
+            var owned = hold.Providers[i];
+            var answered = provider is not null && string.Equals(owned.Provider, provider, StringComparison.OrdinalIgnoreCase);
+            var actual = answered ? decimal.Max(0, cost) : 0;
+            if (reservations[i] > 0 || actual > 0)
             {
-                await store.SettleAsync(owned.Budget, 0, cost, CancellationToken.None).ConfigureAwait(false);
-                return;
+                await store.SettleAsync(owned.Budget, reservations[i], actual, CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
@@ -185,6 +225,19 @@ internal sealed class ProxyBudgets(
         var (subject, reset) = hold.CallerAdmitted
             ? ("every provider that serves this model has spent its budget", hold.ProvidersResetAt)
             : ("this token has spent its budget", hold.Caller?.ResetsAt);
+        return Quota(subject, reset);
+    }
+
+    /// <summary>The error of an attempt whose provider's budget had no room for it when it was to start (the answer when it
+    /// was the last candidate).</summary>
+    public ProxyError AttemptRefusal(BudgetHold hold, string provider)
+    {
+        var index = hold.IndexOf(provider);
+        return Quota("every provider that serves this model has spent its budget", index < 0 ? null : hold.Providers[index].Budget.ResetsAt);
+    }
+
+    private ProxyError Quota(string subject, DateTimeOffset? reset)
+    {
         var message = reset is { } end
             ? $"You exceeded your current quota: {subject}. It resets at {end.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}."
             : $"You exceeded your current quota: {subject}, and it does not reset.";

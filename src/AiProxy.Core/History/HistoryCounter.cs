@@ -21,6 +21,10 @@ internal enum HistoryCounter
     /// <summary>Output (completion) tokens of those answers.</summary>
     OutputTokens,
 
+    /// <summary>What those answers cost, in billionths of a US dollar (exact for the cheapest requests, which a whole micro-dollar
+    /// would round away); <c>/status/history</c> writes it as <c>cost_usd_micros</c>, and only when pricing is on.</summary>
+    CostNanodollars,
+
     /// <summary>How many counters there are; not a counter.</summary>
     Count,
 }
@@ -28,5 +32,5 @@ internal enum HistoryCounter
 /// <summary>The JSON names of <see cref="HistoryCounter"/>, by its value.</summary>
 internal static class HistoryCounterNames
 {
-    public static readonly string[] All = ["requests", "errors", "input_tokens", "output_tokens"];
+    public static readonly string[] All = ["requests", "errors", "input_tokens", "output_tokens", "cost_usd_micros"];
 }

@@ -33,7 +33,7 @@ internal sealed class ProviderHistory
 
     /// <summary>Counts one attempt in <paramref name="bucket"/>. <paramref name="duration"/> and
     /// <paramref name="firstToken"/> are the request's, given for the attempt that answered.</summary>
-    public void Record(long bucket, bool failed, TimeSpan? duration, TimeSpan? firstToken, long inputTokens, long outputTokens)
+    public void Record(long bucket, bool failed, TimeSpan? duration, TimeSpan? firstToken, long inputTokens, long outputTokens, long costNanodollars = 0)
     {
         var slot = Acquire(bucket);
         if (slot < 0)
@@ -56,6 +56,11 @@ internal sealed class ProviderHistory
         if (outputTokens > 0)
         {
             Interlocked.Add(ref _counters[counters + (int)HistoryCounter.OutputTokens], outputTokens);
+        }
+
+        if (costNanodollars > 0)
+        {
+            Interlocked.Add(ref _counters[counters + (int)HistoryCounter.CostNanodollars], costNanodollars);
         }
 
         if (duration is { } d)

@@ -1,5 +1,6 @@
 using AiProxy.Attempts;
 using AiProxy.Pipeline;
+using AiProxy.Pricing;
 using AiProxy.Requests;
 using AiProxy.Tokens;
 using AiProxy.Usage;
@@ -46,12 +47,13 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
     /// <summary>A request that went through the pipeline ended: recorded at once, synchronously.</summary>
     public ValueTask OnRequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
     {
-        Record(request.Request, request.Caller, request.Result, request.Outcome, request.StatusCode, request.Duration, request.Usage);
+        Record(request.Request, request.Caller, request.Result, request.Outcome, request.StatusCode, request.Duration, request.Usage, request.Cost);
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Records a request that went through the pipeline.</summary>
-    public void Record(ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, int status, TimeSpan elapsed, TokenUsage? tokens)
+    /// <summary>Records a request that went through the pipeline; <paramref name="cost"/> is its real cost in USD when
+    /// pricing is on (<see langword="null"/> when unpriced or off).</summary>
+    public void Record(ProxyRequest request, ProxyCaller caller, ForwardResult result, ProxyRequestOutcome outcome, int status, TimeSpan elapsed, TokenUsage? tokens, decimal? cost = null)
     {
         if (!options.CurrentValue.Status.History)
         {
@@ -62,7 +64,7 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
             caller.Name, request.Path, request.Inspection.Model, result.Provider?.Name, result.Route, result.Attempts,
             outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : status,
             outcome is ProxyRequestOutcome.Failed or ProxyRequestOutcome.UpstreamBroken,
-            elapsed, result.TimeToFirstEvent ?? result.TimeToFirstByte, tokens?.InputTokens, tokens?.OutputTokens, request.Inspection.Stream));
+            elapsed, result.TimeToFirstEvent ?? result.TimeToFirstByte, tokens?.InputTokens, tokens?.OutputTokens, request.Inspection.Stream, cost));
     }
 
     /// <summary>Records <paramref name="entry"/> at the clock's present time.</summary>
@@ -81,7 +83,8 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
 
         if (entry.Provider is { } provider)
         {
-            SeriesFor(provider).Record(bucket, failed, entry.Duration, entry.FirstToken, entry.InputTokens ?? 0, entry.OutputTokens ?? 0);
+            SeriesFor(provider).Record(
+                bucket, failed, entry.Duration, entry.FirstToken, entry.InputTokens ?? 0, entry.OutputTokens ?? 0, Nanodollars.From(entry.Cost ?? 0));
         }
 
         Recent.Add(new RecentRequest(now, entry.Caller, entry.Path, entry.Model, entry.Provider, entry.Status, entry.Duration,

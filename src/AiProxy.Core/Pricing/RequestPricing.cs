@@ -55,6 +55,14 @@ internal sealed class RequestPricing(IModelPriceProvider prices, ProviderModelMa
             return null;
         }
 
-        return usage is null ? 0 : price.Cost(usage.InputTokens ?? 0, usage.CachedInputTokens ?? 0, usage.OutputTokens ?? 0, usage.CacheWriteTokens ?? 0);
+        if (usage is null)
+        {
+            return 0;
+        }
+
+        // The usage's prompt counts the cache writes; the price counts them apart, at the cache-write price.
+        var prompt = Math.Max(0, usage.InputTokens ?? 0);
+        var writes = Math.Clamp(usage.CacheWriteTokens ?? 0, 0, prompt);
+        return price.Cost(prompt - writes, usage.CachedInputTokens ?? 0, usage.OutputTokens ?? 0, writes);
     }
 }

@@ -3,12 +3,14 @@ namespace AiProxy.Usage;
 /// <summary>What the relay learned from the response bytes as they passed: token usage, response model, events.</summary>
 internal sealed class UsageData
 {
+    /// <summary>Every prompt token: those read from and written to the provider's cache included.</summary>
     public long? PromptTokens { get; set; }
 
-    /// <summary>The part of <see cref="PromptTokens"/> read from the provider's cache (<c>prompt_tokens_details.cached_tokens</c>).</summary>
+    /// <summary>The part of <see cref="PromptTokens"/> read from the provider's cache (<c>prompt_tokens_details.cached_tokens</c>,
+    /// <c>cache_read_input_tokens</c>).</summary>
     public long? CachedPromptTokens { get; set; }
 
-    /// <summary>Prompt tokens written to the provider's cache (<c>cache_creation_input_tokens</c>).</summary>
+    /// <summary>The part of <see cref="PromptTokens"/> written to the provider's cache (<c>cache_creation_input_tokens</c>).</summary>
     public long? CacheWriteTokens { get; set; }
 
     public long? CompletionTokens { get; set; }

@@ -222,10 +222,13 @@ internal static class UsageParser
 
     private static bool ReadUsageObject(ref Utf8JsonReader reader, UsageData usage)
     {
-        long? prompt = null, completion = null, total = null, cached = null, cacheWrite = null;
+        long? prompt = null, completion = null, total = null, cached = null, cacheWrite = null, cacheRead = null;
+        var anthropicInput = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8);
+            var isAnthropicInput = reader.ValueTextEquals("input_tokens"u8);
+            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8) || isAnthropicInput;
+            var isCacheRead = reader.ValueTextEquals("cache_read_input_tokens"u8);
             var isCompletion = reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8);
             var isTotal = reader.ValueTextEquals("total_tokens"u8);
             var isDetails = reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8);
@@ -249,9 +252,14 @@ internal static class UsageParser
                 {
                     cacheWrite = value;
                 }
+                else if (isCacheRead)
+                {
+                    cacheRead = value;
+                }
                 else if (isPrompt)
                 {
                     prompt = value;
+                    anthropicInput = isAnthropicInput;
                 }
                 else if (isCompletion)
                 {
@@ -273,8 +281,15 @@ internal static class UsageParser
             return false;
         }
 
+        // Anthropic's input_tokens leaves out the cache's reads and writes; OpenAI's prompt_tokens (and what gateways put
+        // beside it) counts them. Either way the prompt here counts every prompt token, reads and writes included.
+        if (anthropicInput && (cacheRead is not null || cacheWrite is not null))
+        {
+            prompt += (cacheRead ?? 0) + (cacheWrite ?? 0);
+        }
+
         usage.PromptTokens = prompt;
-        usage.CachedPromptTokens = cached;
+        usage.CachedPromptTokens = cached ?? cacheRead;
         usage.CacheWriteTokens = cacheWrite;
         usage.CompletionTokens = completion;
         usage.TotalTokens = total ?? (prompt ?? 0) + (completion ?? 0);

@@ -43,6 +43,7 @@ public sealed class AnthropicResponseTranslatorTests
         Assert.That(usage.GetProperty("prompt_tokens").GetInt32(), Is.EqualTo(15));
         Assert.That(usage.GetProperty("completion_tokens").GetInt32(), Is.EqualTo(7));
         Assert.That(usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32(), Is.EqualTo(3));
+        Assert.That(usage.GetProperty("cache_creation_input_tokens").GetInt32(), Is.EqualTo(2), "the writes, for their own price");
     }
 
     [Test]

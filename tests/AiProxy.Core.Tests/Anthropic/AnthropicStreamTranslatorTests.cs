@@ -96,6 +96,19 @@ public sealed class AnthropicStreamTranslatorTests
     }
 
     [Test]
+    public void Usage_read_natively_keeps_the_cache_reads_and_writes_apart_through_later_counts()
+    {
+        var usage = new UsageData();
+        var reader = AnthropicUsageReader.Instance;
+
+        reader.ReadChunk("""{"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":10,"cache_creation_input_tokens":4,"cache_read_input_tokens":6,"output_tokens":1}}}"""u8, usage, readModel: true);
+        reader.ReadChunk("""{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":10,"output_tokens":20}}"""u8, usage, readModel: false);
+
+        Assert.That((usage.PromptTokens, usage.CachedPromptTokens, usage.CacheWriteTokens), Is.EqualTo((20L, 6L, 4L)));
+        Assert.That(usage.CompletionTokens, Is.EqualTo(20));
+    }
+
+    [Test]
     public void Usage_read_natively_is_replaced_by_each_cumulative_count()
     {
         var usage = new UsageData();

@@ -17,7 +17,9 @@ internal static class AnthropicFinishReason
         _ => "stop",
     };
 
-    /// <summary>Writes OpenAI's <c>usage</c>: the prompt counts cache writes and reads too; cached tokens are the reads.</summary>
+    /// <summary>Writes OpenAI's <c>usage</c>: the prompt counts cache writes and reads too; cached tokens are the reads. Cache
+    /// writes, which OpenAI's usage has no name for, go as Anthropic's <c>cache_creation_input_tokens</c> beside them (as
+    /// other gateways do), only when there are some: that is how they reach the price of the request.</summary>
     public static void WriteUsage(Utf8JsonWriter json, long input, long output, long cacheCreation, long cacheRead)
     {
         var prompt = input + cacheCreation + cacheRead;
@@ -28,6 +30,11 @@ internal static class AnthropicFinishReason
         json.WriteStartObject("prompt_tokens_details"u8);
         json.WriteNumber("cached_tokens"u8, cacheRead);
         json.WriteEndObject();
+        if (cacheCreation > 0)
+        {
+            json.WriteNumber("cache_creation_input_tokens"u8, cacheCreation);
+        }
+
         json.WriteEndObject();
     }
 }

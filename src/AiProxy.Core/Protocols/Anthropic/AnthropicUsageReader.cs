@@ -7,7 +7,7 @@ namespace AiProxy.Protocols.Anthropic;
 /// Reads usage from Messages API answers relayed as they are (an Anthropic client's request forwarded natively):
 /// <c>message_start</c>'s <c>message.usage</c> and model, <c>message_delta</c>'s cumulative <c>usage</c> (each number replaces
 /// the last, never added), <c>error</c> events, and a JSON answer's top-level <c>usage</c>. The prompt counts cache writes
-/// and reads too, as OpenAI's <c>prompt_tokens</c> does.
+/// and reads too, as OpenAI's <c>prompt_tokens</c> does, and both are kept apart as well, so each is priced at its own rate.
 /// </summary>
 internal sealed class AnthropicUsageReader : IUsageReader
 {
@@ -62,7 +62,13 @@ internal sealed class AnthropicUsageReader : IUsageReader
 
         if (input is not null || cacheCreation is not null || cacheRead is not null)
         {
-            usage.PromptTokens = (input ?? 0) + (cacheCreation ?? 0) + (cacheRead ?? 0);
+            // Each count replaces the last; one not repeated (a message_delta that gives input_tokens only) keeps its value.
+            var writes = cacheCreation ?? usage.CacheWriteTokens;
+            var reads = cacheRead ?? usage.CachedPromptTokens;
+            var uncached = input ?? ((usage.PromptTokens ?? 0) - (usage.CacheWriteTokens ?? 0) - (usage.CachedPromptTokens ?? 0));
+            usage.PromptTokens = uncached + (writes ?? 0) + (reads ?? 0);
+            usage.CacheWriteTokens = writes;
+            usage.CachedPromptTokens = reads;
         }
 
         usage.CompletionTokens = output ?? usage.CompletionTokens;
