@@ -332,4 +332,28 @@ public sealed class ResponseCacheTests
         Assert.That(await Poll.EventuallyAsync(() => Task.FromResult(observer.Records.Count(r => r.Outcome == AiProxy.Usage.ProxyRequestOutcome.CacheHit) == 2), TimeSpan.FromSeconds(5)), Is.True);
         Assert.That(observer.Records.Where(r => r.Outcome == AiProxy.Usage.ProxyRequestOutcome.CacheHit).Select(r => r.Usage), Is.All.Null, "a hit spends no tokens");
     }
+
+    [Test]
+    public async Task An_openai_client_never_gets_an_answer_stored_for_an_anthropic_client_whose_request_translated_to_the_same_body()
+    {
+        await using var proxy = await StartProxyAsync(s => s["Cache:Scope"] = "global");
+        using var messages = new HttpRequestMessage(HttpMethod.Post, "v1/messages")
+        {
+            Content = new StringContent(
+                """{"model":"gpt-4o-mini","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"),
+        };
+        messages.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+        using var anthropic = await proxy.Client.SendAsync(messages);
+        Assert.That(anthropic.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await anthropic.Content.ReadAsStringAsync(), Does.Contain("\"type\":\"message\""), "an Anthropic-shaped answer");
+
+        // The same chat body the Anthropic request was translated into, now from an OpenAI client.
+        var translated = _upstream.Forwarded().Single().BodyText;
+        var openAi = await PostAsync(proxy.Client, translated);
+
+        Assert.That(openAi.Status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(openAi.Cache, Is.EqualTo("miss"), "the Anthropic client's stored answer is not this client's");
+        Assert.That(openAi.Body, Does.Contain("\"chat.completion\""));
+        Assert.That(_upstream.ForwardedCount(), Is.EqualTo(2));
+    }
 }
