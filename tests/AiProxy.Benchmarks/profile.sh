@@ -43,7 +43,7 @@ start() { # start NAME ARGS...: starts a benchmark host and waits for READY; set
   local pid=$! url=""
   PIDS+=("$pid")
   for _ in $(seq 1 300); do
-    url="$(awk '/^READY /{print $2; exit}' "$OUT/$name.log")"
+    url="$(awk '/^READY /{print $2; exit}' "$OUT/$name.log" 2>/dev/null || true)" # the host may not have opened its log yet
     [[ -n "$url" ]] && break
     kill -0 "$pid" 2>/dev/null || { cat "$OUT/$name.log" >&2; exit 1; }
     sleep 0.1

@@ -95,7 +95,7 @@ start() {
   PIDS+=("$pid")
   local url=""
   for _ in $(seq 1 300); do
-    url="$(awk '/^READY /{print $2; exit}' "$log")"
+    url="$(awk '/^READY /{print $2; exit}' "$log" 2>/dev/null || true)" # the host may not have opened its log yet
     [[ -n "$url" ]] && break
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited before it was ready"; }
     sleep 0.1
