@@ -75,6 +75,20 @@ public sealed class Http2UpstreamTests
     }
 
     [Test]
+    public async Task The_gateways_own_model_list_requests_reach_an_h2c_upstream_as_http2()
+    {
+        await using var upstream = await FakeServer.StartAsync("h2", 0, HttpProtocols.Http2);
+        await using var proxy = await StartProxyAsync(upstream, "2");
+
+        using var response = await proxy.Client.GetAsync("v1/models");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("gpt-4o-mini"), "listed from the upstream's own /models");
+        var lists = upstream.Requests.Where(r => r.Path == "/v1/models").Select(r => r.Protocol).ToArray();
+        Assert.That(lists, Is.Not.Empty.And.All.EqualTo("HTTP/2"));
+    }
+
+    [Test]
     public async Task By_default_requests_and_streams_reach_the_upstream_as_http_1_1()
     {
         await using var upstream = await FakeServer.StartAsync("h1");
