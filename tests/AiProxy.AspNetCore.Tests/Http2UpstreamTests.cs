@@ -75,6 +75,22 @@ public sealed class Http2UpstreamTests
     }
 
     [Test]
+    public async Task A_body_over_the_expect_continue_threshold_reaches_an_h2c_upstream_whole_as_http2()
+    {
+        await using var upstream = await FakeServer.StartAsync("h2", 0, HttpProtocols.Http2);
+        await using var proxy = await StartProxyAsync(upstream, "2");
+        var padding = new string('x', 2 * 1024 * 1024);
+        var chat = $$"""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"{{padding}}"}]}""";
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(chat));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), () => response.Content.ReadAsStringAsync().Result);
+        var forwarded = upstream.Forwarded().Single();
+        Assert.That(forwarded.Protocol, Is.EqualTo("HTTP/2"));
+        Assert.That(forwarded.Body, Has.Length.EqualTo(Encoding.UTF8.GetByteCount(chat)));
+    }
+
+    [Test]
     public async Task The_gateways_own_model_list_requests_reach_an_h2c_upstream_as_http2()
     {
         await using var upstream = await FakeServer.StartAsync("h2", 0, HttpProtocols.Http2);
