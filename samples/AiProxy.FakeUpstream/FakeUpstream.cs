@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -84,7 +85,19 @@ public sealed class FakeUpstream : IAsyncDisposable
     /// <param name="name">Identifies this fake in its answers; use distinct names when a test runs several.</param>
     /// <param name="port">The port to listen on, or 0 for any free port.</param>
     /// <param name="ct">Cancels the start.</param>
-    public static async Task<FakeUpstream> StartAsync(string name = "fake", int port = 0, CancellationToken ct = default)
+    public static Task<FakeUpstream> StartAsync(string name = "fake", int port = 0, CancellationToken ct = default)
+        => StartAsync(name, port, HttpProtocols.Http1AndHttp2, ct);
+
+    /// <summary>
+    /// Starts a fake on <c>127.0.0.1</c> serving <paramref name="protocols"/> over cleartext:
+    /// <see cref="HttpProtocols.Http2"/> serves HTTP/2 only (h2c, prior knowledge), as an HTTP/2 upstream on loopback;
+    /// <see cref="HttpProtocols.Http1AndHttp2"/> is HTTP/1.1 only without TLS, as Kestrel has no ALPN to offer HTTP/2 with.
+    /// </summary>
+    /// <param name="name">Identifies this fake in its answers; use distinct names when a test runs several.</param>
+    /// <param name="port">The port to listen on, or 0 for any free port.</param>
+    /// <param name="protocols">The HTTP versions the fake serves.</param>
+    /// <param name="ct">Cancels the start.</param>
+    public static async Task<FakeUpstream> StartAsync(string name, int port, HttpProtocols protocols, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentOutOfRangeException.ThrowIfNegative(port);
@@ -104,7 +117,7 @@ public sealed class FakeUpstream : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Loopback, port);
+            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = protocols);
         });
 
         WebApplication app = builder.Build();
@@ -262,6 +275,7 @@ public sealed class FakeUpstream : IAsyncDisposable
             request.QueryString.HasValue ? request.QueryString.Value : null,
             headers,
             body.ToArray(),
+            request.Protocol,
             DateTimeOffset.UtcNow);
 
         int keep = Behavior.MaxRecordedRequests;

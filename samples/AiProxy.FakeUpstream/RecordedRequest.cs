@@ -13,6 +13,7 @@ public sealed class RecordedRequest
         string? queryString,
         IReadOnlyDictionary<string, string> headers,
         byte[] body,
+        string protocol,
         DateTimeOffset receivedAt)
     {
         Method = method;
@@ -20,6 +21,7 @@ public sealed class RecordedRequest
         QueryString = queryString;
         Headers = headers;
         Body = body;
+        Protocol = protocol;
         ReceivedAt = receivedAt;
     }
 
@@ -40,6 +42,9 @@ public sealed class RecordedRequest
 
     /// <summary>The request body decoded as UTF-8.</summary>
     public string BodyText => _bodyText ??= Encoding.UTF8.GetString(Body);
+
+    /// <summary>The HTTP version the request arrived with, as ASP.NET Core names it: <c>HTTP/1.1</c>, <c>HTTP/2</c>.</summary>
+    public string Protocol { get; }
 
     /// <summary>When the fake finished reading the request body.</summary>
     public DateTimeOffset ReceivedAt { get; }

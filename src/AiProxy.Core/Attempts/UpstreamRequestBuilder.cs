@@ -1,4 +1,3 @@
-using System.Net;
 using AiProxy.Providers;
 using AiProxy.Requests;
 using AiProxy.Telemetry;
@@ -78,10 +77,11 @@ internal static class UpstreamRequestBuilder
             throw new InvalidOperationException("The endpoint path left the provider's base URL.");
         }
 
+        var version = provider.HttpVersion;
         var message = new HttpRequestMessage(ToMethod(request.Method), uri)
         {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            Version = version.Version,
+            VersionPolicy = version.Policy,
         };
 
         // The attempt's activity, when there is one, is the upstream's parent; otherwise the client's context passes through.

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using AiProxy.Health;
 using AiProxy.Protocols;
+using AiProxy.Providers;
 using AiProxy.Selection;
 using Microsoft.Extensions.Options;
 
@@ -143,6 +144,7 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
             errors.Add($"{key}:BaseUrl must be an absolute http or https URL (was '{provider.BaseUrl}').");
         }
 
+        ValidateHttpVersion(errors, key, provider);
         if (double.IsNaN(provider.Weight) || double.IsInfinity(provider.Weight) || provider.Weight < 0)
         {
             errors.Add($"{key}:Weight must be a finite number of 0 or more (was {provider.Weight}).");
@@ -172,6 +174,20 @@ internal sealed class OpenAiProxyOptionsValidator(IEnumerable<ISelectionStrategy
         if (string.IsNullOrWhiteSpace(provider.AnthropicVersion))
         {
             errors.Add($"{key}:AnthropicVersion must not be empty.");
+        }
+    }
+
+    private static void ValidateHttpVersion(List<string> errors, string key, ProviderOptions provider)
+    {
+        if (!UpstreamHttpVersion.TryParse(provider.HttpVersion, out _))
+        {
+            errors.Add($"{key}:HttpVersion must be one of {string.Join(", ", UpstreamHttpVersion.Known)} (was '{provider.HttpVersion}').");
+        }
+        else if (UpstreamHttpVersion.IsOrLowerHttp2(provider.HttpVersion)
+                 && Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttp)
+        {
+            // Without TLS there is no ALPN to offer HTTP/2 with: the request would silently go out as HTTP/1.1.
+            errors.Add($"{key}:HttpVersion '{provider.HttpVersion}' needs an https BaseUrl; over http:// only '2' (h2c with prior knowledge) sends HTTP/2.");
         }
     }
 

@@ -20,6 +20,12 @@ public sealed class ProviderOptions
     /// <c>x-api-key</c> (the value <c>Authorization</c> is read as that default too).</summary>
     public string ApiKeyHeader { get; set; } = "Authorization";
 
+    /// <summary>The HTTP version requests to this provider are sent with: <c>1.1</c> (the default), <c>2</c> (HTTP/2 only:
+    /// negotiated over <c>https://</c>, h2c with prior knowledge over <c>http://</c>) or <c>2-or-lower</c> (HTTP/2 when the
+    /// provider offers it over TLS, else HTTP/1.1; <c>https://</c> only, since over <c>http://</c> it would always be
+    /// HTTP/1.1). HTTP/2 requests share a few connections (more are opened as streams fill them). Validated at start.</summary>
+    public string HttpVersion { get; set; } = "1.1";
+
     /// <summary>Whether the provider takes traffic. Default <see langword="true"/>.</summary>
     public bool Enabled { get; set; } = true;
 

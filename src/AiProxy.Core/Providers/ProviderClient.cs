@@ -42,6 +42,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         _exactModels = Models.Where(static m => !ModelPattern.IsGlob(m)).ToArray();
         _globModels = Models.Where(ModelPattern.IsGlob).ToArray();
         _upstreamHeaders = BuildUpstreamHeaders(options);
+        HttpVersion = UpstreamHttpVersion.Parse(options.HttpVersion);
         _invoker = new HttpMessageInvoker(handler ?? CreateHandler(), disposeHandler: true);
     }
 
@@ -104,6 +105,9 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
 
     public ProviderSnapshot GetSnapshot() => Health.Snapshot(InFlight);
 
+    /// <summary>The HTTP version and policy every request to this provider is sent with.</summary>
+    internal UpstreamHttpVersion HttpVersion { get; }
+
     /// <summary>The provider's key header and configured headers, in the form they are sent upstream.</summary>
     internal ReadOnlySpan<KeyValuePair<string, string>> UpstreamHeaders => _upstreamHeaders;
 
@@ -148,6 +152,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         }
 
         request.RequestUri = uri;
+        HttpVersion.Apply(request);
         ApplyUpstreamHeaders(request);
         return SendCountedAsync(request, cancellationToken);
     }
@@ -303,6 +308,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
         ConnectTimeout = TimeSpan.FromSeconds(15),
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        // HTTP/2 providers (HttpVersion 2): a connection's stream limit (often 100) must not queue requests.
         EnableMultipleHttp2Connections = true,
         // Large bodies ask "Expect: 100-continue" first; an upstream that never answers it gets the body after this wait.
         Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
@@ -316,6 +322,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
            && string.Equals(a.ApiKeyHeader, b.ApiKeyHeader, StringComparison.OrdinalIgnoreCase)
            && a.Enabled == b.Enabled && a.Weight.Equals(b.Weight) && a.Priority == b.Priority
            && a.IncludeStreamUsage == b.IncludeStreamUsage
+           && UpstreamHttpVersion.Parse(a.HttpVersion) == UpstreamHttpVersion.Parse(b.HttpVersion)
            && a.AnthropicVersion == b.AnthropicVersion && a.DefaultMaxTokens == b.DefaultMaxTokens
            && a.Models.SequenceEqual(b.Models, StringComparer.Ordinal)
            && a.Headers.Count == b.Headers.Count
