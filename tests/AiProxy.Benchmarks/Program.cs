@@ -16,8 +16,11 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           stalled-upstream --port N                    an upstream whose streams send one event and hold until released
           yarp --port N --upstream URL                 a bare YARP forwarder of /v1/* to URL
           aiproxy --port N --upstream URL [--otel] [--redis HOST:PORT] [--stored-token FILE] [--no-limits]
+                  [--cache] [--budgets] [--no-history]
                                                        a minimal host of the library at /proxy; its token has generous
-                                                       limits (in memory, or in Redis with --redis) unless --no-limits
+                                                       limits (in memory, or in Redis with --redis) unless --no-limits;
+                                                       --budgets: a priced model and a daily token budget never reached;
+                                                       --no-history: Status:History=false
           sse-client --url URL --n N [--concurrency N] [--token T] [--events N]
                                                        time to first event and inter-event gaps, as JSON
           stalled-streams --url URL --pid PID --release URL [--count N] [--hold-seconds N] [--token T]

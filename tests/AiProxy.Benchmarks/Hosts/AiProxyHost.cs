@@ -22,6 +22,11 @@ namespace AiProxy.Benchmarks.Hosts;
 /// points exported so far by meter.
 /// <c>--cache</c> turns the response cache on (in memory, or in Redis too with <c>--redis</c>): identical requests are then
 /// hits after the first (run-cache.sh).
+/// <c>--budgets</c> prices the benchmark's model (<see cref="BudgetModel"/>) and gives the token a daily budget of
+/// <see cref="BudgetAmount"/> USD, far above what a run can spend: every request reserves its worst case at admission
+/// and settles its real cost at the end (in memory, or in the Redis limiter's scripts with <c>--redis</c>), never refused.
+/// <c>--no-history</c> sets <c>Status:History=false</c>: no per-request history for <c>/status/history</c> and the dashboard
+/// (run-budgets.sh).
 /// </summary>
 internal static class AiProxyHost
 {
@@ -35,6 +40,12 @@ internal static class AiProxyHost
 
     /// <inheritdoc cref="RequestsPerMinute"/>
     public const int MaxConcurrentRequests = 10_000;
+
+    /// <summary>The model <c>--budgets</c> prices: the one the wrk scripts send.</summary>
+    public const string BudgetModel = "gpt-4o-mini";
+
+    /// <summary>The token's daily budget with <c>--budgets</c>, in USD (the options allow up to 9,000,000): a request reserves about 0.0002 USD at the benchmark's prices.</summary>
+    public const int BudgetAmount = 1_000_000;
 
     public static async Task<int> RunAsync(CommandArgs args)
     {
@@ -61,6 +72,20 @@ internal static class AiProxyHost
         if (args.Has("cache"))
         {
             settings["OpenAiProxy:Cache:Enabled"] = "true";
+        }
+
+        if (args.Has("budgets"))
+        {
+            settings["OpenAiProxy:Pricing:Models:0:Model"] = BudgetModel;
+            settings["OpenAiProxy:Pricing:Models:0:InputPer1M"] = "0.15";
+            settings["OpenAiProxy:Pricing:Models:0:OutputPer1M"] = "0.60";
+            settings[$"OpenAiProxy:Tokens:{configured}:Budget:Amount"] = BudgetAmount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"OpenAiProxy:Tokens:{configured}:Budget:Period"] = "Day";
+        }
+
+        if (args.Has("no-history"))
+        {
+            settings["OpenAiProxy:Status:History"] = "false";
         }
 
         builder.Configuration.AddInMemoryCollection(settings);
