@@ -212,6 +212,43 @@ public sealed class DashboardPageTests
     }
 
     [Test]
+    public async Task With_the_response_cache_on_the_page_shows_its_hit_rate()
+    {
+        var settings = ProxyHost.ProvidersFor(_alpha);
+        settings["Tokens:admin:Key"] = AdminKey;
+        settings["Tokens:admin:Admin"] = "true";
+        settings["Cache:Enabled"] = "true";
+        await using var cached = await ProxyHost.StartAsync(settings, configureApp: app => app.MapOpenAiProxyDashboard(DashboardPath));
+        using (var client = cached.CreateClient(AdminKey))
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                using var response = await client.SendAsync(Chat(stream: false));
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            }
+        }
+
+        await using var session = await PageSession.OpenAsync(_browser);
+        await session.Page.GotoAsync(new Uri(cached.Root, DashboardPath).ToString());
+        await session.SignInAsync(AdminKey);
+
+        var summary = session.Page.Locator("#cache-summary");
+        await Expect(summary).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        await Expect(summary).ToContainTextAsync("75 % hits", new() { Timeout = 15_000 });
+        Assert.That(session.ConsoleErrors, Is.Empty, "console errors");
+    }
+
+    [Test]
+    public async Task Without_the_response_cache_the_page_shows_no_cache_line()
+    {
+        await using var session = await PageSession.OpenAsync(_browser);
+        await session.Page.GotoAsync(PageUrl);
+        await session.SignInAsync(AdminKey);
+        await Expect(session.Page.Locator("#providers tbody tr").First).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        await Expect(session.Page.Locator("#cache-summary")).ToBeHiddenAsync();
+    }
+
+    [Test]
     public async Task A_provider_made_to_fail_turns_to_cooldown_on_the_page_within_10_seconds()
     {
         await using var session = await PageSession.OpenAsync(_browser);

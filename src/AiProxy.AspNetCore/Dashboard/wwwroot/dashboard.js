@@ -137,6 +137,21 @@
   }
 
   // ---- the loop ----
+  // The response cache on this instance since start (from /status), shown only when the cache is on.
+  function renderCache(status) {
+    const cache = status.cache;
+    const summary = $('cache-summary');
+    if (!cache || !cache.enabled) {
+      summary.hidden = true;
+      return;
+    }
+
+    const rate = Math.round(cache.hit_rate * 1000) / 10;
+    summary.textContent = 'Response cache (this instance, since start): ' + rate + ' % hits — ' + cache.hits + ' hits, ' +
+      cache.misses + ' misses, ' + Math.round(cache.memory_bytes / 1024) + ' KiB of ' + Math.round(cache.memory_limit_bytes / 1048576) + ' MiB in memory.';
+    summary.hidden = false;
+  }
+
   async function refresh() {
     const key = token;
     try {
@@ -146,6 +161,7 @@
       }
 
       renderProviders(status);
+      renderCache(status);
       window.AiProxyCharts.render($('charts'), history);
       renderUsage(usage);
       renderRecent(history);
