@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using AiProxy.Relay;
 
 namespace AiProxy.Caching;
 
@@ -109,7 +110,7 @@ internal sealed class AnswerRecorder : PipeWriter, IDisposable
 
         while (!pending.IsEmpty)
         {
-            var end = StoredEvents.EventEnd(pending);
+            var end = SseFraming.EventEnd(pending);
             var evt = end < 0 ? pending : pending[..end];
             if (!StoredEvents.IsUsageChunk(evt))
             {

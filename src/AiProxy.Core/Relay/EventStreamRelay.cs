@@ -68,7 +68,7 @@ internal sealed class EventStreamRelay : IDisposable
         {
             while (TryFindEvent(scanned, out var eventEnd))
             {
-                var payload = DataPayload(_buffer.AsSpan(scanned, eventEnd - scanned));
+                var payload = SseFraming.DataPayload(_buffer.AsSpan(scanned, eventEnd - scanned));
                 if (!payload.IsEmpty)
                 {
                     var info = _usageReader.ReadChunk(payload, Usage, readModel: true);
@@ -140,17 +140,9 @@ internal sealed class EventStreamRelay : IDisposable
 
                 read = await _body.ReadAsync(_buffer.AsMemory(_end), idle.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+            catch (Exception ex) when (UpstreamReadFailure.Ends(ex))
             {
-                return RelayOutcome.ClientAborted;
-            }
-            catch (OperationCanceledException)
-            {
-                return RelayOutcome.UpstreamIdle;
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException)
-            {
-                return clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed;
+                return UpstreamReadFailure.Outcome(ex, clientAborted);
             }
 
             if (read == 0)
@@ -158,7 +150,7 @@ internal sealed class EventStreamRelay : IDisposable
                 // The upstream closed. A partial event, or no [DONE] where the API always sends one, is a broken stream;
                 // but a final "data: [DONE]" that only lacks its blank line is the end it means to be.
                 var leftover = _buffer.AsSpan(_start, _end - _start).Trim("\r\n "u8);
-                if (!leftover.IsEmpty && DataPayload(leftover).SequenceEqual("[DONE]"u8))
+                if (!leftover.IsEmpty && SseFraming.DataPayload(leftover).SequenceEqual("[DONE]"u8))
                 {
                     Usage.SawDone = true;
                     if (Translator is { } translator)
@@ -194,7 +186,7 @@ internal sealed class EventStreamRelay : IDisposable
         {
             var evt = _buffer.AsSpan(_start, eventEnd - _start);
             _start = eventEnd;
-            var payload = DataPayload(evt);
+            var payload = SseFraming.DataPayload(evt);
             if (!payload.IsEmpty)
             {
                 if (payload.SequenceEqual("[DONE]"u8))
@@ -247,47 +239,9 @@ internal sealed class EventStreamRelay : IDisposable
     /// <summary>Finds the end (after the blank line) of the event starting at <paramref name="from"/>.</summary>
     private bool TryFindEvent(int from, out int eventEnd)
     {
-        // An event ends with a blank line; lines end with LF, CRLF or (the SSE spec allows it) a bare CR.
-        var pending = _buffer.AsSpan(from, _end - from);
-        var best = int.MaxValue;
-        var lf = pending.IndexOf("\n\n"u8);
-        if (lf >= 0)
-        {
-            best = lf + 2;
-        }
-
-        var crlf = pending.IndexOf("\n\r\n"u8);
-        if (crlf >= 0 && crlf + 3 < best)
-        {
-            best = crlf + 3;
-        }
-
-        var cr = pending.IndexOf("\r\r"u8);
-        if (cr >= 0 && cr + 2 < best)
-        {
-            best = cr + 2;
-        }
-
-        eventEnd = best == int.MaxValue ? 0 : from + best;
-        return best != int.MaxValue;
-    }
-
-    /// <summary>The value of the event's first <c>data:</c> line, or empty.</summary>
-    private static ReadOnlySpan<byte> DataPayload(ReadOnlySpan<byte> evt)
-    {
-        while (!evt.IsEmpty)
-        {
-            var lineEnd = evt.IndexOfAny((byte)'\n', (byte)'\r');
-            var line = lineEnd < 0 ? evt : evt[..lineEnd];
-            evt = lineEnd < 0 ? default : evt[(lineEnd + (evt[lineEnd] == (byte)'\r' && lineEnd + 1 < evt.Length && evt[lineEnd + 1] == (byte)'\n' ? 2 : 1))..];
-            if (line.StartsWith("data:"u8))
-            {
-                line = line[5..];
-                return !line.IsEmpty && line[0] == (byte)' ' ? line[1..] : line;
-            }
-        }
-
-        return default;
+        var end = SseFraming.EventEnd(_buffer.AsSpan(from, _end - from));
+        eventEnd = end < 0 ? 0 : from + end;
+        return end >= 0;
     }
 
     /// <summary>Makes room to read: compacts, then grows up to the event size limit.</summary>

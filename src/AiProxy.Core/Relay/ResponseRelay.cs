@@ -98,17 +98,9 @@ internal static class ResponseRelay
                 idle.CancelAfter(idleTimeout);
                 read = await body.ReadAsync(memory, idle.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+            catch (Exception ex) when (UpstreamReadFailure.Ends(ex))
             {
-                return (RelayOutcome.ClientAborted, tailLength, -1);
-            }
-            catch (OperationCanceledException)
-            {
-                return (RelayOutcome.UpstreamIdle, tailLength, -1);
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException)
-            {
-                return (clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed, tailLength, -1);
+                return (UpstreamReadFailure.Outcome(ex, clientAborted), tailLength, -1);
             }
 
             if (read == 0)

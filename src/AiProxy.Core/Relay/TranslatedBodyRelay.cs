@@ -35,17 +35,9 @@ internal static class TranslatedBodyRelay
                 idle.CancelAfter(idleTimeout);
                 read = await body.ReadAsync(buffer.GetMemory(8 * 1024), idle.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+            catch (Exception ex) when (UpstreamReadFailure.Ends(ex))
             {
-                return RelayOutcome.ClientAborted;
-            }
-            catch (OperationCanceledException)
-            {
-                return RelayOutcome.UpstreamIdle;
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException)
-            {
-                return clientAborted.IsCancellationRequested ? RelayOutcome.ClientAborted : RelayOutcome.UpstreamFailed;
+                return UpstreamReadFailure.Outcome(ex, clientAborted);
             }
 
             if (read == 0)

@@ -163,6 +163,24 @@ internal static class AnthropicMessageWriter
         json.WriteStartObject();
         json.WriteString("role"u8, "user"u8);
         message.TryGetProperty("content", out var content);
+        if (content.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
+        {
+            return ProxyError.BadRequest($"messages[{index}].content must be a string or an array of parts.", "messages");
+        }
+
+        if (WriteContent(json, content, index) is { } error)
+        {
+            return error;
+        }
+
+        json.WriteEndObject();
+        return null;
+    }
+
+    /// <summary>Writes <paramref name="content"/> as the block's <c>content</c>: a string as it is, an array part by
+    /// part; any other kind writes nothing.</summary>
+    private static ProxyError? WriteContent(Utf8JsonWriter json, JsonElement content, int index)
+    {
         if (content.ValueKind == JsonValueKind.String)
         {
             json.WritePropertyName("content"u8);
@@ -181,12 +199,7 @@ internal static class AnthropicMessageWriter
 
             json.WriteEndArray();
         }
-        else
-        {
-            return ProxyError.BadRequest($"messages[{index}].content must be a string or an array of parts.", "messages");
-        }
 
-        json.WriteEndObject();
         return null;
     }
 
@@ -320,26 +333,9 @@ internal static class AnthropicMessageWriter
         json.WriteStartObject();
         json.WriteString("type"u8, "tool_result"u8);
         json.WriteString("tool_use_id"u8, message.TryGetProperty("tool_call_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : string.Empty);
-        if (message.TryGetProperty("content", out var content))
+        if (message.TryGetProperty("content", out var content) && WriteContent(json, content, index) is { } error)
         {
-            if (content.ValueKind == JsonValueKind.String)
-            {
-                json.WritePropertyName("content"u8);
-                content.WriteTo(json);
-            }
-            else if (content.ValueKind == JsonValueKind.Array)
-            {
-                json.WriteStartArray("content"u8);
-                foreach (var part in content.EnumerateArray())
-                {
-                    if (AnthropicContentWriter.WritePart(json, part, index) is { } error)
-                    {
-                        return error;
-                    }
-                }
-
-                json.WriteEndArray();
-            }
+            return error;
         }
 
         json.WriteEndObject();

@@ -29,23 +29,14 @@ internal static class AnthropicRequestTranslator
     public static ProxyError? Translate(ReadOnlyMemory<byte> body, string model, int defaultMaxTokens, IBufferWriter<byte> output, out AnthropicRequestState state)
     {
         state = AnthropicRequestState.Default;
-        JsonDocument document;
-        try
+        if (!JsonRequestBody.TryParseObject(body, default, out var document, out var invalid))
         {
-            document = JsonDocument.Parse(body);
-        }
-        catch (JsonException)
-        {
-            return ProxyError.BadRequest("The request body is not valid JSON.");
+            return invalid;
         }
 
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return ProxyError.BadRequest("The request body must be a JSON object.");
-            }
 
             if (Number(root, "n") is > 1)
             {

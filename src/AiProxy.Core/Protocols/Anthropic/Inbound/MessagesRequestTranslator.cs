@@ -21,23 +21,14 @@ internal static class MessagesRequestTranslator
     /// Messages request (<paramref name="requireMaxTokens"/> off for <c>count_tokens</c>, whose body has none).</summary>
     public static ProxyError? Translate(ReadOnlyMemory<byte> body, Utf8JsonWriter json, bool requireMaxTokens = true)
     {
-        JsonDocument document;
-        try
+        if (!JsonRequestBody.TryParseObject(body, DocumentOptions, out var document, out var invalid))
         {
-            document = JsonDocument.Parse(body, DocumentOptions);
-        }
-        catch (JsonException)
-        {
-            return ProxyError.BadRequest("The request body is not valid JSON.");
+            return invalid;
         }
 
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return ProxyError.BadRequest("The request body must be a JSON object.");
-            }
 
             if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 })
             {
