@@ -41,39 +41,16 @@ dotnet build "$HERE/AiProxy.Benchmarks.csproj" -c Release -nologo -v quiet -clp:
   || { cat "$OUT/build.log" >&2; exit 1; }
 DLL="$(find "$HERE/bin/Release" -name AiProxy.Benchmarks.dll | head -1)"
 
-# start NAME DLL ARGS...: starts a host, waits for its READY line, sets URL_<NAME> and PID_<NAME>.
-start() {
-  local name="$1" dll="$2"; shift 2
-  dotnet "$dll" "$@" > "$OUT/$name.log" 2>&1 &
-  local pid=$! url=""
-  PIDS+=("$pid")
-  for _ in $(seq 1 300); do
-    url="$(awk '/^READY /{print $2; exit}' "$OUT/$name.log" 2>/dev/null || true)" # the host may not have opened its log yet
-    [[ -n "$url" ]] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$OUT/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  [[ -n "$url" ]] || { echo "run-cache.sh: $name was not ready" >&2; exit 1; }
-  printf -v "URL_${name//-/_}" '%s' "$url"
-  printf -v "PID_${name//-/_}" '%s' "$pid"
-}
-http_get() { # loopback GET without curl
-  local rest="${1#http://}"; local hostport="${rest%%/*}" path="/${rest#*/}"
-  exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 0
-  printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
-  timeout 10 cat <&3 | tr -d '\r' | sed '1,/^$/d'
-  exec 3<&- 3>&-
-}
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-CLK_TCK="$(getconf CLK_TCK)"
+# shellcheck source=bench-lib.sh
+source "$HERE/bench-lib.sh"
 
-start upstream "$DLL" upstream --port 0
-start yarp "$DLL" yarp --port 0 --upstream "$URL_upstream"
-start aiproxy "$DLL" aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
-start aiproxy-cache "$DLL" aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --cache
+start upstream upstream --port 0
+start yarp yarp --port 0 --upstream "$URL_upstream"
+start aiproxy aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
+start aiproxy-cache aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --cache
 ROWS=(yarp aiproxy-off aiproxy-off-unique aiproxy-hit aiproxy-miss)
 if [[ -n "${BASELINE_DLL:-}" ]]; then
-  start aiproxy-baseline "$BASELINE_DLL" aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
+  HOST_DLL="$BASELINE_DLL" start aiproxy-baseline aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
   ROWS=(yarp aiproxy-baseline aiproxy-off aiproxy-off-unique aiproxy-hit aiproxy-miss)
 fi
 
