@@ -194,6 +194,24 @@ public sealed class LeaseQuotaTests
         Assert.That((long?)await _db.HashGetAsync(_prefix + "limits:provider:small:windows", "r"), Is.EqualTo(2));
     }
 
+    [Test]
+    public async Task A_request_refused_for_provider_capacity_keeps_its_callers_quota()
+    {
+        var limiter = await InstanceAsync(o => o.LeaseHold = TimeSpan.FromMinutes(1));
+        var small = new ProxyProviderCapacity("small", new ProxyLimits(RequestsPerMinute: 1));
+        var request = Request(new ProxyLimits(RequestsPerMinute: 100), providers: small);
+        await using (var first = await limiter.AcquireAsync(request, CancellationToken.None))
+        {
+            first.OnProviderSelected("small");
+        }
+
+        await using var refused = await limiter.AcquireAsync(request, CancellationToken.None);
+
+        Assert.That(refused.Reason, Is.EqualTo(ProxyRateLimitReason.ProviderCapacity));
+        Assert.That(limiter.Slices!.RequestsHeld, Is.EqualTo(11), "the caller's slice of twelve lost only the admitted request");
+        Assert.That(await UsedAsync("r"), Is.EqualTo(12));
+    }
+
     [TestCase(0, 64, "LeaseHold")]
     [TestCase(1000, 0, "LeaseSliceMax")]
     [TestCase(1000, 10_001, "LeaseSliceMax")]

@@ -54,6 +54,7 @@ internal sealed class QuotaSlice(RedisKey windows, TimeProvider time)
             _tokensLeft -= limits.TokensPerMinute is null ? 0 : estimate;
             _lastUse = now;
             spent = new Spent(
+                limits.RequestsPerMinute is null ? -1 : _requestStart,
                 limits.TokensPerMinute is null ? -1 : _tokenStart,
                 limits.TokensPerMinute is null ? 0 : estimate,
                 limits.RequestsPerMinute is { } rpm ? Window(rpm, _requestsUsed, _requestsLeft, _requestEnds, now) : null,
@@ -81,8 +82,13 @@ internal sealed class QuotaSlice(RedisKey windows, TimeProvider time)
     {
         lock (_gate)
         {
-            _requestsLeft += limits.RequestsPerMinute is null ? 0 : 1;
-            if (spent.TokenStart == _tokenStart)
+            // Only into the window it came from: a slice of a newer window was not charged for it.
+            if (limits.RequestsPerMinute is not null && spent.RequestStart == _requestStart)
+            {
+                _requestsLeft++;
+            }
+
+            if (limits.TokensPerMinute is not null && spent.TokenStart == _tokenStart)
             {
                 _tokensLeft += spent.Tokens;
             }
@@ -206,8 +212,8 @@ internal sealed class QuotaSlice(RedisKey windows, TimeProvider time)
     private ProxyRateLimitWindow Window(long limit, long used, long left, long ends, long now)
         => new(limit, Math.Clamp(limit - used + left, 0, limit), time.GetElapsedTime(now, ends));
 
-    /// <summary>What one request spent: its tokens and their window (for settling), and the windows as this instance sees them.</summary>
-    internal readonly record struct Spent(long TokenStart, long Tokens, ProxyRateLimitWindow? RequestsWindow, ProxyRateLimitWindow? TokensWindow);
+    /// <summary>What one request spent: its request's window, its tokens and their window (for settling), and the windows as this instance sees them.</summary>
+    internal readonly record struct Spent(long RequestStart, long TokenStart, long Tokens, ProxyRateLimitWindow? RequestsWindow, ProxyRateLimitWindow? TokensWindow);
 
     /// <summary>Quota taken back from a slice: requests and tokens with the windows they belong to.</summary>
     internal readonly record struct Unspent(long RequestStart, long Requests, long TokenStart, long Tokens);
