@@ -39,9 +39,10 @@ public sealed class RedisOptions
     /// from it locally, with no Redis call; slices are at most an eighth of what is left (<see cref="LeaseSliceMax"/> requests
     /// at most) and shrink to one request near the limit, and unspent quota is given back after <see cref="LeaseHold"/>
     /// without use, when its window ends, and on shutdown. No limit is ever passed across instances, but
-    /// <c>x-ratelimit-remaining-*</c> becomes approximate (other instances' unspent slices count as used) and a slice can
-    /// briefly hold quota back from other instances. Requests under a concurrency limit (the caller's or a candidate
-    /// provider's) stay exact: their slots are taken in Redis per request, as in exact mode.
+    /// <c>x-ratelimit-remaining-*</c> becomes approximate (computed from the window's count when this instance last took a
+    /// slice, plus what it still holds) and a slice can briefly hold quota back from other instances. Requests under a
+    /// concurrency limit (the caller's or a candidate provider's) stay exact: their slots are taken in Redis per request, as
+    /// in exact mode. Budgets are never leased.
     /// </summary>
     public bool LeaseQuota { get; set; }
 
