@@ -14,7 +14,10 @@ public sealed class BatchedLimitTests
     [TestCase(true)]
     public async Task Concurrent_acquires_share_calls_and_still_admit_exactly_the_limit_across_instances(bool lease)
     {
-        await using var cluster = await ScaleOut.StartAsync(new() { ["Tokens:tests:Key"] = ProxyHost.Token }, configure: o => (o.LeaseQuota, o.LeaseHold) = (lease, TimeSpan.FromMinutes(1)));
+        // A timeout wide enough that a loaded machine never sends a call to the in-memory fallback (which would admit more).
+        await using var cluster = await ScaleOut.StartAsync(
+            new() { ["Tokens:tests:Key"] = ProxyHost.Token },
+            configure: o => (o.LeaseQuota, o.LeaseHold, o.Timeout) = (lease, TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(2)));
         var limiters = Enumerable.Range(0, 3).Select(cluster.Limiter).ToArray();
         var before = limiters.Sum(l => l.BatchesSent);
         var request = Request(new ProxyLimits(RequestsPerMinute: 120));

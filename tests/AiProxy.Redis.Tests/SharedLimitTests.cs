@@ -17,9 +17,12 @@ public sealed class SharedLimitTests(bool lease)
 {
     private ScaleOut? _cluster;
 
+    /// <summary>The fixture's mode, and a timeout wide enough that a loaded machine never sends a call to the in-memory
+    /// fallback (these tests are about what Redis decides).</summary>
     private Action<RedisOptions> Mode(Action<RedisOptions>? configure = null) => o =>
     {
         o.LeaseQuota = lease;
+        o.Timeout = TimeSpan.FromSeconds(2);
         configure?.Invoke(o);
     };
 

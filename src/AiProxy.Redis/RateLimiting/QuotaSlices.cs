@@ -11,7 +11,8 @@ namespace AiProxy.Redis.RateLimiting;
 /// short is refilled by one <see cref="SliceCall"/> (through the <see cref="LimiterChannel"/>, so refills of many targets
 /// share calls). Every slice was charged in Redis when taken, so no limit is ever passed across instances; what a slice
 /// still holds after <see cref="RedisOptions.LeaseHold"/> without use, and everything on disposal, is given back.
-/// Concurrency limits are not leased: a request under one goes the exact way (<see cref="Covers"/>).
+/// Concurrency limits are not leased: a request under one goes the exact way (<see cref="Covers"/>). A slice is kept for
+/// every caller and provider seen, for the life of the process (a few hundred bytes each, empty once given back).
 /// </summary>
 internal sealed class QuotaSlices : IDisposable, IAsyncDisposable
 {
