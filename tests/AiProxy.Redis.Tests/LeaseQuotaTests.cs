@@ -136,6 +136,22 @@ public sealed class LeaseQuotaTests
     }
 
     [Test]
+    public async Task A_token_overrun_the_slice_cannot_cover_is_charged_in_redis()
+    {
+        var limiter = await InstanceAsync(o => o.LeaseHold = TimeSpan.FromMinutes(1));
+        var request = Request(new ProxyLimits(TokensPerMinute: 100_000), estimate: 100);
+        await using (var lease = await limiter.AcquireAsync(request, CancellationToken.None))
+        {
+            Assert.That(await UsedAsync("u"), Is.EqualTo(6400), "a slice of 64 estimates");
+            await lease.SettleAsync(null, 10_000, CancellationToken.None);
+        }
+
+        Assert.That(await Poll.EventuallyAsync(async () => await UsedAsync("u") == 10_000, TimeSpan.FromSeconds(5)), Is.True,
+            "the slice covered 6,400 of the real 10,000 tokens, Redis was charged the rest");
+        Assert.That(limiter.Slices!.RequestsHeld, Is.Zero);
+    }
+
+    [Test]
     public async Task Slices_shrink_to_one_request_as_the_window_nears_its_limit()
     {
         var limiter = await InstanceAsync(o => o.LeaseHold = TimeSpan.FromMinutes(1));
