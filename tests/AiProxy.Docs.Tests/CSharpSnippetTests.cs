@@ -1,0 +1,65 @@
+namespace AiProxy.Docs.Tests;
+
+/// <summary>
+/// The <c>```csharp</c> blocks of README.md and docs/advanced.md compile against the packages (see
+/// <see cref="SnippetCompiler"/> for the convention a block follows: a complete file, or Program.cs statements with
+/// <c>builder</c> and <c>app</c> in scope). One test case per block, named by its file and line.
+/// </summary>
+[TestFixture]
+public sealed class CSharpSnippetTests
+{
+    private static readonly string[] Files = ["README.md", "docs/advanced.md"];
+
+    public static IEnumerable<TestCaseData> Snippets()
+    {
+        foreach (var file in Files)
+        {
+            if (!File.Exists(Repository.PathOf(file)))
+            {
+                continue;
+            }
+
+            foreach (var block in Markdown.CodeBlocks(Repository.Read(file)).Where(static b => IsCSharp(b.Info)))
+            {
+                yield return new TestCaseData(file, block).SetArgDisplayNames($"{file}:{block.Line}");
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Snippets))]
+    public void The_snippet_compiles(string file, Markdown.CodeBlock block)
+    {
+        var errors = SnippetCompiler.Compile(file, block);
+        Assert.That(errors, Is.Empty, $"The C# block at {file} line {block.Line} does not compile:\n  " + string.Join("\n  ", errors));
+    }
+
+    [Test]
+    public void The_readme_has_csharp_snippets_to_compile()
+        => Assert.That(Snippets().Count(static s => (string)s.Arguments[0]! == "README.md"), Is.GreaterThanOrEqualTo(5));
+
+    [Test]
+    public void A_snippet_that_calls_what_does_not_exist_fails_with_its_markdown_line()
+    {
+        var block = new Markdown.CodeBlock("csharp", "builder.Services.AddOpenAiProxy(builder.Configuration.GetSection(\"OpenAiProxy\"))\n    .AddNoSuchThing();\n", 40);
+        var errors = SnippetCompiler.Compile("README.md", block);
+        Assert.That(errors, Has.Some.Contains("README.md(42,").And.Some.Contains("AddNoSuchThing"));
+    }
+
+    [Test]
+    public void Statements_see_builder_and_app_and_a_complete_file_compiles_as_it_is()
+    {
+        var statements = new Markdown.CodeBlock("csharp", "app.MapOpenAiProxy(\"/proxy\");\nbuilder.Services.AddOpenAiProxy(o => o.MaxRetries = 1);\n", 1);
+        var declared = new Markdown.CodeBlock("csharp", "var builder = WebApplication.CreateBuilder(args);\nvar app = builder.Build();\napp.Run();\n", 1);
+        var complete = new Markdown.CodeBlock("csharp", "using AiProxy;\n\nConsole.WriteLine(OpenAiProxyOptions.SectionName);\n", 1);
+        Assert.That(SnippetCompiler.Compile("README.md", statements), Is.Empty);
+        Assert.That(SnippetCompiler.Compile("README.md", declared), Is.Empty);
+        Assert.That(SnippetCompiler.IsCompleteFile(complete.Code), Is.True);
+        Assert.That(SnippetCompiler.Compile("README.md", complete), Is.Empty);
+    }
+
+    private static bool IsCSharp(string info)
+    {
+        var language = info.Split(' ', 2)[0];
+        return language is "csharp" or "cs" or "c#" or "C#";
+    }
+}
