@@ -1,12 +1,16 @@
 namespace AiProxy.Docs.Tests;
 
 /// <summary>Every relative link of the repository's markdown (README.md, README.zh-CN.md, CHANGELOG.md, CONTRIBUTING.md,
-/// docs/*.md, samples/**/*.md) points at a file that exists, and its <c>#anchor</c>, when it has one, at a heading of that
+/// docs/*.md, samples/**/*.md and any other *.md) points at a file that exists, and its <c>#anchor</c>, when it has one, at a heading of that
 /// file (GitHub's anchors). Links to other sites are not fetched.</summary>
 [TestFixture]
 public sealed class MarkdownLinkTests
 {
     public static IEnumerable<string> Files() => Repository.MarkdownFiles();
+
+    [Test]
+    public void The_markdown_files_include_the_readme_the_changelog_and_the_guides()
+        => Assert.That(Files(), Is.SupersetOf(new[] { "README.md", "CHANGELOG.md", "docs/configuration.md", "docs/api.md", "docs/ENV_VARIABLES.md" }));
 
     [TestCaseSource(nameof(Files))]
     public void Every_relative_link_resolves_to_an_existing_file_and_heading(string file)

@@ -12,18 +12,13 @@ internal static class Repository
 
     public static string Read(string relative) => File.ReadAllText(PathOf(relative));
 
-    /// <summary>The markdown files the documentation tests keep true: the root's, <c>docs/</c> and <c>samples/</c> (at any depth),
-    /// never build output.</summary>
+    /// <summary>Every markdown file of the repository (README.md, README.zh-CN.md, CHANGELOG.md, CONTRIBUTING.md, docs/,
+    /// samples/, src/...), never build output, test results or a dot folder such as .git.</summary>
     public static IEnumerable<string> MarkdownFiles()
-    {
-        var files = Directory.EnumerateFiles(Root, "*.md", SearchOption.TopDirectoryOnly)
-            .Concat(Directory.EnumerateFiles(PathOf("docs"), "*.md", SearchOption.AllDirectories))
-            .Concat(Directory.EnumerateFiles(PathOf("samples"), "*.md", SearchOption.AllDirectories));
-        return files
-            .Where(static f => !IsBuildOutput(f))
+        => Directory.EnumerateFiles(Root, "*.md", SearchOption.AllDirectories)
             .Select(static f => Path.GetRelativePath(Root, f).Replace(Path.DirectorySeparatorChar, '/'))
+            .Where(static f => !IsBuildOutput(f) && !f.Split('/').Any(static part => part.StartsWith('.') || part == "TestResults"))
             .Order(StringComparer.Ordinal);
-    }
 
     /// <summary>The C# source files of the four packages.</summary>
     public static IEnumerable<string> SourceFiles()
@@ -31,7 +26,7 @@ internal static class Repository
 
     private static bool IsBuildOutput(string path)
     {
-        var parts = path.Split(Path.DirectorySeparatorChar);
+        var parts = path.Split('/', Path.DirectorySeparatorChar);
         return parts.Contains("bin") || parts.Contains("obj") || parts.Contains("node_modules");
     }
 
