@@ -1,14 +1,14 @@
 namespace AiProxy.Docs.Tests;
 
 /// <summary>
-/// The <c>```csharp</c> blocks of README.md and docs/advanced.md compile against the packages (see
+/// The <c>```csharp</c> blocks of README.md, docs/advanced.md, docs/configuration.md and docs/api.md compile against the packages (see
 /// <see cref="SnippetCompiler"/> for the convention a block follows: a complete file, or Program.cs statements with
 /// <c>builder</c> and <c>app</c> in scope). One test case per block, named by its file and line.
 /// </summary>
 [TestFixture]
 public sealed class CSharpSnippetTests
 {
-    private static readonly string[] Files = ["README.md", "docs/advanced.md"];
+    private static readonly string[] Files = ["README.md", "docs/advanced.md", "docs/configuration.md", "docs/api.md"];
 
     public static IEnumerable<TestCaseData> Snippets()
     {
