@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace AiProxy.Docs.Tests;
@@ -38,6 +39,34 @@ public sealed partial class ConfigurationDocumentationTests
     }
 
     [Test]
+    public void Every_documented_default_is_the_default_of_the_code()
+    {
+        var wrong = WrongDefaults(Repository.Read(Document), OptionKeys.Walk(OptionKeys.Sections), out var checkedDefaults);
+        Assert.That(checkedDefaults, Is.GreaterThanOrEqualTo(40), "the tables' default column was not read");
+        Assert.That(wrong, Is.Empty, $"{Document} states defaults the code does not have:\n  " + string.Join("\n  ", wrong));
+    }
+
+    [Test]
+    public void The_default_check_reads_the_first_value_of_the_default_column()
+    {
+        var options = OptionKeys.Walk(new Dictionary<Type, string> { [typeof(OpenAiProxyOptions)] = "OpenAiProxy" });
+        const string table = """
+            | key | type | default | what it does |
+            |---|---|---|---|
+            | `OpenAiProxy:MaxRetries` | int | `4` | wrong |
+            | `OpenAiProxy:DefaultTimeout` | TimeSpan | `00:00:30` | right |
+            | `OpenAiProxy:Providers:{name}:Weight` | double | about one | no value |
+            | `OpenAiProxy:Tokens:{name}:RequestsPerMinute` | int | none | no default in the code: not checked |
+            """;
+        Assert.That(WrongDefaults(table, options, out var checkedDefaults), Is.EqualTo(new[]
+        {
+            "OpenAiProxy:MaxRetries: the documentation says 4, the code 3",
+            "OpenAiProxy:Providers:{name}:Weight: no `value` in the default column (the code's is 1)",
+        }));
+        Assert.That(checkedDefaults, Is.EqualTo(3));
+    }
+
+    [Test]
     public void The_sample_keys_the_guide_names_are_read_by_the_sample()
     {
         var program = Repository.Read("samples/AiProxy.Sample/Program.cs");
@@ -64,6 +93,100 @@ public sealed partial class ConfigurationDocumentationTests
         }));
         Assert.That(UnknownKeys(doc, options), Is.EqualTo(new[] { "OpenAiProxy:Providers:{name}:Speed" }));
     }
+
+    /// <summary>The rows of <paramref name="document"/>'s tables with a <c>default</c> column whose key paths name an option
+    /// with a default in the code (a fresh options object's value, not null, not a collection) and whose first backticked
+    /// value in that column is not that default.</summary>
+    internal static List<string> WrongDefaults(string document, List<OptionKeys.Option> options, out int checkedDefaults)
+    {
+        checkedDefaults = 0;
+        var byPath = options.SelectMany(static o => o.Paths.Select(p => (Path: p, Option: o))).ToDictionary(static x => x.Path, static x => x.Option, StringComparer.Ordinal);
+        var wrong = new List<string>();
+        var column = -1;
+        foreach (var line in document.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
+        {
+            if (!line.StartsWith('|'))
+            {
+                column = -1;
+                continue;
+            }
+
+            var cells = CellSeparator().Split(line.Trim().Trim('|')).Select(static c => c.Trim()).ToArray();
+            if (column < 0)
+            {
+                column = Array.FindIndex(cells, static c => c == "default");
+                continue;
+            }
+
+            if (column == 0 || column >= cells.Length)
+            {
+                continue;
+            }
+
+            foreach (var path in KeyPattern().Matches(cells[0]).Select(static m => m.Groups[1].Value))
+            {
+                if (!byPath.TryGetValue(path, out var option) || DefaultOf(option) is not { } expected)
+                {
+                    continue;
+                }
+
+                checkedDefaults++;
+                var stated = CodeSpan().Match(cells[column]);
+                if (!stated.Success)
+                {
+                    wrong.Add($"{path}: no `value` in the default column (the code's is {Format(expected)})");
+                }
+                else if (!SameValue(stated.Groups[1].Value, expected))
+                {
+                    wrong.Add($"{path}: the documentation says {stated.Groups[1].Value}, the code {Format(expected)}");
+                }
+            }
+        }
+
+        return wrong;
+    }
+
+    private static object? DefaultOf(OptionKeys.Option option)
+    {
+        var value = option.Owner.GetProperty(option.Property)!.GetValue(Activator.CreateInstance(option.Owner));
+        return value is null or System.Collections.IEnumerable and not string ? null : value;
+    }
+
+    private static bool SameValue(string stated, object expected)
+    {
+        try
+        {
+            object parsed = expected switch
+            {
+                string => stated,
+                bool => bool.Parse(stated),
+                int => int.Parse(stated, CultureInfo.InvariantCulture),
+                long => long.Parse(stated, CultureInfo.InvariantCulture),
+                double => double.Parse(stated, CultureInfo.InvariantCulture),
+                decimal => decimal.Parse(stated, CultureInfo.InvariantCulture),
+                TimeSpan => TimeSpan.Parse(stated, CultureInfo.InvariantCulture),
+                Enum => Enum.Parse(expected.GetType(), stated, ignoreCase: false),
+                _ => throw new NotSupportedException($"No parser for {expected.GetType()}."),
+            };
+            return parsed.Equals(expected);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static string Format(object value) => value switch
+    {
+        bool b => b ? "true" : "false",
+        TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString()!,
+    };
 
     internal static List<string> MissingOptions(string document, List<OptionKeys.Option> options)
     {
@@ -115,4 +238,11 @@ public sealed partial class ConfigurationDocumentationTests
 
     [GeneratedRegex(@"`(OpenAiProxy(?::[A-Za-z0-9_{}\-.]+)*)`")]
     private static partial Regex KeyPattern();
+
+    [GeneratedRegex(@"`([^`]*)`")]
+    private static partial Regex CodeSpan();
+
+    // A table cell ends at a '|' that is not escaped.
+    [GeneratedRegex(@"(?<!\\)\|")]
+    private static partial Regex CellSeparator();
 }
