@@ -25,6 +25,28 @@ public sealed partial class ApiDocumentationTests
     }
 
     [Test]
+    public void Every_json_field_the_gateway_writes_itself_is_documented()
+    {
+        var words = CodeWords(Repository.Read(Document));
+        var missing = JsonFieldNames(JsonWriterSources()).Where(f => !words.Contains(f)).Order(StringComparer.Ordinal).ToList();
+        Assert.That(missing, Is.Empty, $"{Document} does not name these JSON fields (in code): " + string.Join(", ", missing));
+    }
+
+    [Test]
+    public void The_json_field_check_finds_fields_written_directly_and_through_helpers()
+    {
+        const string source = """
+            json.WriteString("object", "aiproxy.status");
+            json.WriteStartArray("providers");
+            WriteTimeOrNull(json, "cooldown_until", snapshot.CooldownUntil);
+            WriteNullable(writer, "expires_at", token.ExpiresAt);
+            json.WriteStringValue(name);
+            """;
+        Assert.That(JsonFieldNames([source]), Is.EquivalentTo(new[] { "object", "providers", "cooldown_until", "expires_at" }));
+        Assert.That(CodeWords("The `providers[].cooldown_until` field, and\n```json\n{\"object\":1}\n```\n"), Is.SupersetOf(new[] { "providers", "cooldown_until", "object" }));
+    }
+
+    [Test]
     public void The_checks_find_literal_and_constant_codes_and_report_what_is_missing()
     {
         const string source = """
@@ -39,6 +61,34 @@ public sealed partial class ApiDocumentationTests
         Assert.That(ErrorNames([source]), Is.EquivalentTo(new[] { "insufficient_quota", "upstream_gone" }));
         Assert.That(Missing("`X-AiProxy-Thing`, `upstream_gone`", ["x-aiproxy-thing", "upstream_gone", "insufficient_quota"], ignoreCase: true),
             Is.EqualTo(new[] { "insufficient_quota" }));
+    }
+
+    /// <summary>The endpoints that write their JSON themselves: /status, /status/history, the model lists, count_tokens,
+    /// the dashboard's usage and the admin API.</summary>
+    private static List<string> JsonWriterSources()
+    {
+        string[] folders = ["src/AiProxy.AspNetCore/Endpoints", "src/AiProxy.AspNetCore/Dashboard", "src/AiProxy.EntityFrameworkCore/Admin"];
+        var sources = folders.SelectMany(static f => Directory.EnumerateFiles(Repository.PathOf(f), "*.cs", SearchOption.AllDirectories)).Select(File.ReadAllText).ToList();
+
+        // The history's per-bucket series are named by a table rather than by literals at the write.
+        var names = typeof(OpenAiProxyOptions).Assembly.GetType("AiProxy.History.HistoryCounterNames", throwOnError: true)!
+            .GetField("All", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        sources.Add(string.Join('\n', ((string[])names.GetValue(null)!).Select(static n => $"json.WriteStartArray(\"{n}\");")));
+        Assert.That(sources, Has.Count.GreaterThan(10));
+        return sources;
+    }
+
+    /// <summary>The property names written with <c>Utf8JsonWriter</c> (<c>json.WriteString("name", ...)</c>) or through a
+    /// helper taking the writer first (<c>WriteTimeOrNull(json, "name", ...)</c>).</summary>
+    internal static HashSet<string> JsonFieldNames(IEnumerable<string> sources)
+        => sources.SelectMany(static s => JsonWrite().Matches(s).Select(static m => m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value))
+            .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The identifiers inside the document's code spans and fenced blocks.</summary>
+    internal static HashSet<string> CodeWords(string document)
+    {
+        var code = string.Join('\n', CodeSpanOrFence().Matches(document).Select(static m => m.Value));
+        return Identifier().Matches(code).Select(static m => m.Value).ToHashSet(StringComparer.Ordinal);
     }
 
     private static List<string> Sources() => Repository.SourceFiles().Select(File.ReadAllText).ToList();
@@ -84,6 +134,15 @@ public sealed partial class ApiDocumentationTests
         var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         return names.Where(n => !document.Contains($"`{n}`", comparison)).Order(StringComparer.Ordinal).ToList();
     }
+
+    [GeneratedRegex(@"\.Write(?:String|Number|Boolean|Null|StartArray|StartObject|PropertyName)\(\s*""([a-z][a-z0-9_]*)""|\bWrite\w*\(\s*(?:json|writer)\s*,\s*""([a-z][a-z0-9_]*)""")]
+    private static partial Regex JsonWrite();
+
+    [GeneratedRegex(@"```[\s\S]*?```|`[^`\n]+`")]
+    private static partial Regex CodeSpanOrFence();
+
+    [GeneratedRegex(@"[A-Za-z_][A-Za-z0-9_]*")]
+    private static partial Regex Identifier();
 
     [GeneratedRegex(@"const\s+string\s+\w*Header\w*\s*=\s*""([^""]+)""")]
     private static partial Regex HeaderConstant();
