@@ -1,3 +1,18 @@
+// THE CONVENTION FOR C# BLOCKS IN THE DOCUMENTATION (README.md, docs/advanced.md, docs/configuration.md, docs/api.md)
+//
+// Every ```csharp block compiles, one block at a time, against the four packages, the ASP.NET Core shared framework and the
+// SDKs the docs show (OpenAI, Anthropic, EF Core SQLite), as a console app of top-level statements. A block is either:
+//
+//   1. a complete file: its first code line is a `using` directive or a `namespace`. It compiles as it is, with only the
+//      implicit usings of an ASP.NET Core project (SnippetCompiler.WebUsings); or
+//   2. Program.cs statements (optionally followed by type declarations), in which `builder` (a WebApplicationBuilder) and
+//      `app` (a WebApplication) are in scope unless the block declares them itself (`var builder = ...`,
+//      `var app = builder.Build();`). Besides the implicit usings, every namespace of the packages' public types and the
+//      client SDKs' namespaces (SnippetCompiler.ClientUsings) are imported, so a block need not repeat its usings.
+//
+// Either way every name a block uses must exist: a class it names (`MyStrategy`) is declared in the block. A compile error
+// is reported with the markdown file and line it comes from (README.md(142,27): error CS0246 ...).
+
 namespace AiProxy.Docs.Tests;
 
 /// <summary>
