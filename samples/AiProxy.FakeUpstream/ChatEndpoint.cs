@@ -85,12 +85,14 @@ internal static class ChatEndpoint
             extra.Add(delta => delta.WriteString("reasoning_content", reasoning));
         }
 
-        // Calls stream one after another (all fragments of the first, then the second's), as the real API sends them.
-        for (int call = 0; call < calls.Count; call++)
+        // Calls stream one after another (all fragments of the first, then the second's), as the real API sends them; or,
+        // when asked, interleaved as some providers send parallel calls (every call's first fragment, then every second...).
+        bool interleave = exchange.Behavior.InterleaveToolCalls;
+        for (int outer = 0; outer < (interleave ? 3 : calls.Count); outer++)
         {
-            for (int fragment = 0; fragment < 3; fragment++)
+            for (int inner = 0; inner < (interleave ? calls.Count : 3); inner++)
             {
-                (int c, int f) = (call, fragment);
+                (int c, int f) = interleave ? (inner, outer) : (outer, inner);
                 extra.Add(delta => WriteToolCalls(delta, [calls[c]], id, f, c));
             }
         }

@@ -29,6 +29,7 @@ public sealed class FakeUpstreamBehavior
     private Uri? _redirectTo;
     private long? _rejectBodiesOver;
     private IReadOnlyList<FakeToolCall> _toolCalls = [];
+    private bool _interleaveToolCalls;
     private string? _reasoning;
     private IReadOnlyList<string>? _anthropicContent;
     private string? _anthropicStopReason;
@@ -138,6 +139,10 @@ public sealed class FakeUpstreamBehavior
         set => Write(ref _toolCalls, [.. value ?? throw new ArgumentNullException(nameof(value))]);
     }
 
+    /// <summary>Streamed <see cref="ToolCalls"/> interleave their fragments (every call's first, then every call's second...,
+    /// so the indices go 0, 1, 0, 1...) instead of coming one call after another. Default <see langword="false"/>.</summary>
+    public bool InterleaveToolCalls { get => Read(ref _interleaveToolCalls); set => Write(ref _interleaveToolCalls, value); }
+
     /// <summary>When set, chat answers carry this as <c>reasoning_content</c> (streamed: one delta before the content). Default none.</summary>
     public string? Reasoning { get => Read(ref _reasoning); set => Write(ref _reasoning, value); }
 
@@ -193,6 +198,7 @@ public sealed class FakeUpstreamBehavior
             _redirectTo = null;
             _rejectBodiesOver = null;
             _toolCalls = [];
+            _interleaveToolCalls = false;
             _reasoning = null;
             _anthropicContent = null;
             _anthropicStopReason = null;

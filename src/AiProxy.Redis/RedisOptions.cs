@@ -21,7 +21,7 @@ public sealed class RedisOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>What requests get while Redis is unavailable: <see cref="RedisFailMode.Open"/> (default: this instance's
-    /// in-memory limits) or <see cref="RedisFailMode.Closed"/> (503).</summary>
+    /// in-memory limits and budget spend) or <see cref="RedisFailMode.Closed"/> (503 for a request with limits or budgets).</summary>
     public RedisFailMode FailMode { get; set; } = RedisFailMode.Open;
 
     /// <summary>How often an unavailable Redis is probed; shared state resumes with the first probe that succeeds. Default 1 s.</summary>

@@ -208,6 +208,66 @@ public sealed class AnthropicSdkTests
     }
 
     [Test]
+    public async Task Sdk_streamed_parallel_tool_calls_that_the_provider_interleaves_arrive_as_contiguous_blocks_with_whole_inputs()
+    {
+        _upstream.Behavior.ToolCalls =
+        [
+            new FakeToolCall("get_weather", """{"city":"Paris, \"FR\" {1}"}"""),
+            new FakeToolCall("get_time", """{"tz":"Europe/Paris"}"""),
+            new FakeToolCall("search", """{"q":["a]","b}"]}"""),
+        ];
+        _upstream.Behavior.InterleaveToolCalls = true;
+        var ask = new MessageCreateParams
+        {
+            Model = Model,
+            MaxTokens = 256,
+            Messages = [new UserMessageParam("Weather, time and a search?")],
+            Tools = [new Tool { Name = "get_weather", InputSchema = new InputSchema() }, new Tool { Name = "get_time", InputSchema = new InputSchema() },
+                new Tool { Name = "search", InputSchema = new InputSchema() }],
+        };
+
+        var order = new List<string>();
+        var names = new List<string>();
+        var inputs = new Dictionary<long, StringBuilder>();
+        string? stopReason = null;
+        await foreach (var e in Client().Messages.CreateStreaming(ask))
+        {
+            if (e.TryPickContentBlockStart(out var start))
+            {
+                order.Add($"start:{start!.Index}");
+                names.Add(start.ContentBlock.TryPickToolUse(out var toolUse) ? toolUse!.Name : "?");
+                inputs[start.Index] = new StringBuilder();
+            }
+            else if (e.TryPickContentBlockDelta(out var delta) && delta!.Delta.TryPickInputJson(out var json))
+            {
+                order.Add($"delta:{delta.Index}");
+                inputs[delta.Index].Append(json!.PartialJson);
+            }
+            else if (e.TryPickContentBlockStop(out var stop))
+            {
+                order.Add($"stop:{stop!.Index}");
+            }
+            else if (e.TryPickDelta(out var messageDelta))
+            {
+                stopReason = messageDelta!.Delta.StopReason?.Raw();
+            }
+        }
+
+        Assert.That(names, Is.EqualTo(new[] { "get_weather", "get_time", "search" }), "one block per call, in index order");
+        for (var block = 0; block < 3; block++)
+        {
+            var first = order.IndexOf($"start:{block}");
+            var last = order.IndexOf($"stop:{block}");
+            Assert.That(order.Skip(first + 1).Take(last - first - 1), Is.All.EqualTo($"delta:{block}"), $"block {block}'s deltas are contiguous");
+        }
+
+        Assert.That(JsonDocument.Parse(inputs[0].ToString()).RootElement.GetProperty("city").GetString(), Is.EqualTo("Paris, \"FR\" {1}"));
+        Assert.That(JsonDocument.Parse(inputs[1].ToString()).RootElement.GetProperty("tz").GetString(), Is.EqualTo("Europe/Paris"));
+        Assert.That(inputs[2].ToString(), Is.EqualTo("""{"q":["a]","b}"]}"""), "no fragment lost");
+        Assert.That(stopReason, Is.EqualTo("tool_use"));
+    }
+
+    [Test]
     public async Task Sdk_count_tokens_answers_an_estimate_without_calling_a_provider()
     {
         var text = string.Join(' ', Enumerable.Repeat("The quick brown fox jumps over the lazy dog.", 20));

@@ -16,12 +16,15 @@ public sealed class ChatAnswerTranslatorTests
 
     /// <summary>Relays <paramref name="chunks"/> (OpenAI data payloads, then [DONE]) through the event relay with the
     /// translator, reading <paramref name="readSize"/> bytes at a time; returns Anthropic's events.</summary>
-    private static async Task<List<(string Name, JsonElement Data)>> TranslateStreamAsync(int readSize, params string[] chunks)
+    private static Task<List<(string Name, JsonElement Data)>> TranslateStreamAsync(int readSize, params string[] chunks)
+        => TranslateStreamAsync(new ChatAnswerTranslator("claude-x", PromptEstimate), readSize, chunks);
+
+    private static async Task<List<(string Name, JsonElement Data)>> TranslateStreamAsync(ChatAnswerTranslator translator, int readSize, params string[] chunks)
     {
         var sse = string.Concat(chunks.Select(c => $"data: {c}\n\n")) + "data: [DONE]\n\n";
         using var relay = new EventStreamRelay(new TrickleStream(Encoding.UTF8.GetBytes(sse), readSize), dropUsageChunk: false, expectDone: true, new UsageData())
         {
-            Translator = new ChatAnswerTranslator("claude-x", PromptEstimate),
+            Translator = translator,
         };
         var (first, _) = await relay.ReadFirstEventAsync(CancellationToken.None);
         Assert.That(first, Is.EqualTo(EventStreamRelay.FirstEvent.Ready));
@@ -30,7 +33,11 @@ public sealed class ChatAnswerTranslatorTests
         Assert.That(outcome, Is.EqualTo(RelayOutcome.Completed));
         await pipe.Writer.CompleteAsync();
         var read = await pipe.Reader.ReadAtLeastAsync(int.MaxValue);
-        var text = Encoding.UTF8.GetString(read.Buffer.ToArray());
+        return Parse(Encoding.UTF8.GetString(read.Buffer.ToArray()));
+    }
+
+    private static List<(string Name, JsonElement Data)> Parse(string text)
+    {
         var events = new List<(string, JsonElement)>();
         foreach (var block in text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
         {
@@ -107,6 +114,87 @@ public sealed class ChatAnswerTranslatorTests
         Assert.That(Input(events, 1), Is.EqualTo("""{"city":"Paris"}"""), "the arguments whole, in order");
         Assert.That(Input(events, 2), Is.EqualTo("{}"), "a call without arguments has an empty object, never an empty string");
         Assert.That(events[^2].Data.GetProperty("delta").GetProperty("stop_reason").GetString(), Is.EqualTo("tool_use"));
+    }
+
+    [TestCase(1)]
+    [TestCase(4096)]
+    public async Task Interleaved_parallel_tool_calls_each_get_one_contiguous_block_in_index_order_whatever_the_read_size(int readSize)
+    {
+        var events = await TranslateStreamAsync(
+            readSize,
+            Chunk("""{"role":"assistant","content":null}"""),
+            Chunk(Tool(0, "call_a", "get_weather", "")),
+            Chunk(Tool(1, "call_b", "get_time", "")),
+            Chunk(Tool(0, null, null, """{"city":""")),
+            Chunk(Tool(1, null, null, """{"tz":""")),
+            Chunk(Tool(2, "call_c", "search", """{"q":"a } b""")),
+            Chunk(Tool(0, null, null, "\"Paris, \\\"FR\\\" {x}\"")),
+            Chunk(Tool(1, null, null, "\"Europe/Paris\"")),
+            Chunk(Tool(2, null, null, " \\\" ]\"}")),
+            Chunk(Tool(0, null, null, "}")),
+            Chunk(Tool(1, null, null, "}")),
+            Chunk("{}", "tool_calls"));
+
+        AssertGrammar(events);
+        var starts = events.Where(e => e.Name == "content_block_start").Select(e => e.Data.GetProperty("content_block")).ToArray();
+        Assert.That(starts.Select(b => b.GetProperty("id").GetString()), Is.EqualTo(new[] { "call_a", "call_b", "call_c" }), "blocks in index order");
+        Assert.That(starts.Select(b => b.GetProperty("name").GetString()), Is.EqualTo(new[] { "get_weather", "get_time", "search" }));
+        Assert.That(Input(events, 0), Is.EqualTo("""{"city":"Paris, \"FR\" {x}"}"""), "no fragment lost, braces in strings not counted");
+        Assert.That(Input(events, 1), Is.EqualTo("""{"tz":"Europe/Paris"}"""));
+        Assert.That(Input(events, 2), Is.EqualTo("""{"q":"a } b \" ]"}"""));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.DoesNotThrow(() => JsonDocument.Parse(Input(events, i)).Dispose(), $"block {i}'s input is one JSON value");
+        }
+
+        Assert.That(events[^2].Data.GetProperty("delta").GetProperty("stop_reason").GetString(), Is.EqualTo("tool_use"));
+    }
+
+    [Test]
+    public void A_call_that_follows_a_whole_one_streams_at_once_and_an_interleaved_one_waits_for_the_open_block()
+    {
+        var translator = new ChatAnswerTranslator("claude-x", PromptEstimate);
+        var usage = new UsageData();
+        var output = new ArrayBufferWriter<byte>();
+        List<(string Name, JsonElement Data)> Feed(string chunk)
+        {
+            output.ResetWrittenCount();
+            translator.WriteEvent(Encoding.UTF8.GetBytes(chunk), usage, output);
+            return Parse(Encoding.UTF8.GetString(output.WrittenSpan));
+        }
+
+        static string? Json(List<(string Name, JsonElement Data)> events)
+            => events.Where(e => e.Name == "content_block_delta").Select(e => e.Data.GetProperty("delta").GetProperty("partial_json").GetString()).SingleOrDefault();
+
+        Feed(Chunk(Tool(0, "call_a", "a", """{"x":""")));
+        Assert.That(Feed(Chunk(Tool(1, "call_b", "b", """{"y":"""))), Is.Empty, "call_b waits while call_a's block is open");
+        var closing = Feed(Chunk(Tool(0, null, null, "1}")));
+        Assert.That(closing.Select(e => e.Name), Is.EqualTo(new[] { "content_block_delta", "content_block_stop", "content_block_start", "content_block_delta" }),
+            "call_a is whole: its block stops, and call_b goes next with what it held");
+        Assert.That(closing[2].Data.GetProperty("content_block").GetProperty("id").GetString(), Is.EqualTo("call_b"));
+        Assert.That(closing[3].Data.GetProperty("delta").GetProperty("partial_json").GetString(), Is.EqualTo("""{"y":"""));
+        Assert.That(Json(Feed(Chunk(Tool(1, null, null, "2}")))), Is.EqualTo("2}"), "then call_b streams live");
+        var third = Feed(Chunk(Tool(2, "call_c", "c", """{"z":""")));
+        Assert.That(third.Select(e => e.Name), Is.EqualTo(new[] { "content_block_start", "content_block_delta" }),
+            "a call after whole ones is not held back");
+    }
+
+    [Test]
+    public async Task Interleaved_calls_held_back_past_the_limit_end_the_stream_with_an_error_event()
+    {
+        var translator = new ChatAnswerTranslator("claude-x", PromptEstimate) { MaxBufferedToolBytes = 64 };
+        var events = await TranslateStreamAsync(
+            translator,
+            4096,
+            Chunk(Tool(0, "call_a", "a", """{"x":""")),
+            Chunk(Tool(1, "call_b", "b", "{\"y\":\"" + new string('z', 40))),
+            Chunk(Tool(1, null, null, new string('z', 40))),
+            Chunk(Tool(0, null, null, "1}")),
+            Chunk("{}", "tool_calls"));
+
+        Assert.That(events[^1].Name, Is.EqualTo("error"));
+        Assert.That(events[^1].Data.GetProperty("error").GetProperty("message").GetString(), Does.Contain("64 bytes"));
+        Assert.That(events.Count(e => e.Name == "error"), Is.EqualTo(1), "nothing after the error");
     }
 
     [Test]

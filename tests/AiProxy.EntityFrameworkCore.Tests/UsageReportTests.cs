@@ -96,9 +96,55 @@ public sealed class UsageReportTests(StoreProvider provider)
         var byToken = await CsvAsync(host, "token");
         var byModel = await CsvAsync(host, "model");
 
-        Assert.That(byToken[0], Is.EqualTo("token,requests,input_tokens,output_tokens,total_tokens"));
+        Assert.That(byToken[0], Is.EqualTo("token,requests,input_tokens,output_tokens,total_tokens,cost,unpriced_requests"));
         Assert.That(byToken[1], Does.StartWith("csv-token,3,"));
-        Assert.That(byModel, Does.Contain("\"'=cmd,\"\"x\"\"\",2,0,0,0"), "quoted, and never a spreadsheet formula");
+        Assert.That(byModel, Does.Contain("\"'=cmd,\"\"x\"\"\",2,0,0,0,0,0"), "quoted, and never a spreadsheet formula");
+    }
+
+    [Test]
+    public async Task The_days_cost_is_stored_per_token_and_model_and_reported_in_json_and_csv_with_unpriced_requests_apart()
+    {
+        // A dollar a token, in and out: a priced request costs exactly its total tokens in dollars. gpt-4o has no price.
+        var settings = new Dictionary<string, string?>
+        {
+            ["Pricing:Models:0:Model"] = "gpt-4o-mini",
+            ["Pricing:Models:0:InputPer1M"] = "1000000",
+            ["Pricing:Models:0:OutputPer1M"] = "1000000",
+        };
+        await using var host = await StoreHost.StartAsync(_database, _local, settings: settings);
+        var key = await host.CreateTokenAsync("spender");
+        Assert.That(await host.ChatAsync(key, "gpt-4o-mini"), Is.EqualTo(200));
+        Assert.That(await host.ChatAsync(key, "gpt-4o-mini"), Is.EqualTo(200));
+        Assert.That(await host.ChatAsync(key, "gpt-4o"), Is.EqualTo(200));
+        await WaitForUsageAsync(host, 3);
+
+        await using (var db = host.CreateContext())
+        {
+            var priced = await db.Usage.AsNoTracking().SingleAsync(u => u.Caller == "spender" && u.Model == "gpt-4o-mini");
+            var unpriced = await db.Usage.AsNoTracking().SingleAsync(u => u.Caller == "spender" && u.Model == "gpt-4o");
+            Assert.That(priced.TotalTokens, Is.GreaterThan(0));
+            Assert.That(priced.CostNanodollars, Is.EqualTo(priced.TotalTokens * 1_000_000_000L), "a dollar a token");
+            Assert.That(priced.UnpricedRequests, Is.Zero);
+            Assert.That(unpriced.CostNanodollars, Is.Zero);
+            Assert.That(unpriced.UnpricedRequests, Is.EqualTo(1), "an unknown cost is counted apart, not as 0");
+        }
+
+        using var json = JsonDocument.Parse(await host.Admin.GetStringAsync("admin/usage?group_by=model"));
+        var rows = json.RootElement.GetProperty("data").EnumerateArray().ToDictionary(r => r.GetProperty("model").GetString()!);
+        var mini = rows["gpt-4o-mini"];
+        Assert.That(mini.GetProperty("cost").GetDecimal(), Is.EqualTo(mini.GetProperty("total_tokens").GetDecimal()));
+        Assert.That(mini.GetProperty("unpriced_requests").GetInt64(), Is.Zero);
+        Assert.That(rows["gpt-4o"].GetProperty("cost").GetDecimal(), Is.Zero);
+        Assert.That(rows["gpt-4o"].GetProperty("unpriced_requests").GetInt64(), Is.EqualTo(1));
+        using var byToken = JsonDocument.Parse(await host.Admin.GetStringAsync("admin/usage?group_by=token"));
+        var spender = byToken.RootElement.GetProperty("data").EnumerateArray().Single(r => r.GetProperty("token").GetString() == "spender");
+        Assert.That(spender.GetProperty("cost").GetDecimal(), Is.EqualTo(mini.GetProperty("cost").GetDecimal()));
+
+        var csv = await CsvAsync(host, "model");
+        Assert.That(csv[0], Is.EqualTo("model,requests,input_tokens,output_tokens,total_tokens,cost,unpriced_requests"));
+        var miniTotal = mini.GetProperty("total_tokens").GetInt64().ToString(CultureInfo.InvariantCulture);
+        Assert.That(csv, Does.Contain($"gpt-4o,1,{rows["gpt-4o"].GetProperty("input_tokens").GetInt64()},{rows["gpt-4o"].GetProperty("output_tokens").GetInt64()},{rows["gpt-4o"].GetProperty("total_tokens").GetInt64()},0,1"));
+        Assert.That(csv.Single(l => l.StartsWith("gpt-4o-mini,", StringComparison.Ordinal)), Does.EndWith($",{miniTotal},{miniTotal},0"));
     }
 
     [TestCase("group_by=user", "group_by")]

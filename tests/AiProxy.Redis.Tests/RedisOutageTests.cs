@@ -125,4 +125,95 @@ public sealed class RedisOutageTests
 
         Assert.That(cluster.Upstreams[0].ForwardedCount(), Is.EqualTo(12));
     }
+
+    private const string BudgetBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}],"max_tokens":5}""";
+
+    /// <summary>A token with a budget and no rate limit (so the limiter never asks Redis), a completion token at $1.</summary>
+    private static Dictionary<string, string?> Budgeted(Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Tokens:tests:Key"] = ProxyHost.Token,
+            ["Pricing:Models:0:Model"] = "gpt-4o-mini",
+            ["Pricing:Models:0:InputPer1M"] = "0",
+            ["Pricing:Models:0:OutputPer1M"] = "1000000",
+        };
+        foreach (var (key, value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    [Test]
+    public async Task Failing_closed_refuses_a_token_with_a_budget_and_no_rate_limit_with_503_while_Redis_is_down()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ScaleOut.StartAsync(
+            Budgeted(new() { ["Tokens:tests:Budget:Amount"] = "1000" }), instances: 1, server: redis, configure: o => o.FailMode = RedisFailMode.Closed);
+        using (var first = await cluster.ChatAsync(0, BudgetBody))
+        {
+            Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        await redis.StopAsync();
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await cluster.ChatAsync(0, BudgetBody);
+            await OpenAiErrorAssert.IsErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "server_error", "budget_unavailable");
+            Assert.That(refused.Headers.RetryAfter, Is.Not.Null);
+        }
+
+        Assert.That(cluster.Upstreams[0].ForwardedCount(), Is.EqualTo(1), "no request reached the upstream on an instance's own spend");
+
+        await redis.RestartAsync();
+        Assert.That(await Poll.EventuallyAsync(async () =>
+        {
+            using var response = await cluster.ChatAsync(0, BudgetBody);
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(15)), Is.True, "budgeted requests pass again once Redis is back");
+    }
+
+    [Test]
+    public async Task Failing_closed_refuses_a_request_whose_provider_has_a_budget_with_503_while_Redis_is_down()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ScaleOut.StartAsync(
+            Budgeted(new() { ["Providers:primary:Budget:Amount"] = "1000" }), instances: 1, server: redis, configure: o => o.FailMode = RedisFailMode.Closed);
+        await redis.StopAsync();
+
+        using (var refused = await cluster.ChatAsync(0, BudgetBody))
+        {
+            await OpenAiErrorAssert.IsErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "server_error", "budget_unavailable");
+        }
+
+        Assert.That(cluster.Upstreams[0].ForwardedCount(), Is.Zero);
+        var status = await cluster.Hosts[0].Client.GetStringAsync("status");
+        Assert.That(status, Does.Not.Contain("budget_exhausted"), "an unreachable store is not a spent budget");
+    }
+
+    [Test]
+    public async Task Failing_open_keeps_serving_a_token_with_a_budget_on_the_instances_own_spend_while_Redis_is_down()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ScaleOut.StartAsync(
+            Budgeted(new() { ["Tokens:tests:Budget:Amount"] = "12" }), instances: 1, server: redis);
+        await redis.StopAsync();
+
+        // $5 reserved, $3 spent each: 12 holds three answers of this instance's own, not a fourth.
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await cluster.ChatAsync(0, BudgetBody);
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                await cluster.Usage[0].WaitForRecordAsync(); // settled: the next request sees $3 spent, not $5 reserved
+            }
+        }
+
+        Assert.That(statuses, Is.EqualTo(new[] { HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
+    }
 }

@@ -212,12 +212,12 @@ internal sealed partial class ProxyDispatcher
     }
 
     /// <summary>The provider's budget reservation for an attempt; the provider leaves the flight it entered when refused or cancelled.</summary>
-    private async ValueTask<bool> ReserveBudgetAsync(BudgetHold hold, ProviderClient provider, ProxyRequest request, CancellationToken clientAborted)
+    private async ValueTask<ProxyError?> ReserveBudgetAsync(BudgetHold hold, ProviderClient provider, ProxyRequest request, CancellationToken clientAborted)
     {
-        bool fits;
+        ProxyError? refusal;
         try
         {
-            fits = await _budgets.ReserveAttemptAsync(hold, provider, request, clientAborted).ConfigureAwait(false);
+            refusal = await _budgets.ReserveAttemptAsync(hold, provider, request, clientAborted).ConfigureAwait(false);
         }
         catch
         {
@@ -225,12 +225,12 @@ internal sealed partial class ProxyDispatcher
             throw;
         }
 
-        if (!fits)
+        if (refusal is not null)
         {
             provider.LeaveFlight();
         }
 
-        return fits;
+        return refusal;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -255,9 +255,9 @@ internal sealed partial class ProxyDispatcher
         }
 
         // A provider with a budget holds this request's worst case there before anything is sent; none left: not sent.
-        if (request.Selection.Budget is { } hold && !await ReserveBudgetAsync(hold, provider, request, clientAborted).ConfigureAwait(false))
+        if (request.Selection.Budget is { } hold && await ReserveBudgetAsync(hold, provider, request, clientAborted).ConfigureAwait(false) is { } budgetRefusal)
         {
-            return AttemptOutcome.Failed(_budgets.AttemptRefusal(hold, provider.Name), AttemptClassifier.Refused);
+            return AttemptOutcome.Failed(budgetRefusal, AttemptClassifier.Refused);
         }
 
         // The attempt starts: its provider (and only it: not one the plan skipped) is charged against its capacity.

@@ -29,8 +29,11 @@ internal sealed class BudgetHold(ProxyBudget? caller, decimal reserved, ProxyBud
     /// <summary>The earliest end of the exhausted providers' periods (<see cref="ProvidersExhausted"/>).</summary>
     public DateTimeOffset? ProvidersResetAt { get; init; }
 
+    /// <summary>The store could not decide (a shared store that fails closed is unreachable): refused with 503.</summary>
+    public bool StoreUnavailable => decision.Unavailable;
+
     /// <summary>The request may go ahead.</summary>
-    public bool IsAdmitted => CallerAdmitted && !ProvidersExhausted;
+    public bool IsAdmitted => CallerAdmitted && !ProvidersExhausted && !StoreUnavailable;
 
     public ReadOnlySpan<ProviderBudget> Providers => providers;
 

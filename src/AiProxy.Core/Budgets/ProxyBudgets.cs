@@ -100,6 +100,11 @@ internal sealed class ProxyBudgets(
             new ProxyBudgetRequest { Caller = callerBudget, CallerCost = callerBudget is null ? 0 : worst, Providers = checks },
             cancellationToken).ConfigureAwait(false);
 
+        if (decision.Unavailable)
+        {
+            return new BudgetHold(callerBudget, worst, decision, providers); // refused, and no provider is marked exhausted
+        }
+
         for (var i = 0; i < count; i++)
         {
             var room = i < decision.ProvidersAvailable.Count && decision.ProvidersAvailable[i];
@@ -130,34 +135,40 @@ internal sealed class ProxyBudgets(
     /// <summary>
     /// Reserves the worst case of <paramref name="request"/> at <paramref name="provider"/> in that provider's budget as an
     /// attempt starts on it, when it has one (once per provider and request: only one attempt ever answers, and the others
-    /// cost nothing). <see langword="false"/> when it does not fit: the attempt must not be sent. Atomic in the store like a
-    /// caller's reservation, so concurrent requests overspend a provider's budget by at most one worst case.
+    /// cost nothing). The error to end the attempt with when it does not fit (or the store cannot decide): the attempt must
+    /// not be sent; <see langword="null"/> when it may go. Atomic in the store like a caller's reservation, so concurrent
+    /// requests overspend a provider's budget by at most one worst case.
     /// </summary>
     /// <remarks>The provider is known only here, after admission, so this is a store call of its own: with Redis one more
     /// round trip, for an attempt on a provider with a budget only.</remarks>
-    public async ValueTask<bool> ReserveAttemptAsync(BudgetHold hold, IProviderClient provider, ProxyRequest request, CancellationToken cancellationToken)
+    public async ValueTask<ProxyError?> ReserveAttemptAsync(BudgetHold hold, IProviderClient provider, ProxyRequest request, CancellationToken cancellationToken)
     {
         var index = hold.IndexOf(provider.Name);
         if (index < 0 || hold.IsSettled || hold.HasAttemptReservation(index))
         {
-            return true;
+            return null;
         }
 
         var owned = hold.Providers[index];
         var cost = pricing.WorstCase(provider, request, request.Selection.PromptTokens + request.Selection.CompletionTokens);
         if (cost <= 0)
         {
-            return true; // unpriced there: nothing to reserve (the real cost, if any, is charged at settlement)
+            return null; // unpriced there: nothing to reserve (the real cost, if any, is charged at settlement)
         }
 
         // A queued store (Redis) sends the reservation only when told: start it, send it, then wait for the answer.
         var pending = store.ReserveAsync(new ProxyBudgetRequest { Caller = owned.Budget, CallerCost = cost }, cancellationToken);
         SendQueued();
         var decision = await pending.ConfigureAwait(false);
+        if (decision.Unavailable)
+        {
+            return StoreUnavailable();
+        }
+
         if (!decision.CallerAdmitted)
         {
             _lastChecks[owned.Provider] = (owned.Budget.Key, true);
-            return false;
+            return AttemptRefusal(hold, provider.Name);
         }
 
         if (!hold.AddAttemptReservation(index, cost))
@@ -166,7 +177,7 @@ internal sealed class ProxyBudgets(
             SendQueued();
         }
 
-        return true;
+        return null;
     }
 
     /// <summary>Replaces the hold's reservations with <paramref name="cost"/>: the caller's, and those its attempts made in
@@ -222,15 +233,28 @@ internal sealed class ProxyBudgets(
     /// (<c>x-should-retry: false</c>), with the reset in the message and in <c>Retry-After</c>.</summary>
     public ProxyError Refusal(BudgetHold hold)
     {
+        if (hold.StoreUnavailable)
+        {
+            return StoreUnavailable();
+        }
+
         var (subject, reset) = hold.CallerAdmitted
             ? ("every provider that serves this model has spent its budget", hold.ProvidersResetAt)
             : ("this token has spent its budget", hold.Caller?.ResetsAt);
         return Quota(subject, reset);
     }
 
+    /// <summary>The 503 for a request whose budgets the store could not check (a shared store that fails closed is
+    /// unreachable): the gateway's trouble, not the caller's, shaped like the rate limiter's in the same case.</summary>
+    private static ProxyError StoreUnavailable()
+        => new(503, "server_error", "budget_unavailable", "The gateway cannot check budgets right now. Please try again shortly.")
+        {
+            RetryAfterSeconds = 1,
+        };
+
     /// <summary>The error of an attempt whose provider's budget had no room for it when it was to start (the answer when it
     /// was the last candidate).</summary>
-    public ProxyError AttemptRefusal(BudgetHold hold, string provider)
+    private ProxyError AttemptRefusal(BudgetHold hold, string provider)
     {
         var index = hold.IndexOf(provider);
         return Quota("every provider that serves this model has spent its budget", index < 0 ? null : hold.Providers[index].Budget.ResetsAt);

@@ -138,7 +138,7 @@ internal sealed partial class ProxyExchange(
         {
             if (!budget.IsAdmitted)
             {
-                LogBudgetRefused(logger, request.Method, request.Path, request.Model, caller.Name, budget.CallerAdmitted ? "providers" : "token");
+                LogBudgetRefused(logger, request.Method, request.Path, request.Model, caller.Name, budget.StoreUnavailable ? "store unavailable" : budget.CallerAdmitted ? "providers" : "token");
                 events.BudgetRefused(caller.Name);
                 await lease.SettleAsync(null, 0, CancellationToken.None).ConfigureAwait(false);
                 await sink.WriteErrorAsync(budgets.Refusal(budget), null).ConfigureAwait(false);

@@ -2,14 +2,16 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AiProxy.EntityFrameworkCore.Data;
+using AiProxy.Pricing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 
 namespace AiProxy.EntityFrameworkCore.Admin;
 
-/// <summary><c>GET /admin/usage?from=&amp;to=&amp;group_by=token|model|provider</c>: the persisted daily usage of a range of
-/// UTC days (both ends included; default the last 30 days), summed per token, model or provider, as JSON or, for
-/// <c>Accept: text/csv</c>, as CSV.</summary>
+/// <summary><c>GET /admin/usage?from=&amp;to=&amp;group_by=token|model|provider</c>: the persisted daily usage and cost of a
+/// range of UTC days (both ends included; default the last 30 days), summed per token, model or provider, as JSON or, for
+/// <c>Accept: text/csv</c>, as CSV. Cost is in US dollars; requests whose model had no price are counted apart
+/// (<c>unpriced_requests</c>), their cost being unknown.</summary>
 internal sealed class UsageReport(ProxyStoreContextFactory contexts, TimeProvider time)
 {
     public const int MaxDays = 3660;
@@ -68,7 +70,9 @@ internal sealed class UsageReport(ProxyStoreContextFactory contexts, TimeProvide
             _ => days.GroupBy(u => u.Caller),
         };
         var rows = await grouped
-            .Select(g => new Row(g.Key, g.Sum(u => u.Requests), g.Sum(u => u.InputTokens), g.Sum(u => u.OutputTokens), g.Sum(u => u.TotalTokens)))
+            .Select(g => new Row(
+                g.Key, g.Sum(u => u.Requests), g.Sum(u => u.InputTokens), g.Sum(u => u.OutputTokens), g.Sum(u => u.TotalTokens),
+                g.Sum(u => u.CostNanodollars), g.Sum(u => u.UnpricedRequests)))
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         rows.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         return rows;
@@ -92,6 +96,8 @@ internal sealed class UsageReport(ProxyStoreContextFactory contexts, TimeProvide
             writer.WriteNumber("input_tokens", row.InputTokens);
             writer.WriteNumber("output_tokens", row.OutputTokens);
             writer.WriteNumber("total_tokens", row.TotalTokens);
+            writer.WriteNumber("cost", Nanodollars.ToUsd(row.CostNanodollars));
+            writer.WriteNumber("unpriced_requests", row.UnpricedRequests);
             writer.WriteEndObject();
         }
 
@@ -103,14 +109,16 @@ internal sealed class UsageReport(ProxyStoreContextFactory contexts, TimeProvide
     {
         context.Response.ContentType = "text/csv; charset=utf-8";
         var csv = new StringBuilder();
-        csv.Append(groupBy).Append(",requests,input_tokens,output_tokens,total_tokens\n");
+        csv.Append(groupBy).Append(",requests,input_tokens,output_tokens,total_tokens,cost,unpriced_requests\n");
         foreach (var row in rows)
         {
             csv.Append(Escape(row.Key)).Append(',')
                 .Append(row.Requests.ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(row.InputTokens.ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(row.OutputTokens.ToString(CultureInfo.InvariantCulture)).Append(',')
-                .Append(row.TotalTokens.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                .Append(row.TotalTokens.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(Nanodollars.ToUsd(row.CostNanodollars).ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(row.UnpricedRequests.ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
 
         await context.Response.WriteAsync(csv.ToString(), context.RequestAborted).ConfigureAwait(false);
@@ -146,5 +154,5 @@ internal sealed class UsageReport(ProxyStoreContextFactory contexts, TimeProvide
         return false;
     }
 
-    private sealed record Row(string Key, long Requests, long InputTokens, long OutputTokens, long TotalTokens);
+    private sealed record Row(string Key, long Requests, long InputTokens, long OutputTokens, long TotalTokens, long CostNanodollars, long UnpricedRequests);
 }

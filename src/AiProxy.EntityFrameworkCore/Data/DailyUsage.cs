@@ -1,6 +1,6 @@
 namespace AiProxy.EntityFrameworkCore.Data;
 
-/// <summary>Requests and tokens of one caller, provider and model on one UTC day, summed over every instance.</summary>
+/// <summary>Requests, tokens and cost of one caller, provider and model on one UTC day, summed over every instance.</summary>
 internal sealed class DailyUsage
 {
     public DateOnly Day { get; set; }
@@ -18,4 +18,11 @@ internal sealed class DailyUsage
     public long OutputTokens { get; set; }
 
     public long TotalTokens { get; set; }
+
+    /// <summary>The priced requests' cost in billionths of a US dollar (<c>Nanodollars</c>): whole numbers, so that every
+    /// database sums them exactly and atomically.</summary>
+    public long CostNanodollars { get; set; }
+
+    /// <summary>Requests whose model had no price while prices were configured: their cost is unknown, not counted as 0.</summary>
+    public long UnpricedRequests { get; set; }
 }

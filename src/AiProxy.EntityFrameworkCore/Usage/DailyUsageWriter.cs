@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using AiProxy.EntityFrameworkCore.Data;
+using AiProxy.Pricing;
 using AiProxy.Usage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace AiProxy.EntityFrameworkCore.Usage;
 
 /// <summary>
-/// Persists usage per UTC day, caller, provider and model. A request only adds to counters in memory; every
+/// Persists usage and cost per UTC day, caller, provider and model. A request only adds to counters in memory; every
 /// <see cref="ProxyStorageOptions.UsageFlushInterval"/> a loop adds them to the table with one atomic
 /// <c>UPDATE ... SET requests = requests + n</c> per key (an <c>INSERT</c> the first time), so instances sharing the
 /// database never overwrite each other. Written amounts are subtracted from the counters, so
@@ -31,7 +32,7 @@ internal sealed partial class DailyUsageWriter(
         ArgumentNullException.ThrowIfNull(record);
         var day = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
         var key = new Key(day, Bound(record.Caller), Bound(record.Provider), Bound(record.RequestedModel ?? record.ResponseModel));
-        _pending.GetOrAdd(key, static _ => new Counter()).Add(record.Usage);
+        _pending.GetOrAdd(key, static _ => new Counter()).Add(record);
         return ValueTask.CompletedTask;
     }
 
@@ -95,7 +96,7 @@ internal sealed partial class DailyUsageWriter(
 
     private async Task AddAsync(Key key, Totals totals, CancellationToken cancellationToken)
     {
-        var (requests, input, output, total) = totals;
+        var (requests, input, output, total, cost, unpriced) = totals;
         for (var attempt = 0; ; attempt++)
         {
             await using var db = contexts.Create();
@@ -106,7 +107,9 @@ internal sealed partial class DailyUsageWriter(
                         .SetProperty(u => u.Requests, u => u.Requests + requests)
                         .SetProperty(u => u.InputTokens, u => u.InputTokens + input)
                         .SetProperty(u => u.OutputTokens, u => u.OutputTokens + output)
-                        .SetProperty(u => u.TotalTokens, u => u.TotalTokens + total),
+                        .SetProperty(u => u.TotalTokens, u => u.TotalTokens + total)
+                        .SetProperty(u => u.CostNanodollars, u => u.CostNanodollars + cost)
+                        .SetProperty(u => u.UnpricedRequests, u => u.UnpricedRequests + unpriced),
                     cancellationToken).ConfigureAwait(false);
             if (updated > 0)
             {
@@ -117,6 +120,7 @@ internal sealed partial class DailyUsageWriter(
             {
                 Day = key.Day, Caller = key.Caller, Provider = key.Provider, Model = key.Model,
                 Requests = requests, InputTokens = input, OutputTokens = output, TotalTokens = total,
+                CostNanodollars = cost, UnpricedRequests = unpriced,
             });
             try
             {
@@ -166,11 +170,23 @@ internal sealed partial class DailyUsageWriter(
         public long InputTokens;
         public long OutputTokens;
         public long TotalTokens;
+        public long CostNanodollars;
+        public long UnpricedRequests;
 
-        public void Add(TokenUsage? usage)
+        public void Add(ProxyUsageRecord record)
         {
             Interlocked.Increment(ref Requests);
-            if (usage is not null)
+            if (record.Cost is { } cost)
+            {
+                Interlocked.Add(ref CostNanodollars, Nanodollars.From(cost));
+            }
+
+            if (record.Unpriced)
+            {
+                Interlocked.Increment(ref UnpricedRequests);
+            }
+
+            if (record.Usage is { } usage)
             {
                 Interlocked.Add(ref InputTokens, usage.InputTokens ?? 0);
                 Interlocked.Add(ref OutputTokens, usage.OutputTokens ?? 0);
@@ -184,16 +200,20 @@ internal sealed partial class DailyUsageWriter(
             Interlocked.Add(ref InputTokens, totals.InputTokens);
             Interlocked.Add(ref OutputTokens, totals.OutputTokens);
             Interlocked.Add(ref TotalTokens, totals.TotalTokens);
+            Interlocked.Add(ref CostNanodollars, totals.CostNanodollars);
+            Interlocked.Add(ref UnpricedRequests, totals.UnpricedRequests);
         }
 
         public Totals Read() => new(
-            Volatile.Read(ref Requests), Volatile.Read(ref InputTokens), Volatile.Read(ref OutputTokens), Volatile.Read(ref TotalTokens));
+            Volatile.Read(ref Requests), Volatile.Read(ref InputTokens), Volatile.Read(ref OutputTokens), Volatile.Read(ref TotalTokens),
+            Volatile.Read(ref CostNanodollars), Volatile.Read(ref UnpricedRequests));
     }
 
-    private readonly record struct Totals(long Requests, long InputTokens, long OutputTokens, long TotalTokens)
+    private readonly record struct Totals(long Requests, long InputTokens, long OutputTokens, long TotalTokens, long CostNanodollars, long UnpricedRequests)
     {
-        public bool IsZero => Requests == 0 && InputTokens == 0 && OutputTokens == 0 && TotalTokens == 0;
+        public bool IsZero => Requests == 0 && InputTokens == 0 && OutputTokens == 0 && TotalTokens == 0 && CostNanodollars == 0 && UnpricedRequests == 0;
 
-        public static Totals operator -(Totals a) => new(-a.Requests, -a.InputTokens, -a.OutputTokens, -a.TotalTokens);
+        public static Totals operator -(Totals a)
+            => new(-a.Requests, -a.InputTokens, -a.OutputTokens, -a.TotalTokens, -a.CostNanodollars, -a.UnpricedRequests);
     }
 }

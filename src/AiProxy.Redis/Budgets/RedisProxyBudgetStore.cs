@@ -11,12 +11,16 @@ namespace AiProxy.Redis.Budgets;
 /// Budget spend shared by every instance. A reservation rides in the rate limiter's script call (queued just before the
 /// limiter's acquire, sent with it: no extra round trip), decided atomically on the server so concurrent requests on any
 /// instance never overspend by more than one request's worst case; settlements are queued and sent with the next call,
-/// off the request path. While Redis is unavailable (or a call gets no answer) budgets fall back to this instance's own
-/// in-memory spend, as the rate limiter does in its fail-open mode.
+/// off the request path. While Redis is unavailable (or a call gets no answer) a reservation obeys
+/// <see cref="RedisOptions.FailMode"/> as the rate limiter does: this instance's own in-memory spend
+/// (<see cref="RedisFailMode.Open"/>), or a decision that is <see cref="ProxyBudgetDecision.Unavailable"/>, which the
+/// gateway answers with 503 (<see cref="RedisFailMode.Closed"/>: no budget is ever overspent).
 /// </summary>
 internal sealed class RedisProxyBudgetStore(RedisConnection redis, RedisProxyRateLimiter limiter, InMemoryProxyBudgetStore local)
     : IProxyBudgetStore, IQueuedBudgetStore
 {
+    private static readonly ProxyBudgetDecision Unavailable = new(false, 0, []) { Unavailable = true };
+
     private long _fallbacks;
 
     /// <summary>Reservations decided without Redis, for tests.</summary>
@@ -43,7 +47,7 @@ internal sealed class RedisProxyBudgetStore(RedisConnection redis, RedisProxyRat
     private ValueTask<ProxyBudgetDecision> FallbackAsync(ProxyBudgetRequest request, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _fallbacks);
-        return local.ReserveAsync(request, cancellationToken);
+        return redis.FailsClosed ? ValueTask.FromResult(Unavailable) : local.ReserveAsync(request, cancellationToken);
     }
 
     /// <summary>Sends what is queued: a reservation the limiter's own call did not carry (a caller without rate limits).</summary>

@@ -120,6 +120,31 @@ public sealed class AnthropicStreamingTests : AnthropicFixture
     }
 
     [Test]
+    public async Task A_redacted_thinking_block_streams_whole_in_thinking_blocks_as_the_answer_that_is_not_streamed_carries_it()
+    {
+        Claude.Behavior.AnthropicContent =
+        [
+            Block(new { type = "thinking", thinking = "Let me think.", signature = "sig-123" }),
+            Block(new { type = "redacted_thinking", data = "EmwKAhgBEgy3va3pzix/LafPsn4a" }),
+            Block(new { type = "text", text = "42" }),
+        ];
+
+        using var whole = await StreamAsync("""{"model":"claude-sonnet-4-5","reasoning_effort":"low","max_tokens":2000,"messages":[{"role":"user","content":"?"}]}""");
+        var expected = JsonDocument.Parse(await whole.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("thinking_blocks");
+        using var response = await StreamAsync("""{"model":"claude-sonnet-4-5","stream":true,"reasoning_effort":"low","max_tokens":2000,"messages":[{"role":"user","content":"?"}]}""");
+        var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadAllAsync();
+        var deltas = events.SkipLast(1).Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")).Where(c => c.GetArrayLength() > 0)
+            .Select(c => c[0].GetProperty("delta")).ToList();
+
+        var streamed = deltas.Where(d => d.TryGetProperty("thinking_blocks", out _)).SelectMany(d => d.GetProperty("thinking_blocks").EnumerateArray()).ToList();
+        Assert.That(streamed.Select(b => b.GetRawText()), Is.EqualTo(expected.EnumerateArray().Select(b => b.GetRawText())),
+            "the same blocks, in the same order, as the answer that is not streamed");
+        Assert.That(streamed[1].GetProperty("type").GetString(), Is.EqualTo("redacted_thinking"));
+        Assert.That(streamed[1].GetProperty("data").GetString(), Is.EqualTo("EmwKAhgBEgy3va3pzix/LafPsn4a"));
+        Assert.That(string.Concat(deltas.Select(d => d.TryGetProperty("content", out var c) ? c.GetString() : "")), Is.EqualTo("42"));
+    }
+
+    [Test]
     public async Task An_error_event_after_the_first_content_ends_the_stream_with_an_openai_error_event_and_no_done()
     {
         Claude.Behavior.AnthropicErrorAfterEvents = 4; // message_start, ping, content_block_start, the first text delta

@@ -53,6 +53,19 @@ public sealed class AnthropicResponseTranslatorTests
         Assert.That(AnthropicResponseTranslator.Translate("<html>"u8, null, 1, new ArrayBufferWriter<byte>()), Is.False);
     }
 
+    [Test]
+    public void An_answer_whose_only_thinking_is_redacted_keeps_it_in_thinking_blocks()
+    {
+        var message = Translate("""
+            {"id":"msg_1","model":"m","stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1},
+             "content":[{"type":"redacted_thinking","data":"EmwK"},{"type":"text","text":"x"}]}
+            """).GetProperty("choices")[0].GetProperty("message");
+
+        Assert.That(message.GetProperty("thinking_blocks").GetArrayLength(), Is.EqualTo(1));
+        Assert.That(message.GetProperty("thinking_blocks")[0].GetProperty("data").GetString(), Is.EqualTo("EmwK"));
+        Assert.That(message.TryGetProperty("reasoning_content", out _), Is.False, "no readable thinking");
+    }
+
     private static JsonElement Translate(string json)
     {
         var output = new ArrayBufferWriter<byte>();

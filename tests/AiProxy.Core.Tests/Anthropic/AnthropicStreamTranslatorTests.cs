@@ -74,6 +74,63 @@ public sealed class AnthropicStreamTranslatorTests
         Assert.That(json.Select(c => c.GetProperty("id").GetString()).Distinct(), Is.EqualTo(new[] { "msg_1" }));
     }
 
+    [TestCase(1)]
+    [TestCase(4096)]
+    public async Task A_redacted_thinking_block_is_carried_whole_in_thinking_blocks_after_the_signed_one(int readSize)
+    {
+        const string Redacted = """
+            event: message_start
+            data: {"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}
+
+            event: content_block_start
+            data: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}
+
+            event: content_block_delta
+            data: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Hmm."}}
+
+            event: content_block_delta
+            data: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig-1"}}
+
+            event: content_block_stop
+            data: {"type":"content_block_stop","index":0}
+
+            event: content_block_start
+            data: {"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy3va\/+="}}
+
+            event: content_block_stop
+            data: {"type":"content_block_stop","index":1}
+
+            event: content_block_start
+            data: {"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}
+
+            event: content_block_delta
+            data: {"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"42"}}
+
+            event: content_block_stop
+            data: {"type":"content_block_stop","index":2}
+
+            event: message_delta
+            data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}
+
+            event: message_stop
+            data: {"type":"message_stop"}
+
+
+            """;
+
+        var chunks = await TranslateAsync(Redacted, readSize);
+
+        var deltas = chunks.SkipLast(1).Select(c => JsonDocument.Parse(c).RootElement.GetProperty("choices")).Where(c => c.GetArrayLength() > 0)
+            .Select(c => c[0].GetProperty("delta")).ToList();
+        var blocks = deltas.Where(d => d.TryGetProperty("thinking_blocks", out _)).Select(d => d.GetProperty("thinking_blocks").EnumerateArray().Single()).ToList();
+        Assert.That(blocks.Select(b => b.GetProperty("type").GetString()), Is.EqualTo(new[] { "thinking", "redacted_thinking" }), "in the answer's order");
+        Assert.That(blocks[1].GetProperty("data").GetString(), Is.EqualTo("EmwKAhgBEgy3va/+="), "the encrypted data as it came");
+        Assert.That(blocks[1].TryGetProperty("thinking", out _), Is.False);
+        Assert.That(string.Concat(deltas.Select(d => d.TryGetProperty("reasoning_content", out var r) ? r.GetString() : "")), Is.EqualTo("Hmm."),
+            "redacted thinking is not readable text");
+        Assert.That(string.Concat(deltas.Select(d => d.TryGetProperty("content", out var c) ? c.GetString() : "")), Is.EqualTo("42"));
+    }
+
     [Test]
     public async Task Nothing_is_written_before_the_first_content_so_an_early_error_can_still_fall_back()
     {

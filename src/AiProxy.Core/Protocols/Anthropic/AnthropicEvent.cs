@@ -18,6 +18,7 @@ internal ref struct AnthropicEvent
     public ReadOnlySpan<byte> BlockId;
     public ReadOnlySpan<byte> BlockName;
     public ReadOnlySpan<byte> BlockText;
+    public ReadOnlySpan<byte> BlockData;
     public ReadOnlySpan<byte> MessageId;
     public ReadOnlySpan<byte> MessageModel;
     public ReadOnlySpan<byte> ErrorType;
@@ -180,6 +181,9 @@ internal ref struct AnthropicEvent
                     break;
                 case Section.Block when name.SequenceEqual("text"u8) || name.SequenceEqual("thinking"u8):
                     evt.BlockText = token;
+                    break;
+                case Section.Block when name.SequenceEqual("data"u8):
+                    evt.BlockData = token; // a redacted_thinking block's encrypted thinking
                     break;
                 case Section.Message when name.SequenceEqual("id"u8):
                     evt.MessageId = token;

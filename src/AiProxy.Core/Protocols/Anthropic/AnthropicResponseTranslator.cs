@@ -68,6 +68,7 @@ internal static class AnthropicResponseTranslator
     {
         string? text = null, reasoning = null;
         var tools = 0;
+        var redacted = false;
         var forcedAnswer = false;
         foreach (var block in content.EnumerateArray())
         {
@@ -79,6 +80,10 @@ internal static class AnthropicResponseTranslator
             else if (type == "thinking")
             {
                 reasoning += block.GetProperty("thinking").GetString();
+            }
+            else if (type == "redacted_thinking")
+            {
+                redacted = true;
             }
             else if (type == "tool_use" && forcedTool is not null && block.GetProperty("name").ValueEquals(forcedTool))
             {
@@ -95,6 +100,10 @@ internal static class AnthropicResponseTranslator
         if (reasoning is not null)
         {
             json.WriteString("reasoning_content"u8, reasoning);
+        }
+
+        if (reasoning is not null || redacted)
+        {
             json.WriteStartArray("thinking_blocks"u8);
             foreach (var block in content.EnumerateArray())
             {

@@ -8,7 +8,8 @@ namespace AiProxy.Protocols.Anthropic;
 /// <see cref="AnthropicEventStream"/>'s). One chunk id per stream; the first chunk carries the role, and is only written
 /// with the first content, so that an error right after <c>message_start</c> still fails the attempt before anything was
 /// relayed. Tool blocks get OpenAI tool-call indices counted over tool blocks only; a tool with no argument deltas ends
-/// with <c>"{}"</c>; thinking becomes <c>reasoning_content</c> and, once signed, <c>thinking_blocks</c>; server-tool
+/// with <c>"{}"</c>; thinking becomes <c>reasoning_content</c> and, once signed, <c>thinking_blocks</c>, where a
+/// <c>redacted_thinking</c> block goes too, whole, as the answer that is not streamed carries it; server-tool
 /// blocks are not function calls and are left out; <c>message_delta</c> usage is cumulative (overwritten, never added).
 /// The stream ends with the usage chunk (<c>choices: []</c>) and <c>[DONE]</c>, or, after an <c>error</c> event, with an
 /// OpenAI error event and no <c>[DONE]</c>.
@@ -153,6 +154,10 @@ internal sealed class AnthropicStreamTranslator
         {
             WriteTextDelta(output, "content"u8, evt.BlockText);
         }
+        else if (blockType.SequenceEqual("redacted_thinking"u8) && !evt.BlockData.IsEmpty)
+        {
+            WriteRedactedThinkingBlock(output, evt.BlockData); // whole in its start event: it has no deltas
+        }
     }
 
     private void OnDelta(ref AnthropicEvent evt, IBufferWriter<byte> output)
@@ -272,6 +277,21 @@ internal sealed class AnthropicStreamTranslator
         ArrayPool<byte>.Shared.Return(quoted);
         json.WritePropertyName("signature"u8);
         json.WriteRawValue(rawSignature, skipInputValidation: true);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        EndChoice(output, null);
+    }
+
+    /// <summary>A <c>redacted_thinking</c> block in <c>thinking_blocks</c>, its encrypted <c>data</c> as it came: a client
+    /// must send it back with the turn for the conversation to go on with thinking.</summary>
+    private void WriteRedactedThinkingBlock(IBufferWriter<byte> output, ReadOnlySpan<byte> rawData)
+    {
+        var json = BeginChoice(output);
+        json.WriteStartArray("thinking_blocks"u8);
+        json.WriteStartObject();
+        json.WriteString("type"u8, "redacted_thinking"u8);
+        json.WritePropertyName("data"u8);
+        json.WriteRawValue(rawData, skipInputValidation: true);
         json.WriteEndObject();
         json.WriteEndArray();
         EndChoice(output, null);

@@ -89,6 +89,10 @@ namespace AiProxy.EntityFrameworkCore.Migrations.Postgres
                         .HasColumnType("character varying(256)")
                         .HasColumnName("model");
 
+                    b.Property<long>("CostNanodollars")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cost_nanodollars");
+
                     b.Property<long>("InputTokens")
                         .HasColumnType("bigint")
                         .HasColumnName("input_tokens");
@@ -104,6 +108,10 @@ namespace AiProxy.EntityFrameworkCore.Migrations.Postgres
                     b.Property<long>("TotalTokens")
                         .HasColumnType("bigint")
                         .HasColumnName("total_tokens");
+
+                    b.Property<long>("UnpricedRequests")
+                        .HasColumnType("bigint")
+                        .HasColumnName("unpriced_requests");
 
                     b.HasKey("Day", "Caller", "Provider", "Model");
 

@@ -82,6 +82,10 @@ namespace AiProxy.EntityFrameworkCore.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("model");
 
+                    b.Property<long>("CostNanodollars")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_nanodollars");
+
                     b.Property<long>("InputTokens")
                         .HasColumnType("INTEGER")
                         .HasColumnName("input_tokens");
@@ -97,6 +101,10 @@ namespace AiProxy.EntityFrameworkCore.Migrations.Sqlite
                     b.Property<long>("TotalTokens")
                         .HasColumnType("INTEGER")
                         .HasColumnName("total_tokens");
+
+                    b.Property<long>("UnpricedRequests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("unpriced_requests");
 
                     b.HasKey("Day", "Caller", "Provider", "Model");
 

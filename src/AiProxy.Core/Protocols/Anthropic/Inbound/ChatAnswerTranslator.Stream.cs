@@ -9,7 +9,8 @@ namespace AiProxy.Protocols.Anthropic.Inbound;
 /// The stream part: OpenAI chunks become Anthropic's event grammar, <c>message_start</c> (input tokens from the provider's
 /// usage, else the estimate), then per block <c>content_block_start</c>, its deltas and <c>content_block_stop</c> with dense
 /// indices and one block open at a time, then <c>message_delta</c> (a stop reason, never null, and the cumulative usage) and
-/// <c>message_stop</c>. Text and reasoning deltas are copied as their raw JSON string tokens, never decoded.
+/// <c>message_stop</c>. Text and reasoning deltas are copied as their raw JSON string tokens, never decoded. Parallel tool
+/// calls whose fragments a provider interleaves each get one contiguous block (<see cref="ToolCallQueue"/>).
 /// </summary>
 internal sealed partial class ChatAnswerTranslator : IResponseTranslator
 {
@@ -21,8 +22,11 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
         Tool,
     }
 
-    private readonly List<int> _toolsSeen = [];
+    /// <summary>The default of <see cref="MaxBufferedToolBytes"/>: 1 MiB.</summary>
+    public const int DefaultMaxBufferedToolBytes = 1 << 20;
+
     private readonly List<ToolCallDelta> _calls = [];
+    private ToolCallQueue? _tools;
     private Utf8JsonWriter? _json;
     private bool _started;
     private bool _ended;
@@ -32,6 +36,12 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
     private bool _openToolHasInput;
     private string? _finishReason;
     private int _deltas;
+
+    /// <summary>The most bytes of tool call arguments held back while another call's block is open (interleaved parallel
+    /// calls); past it the stream ends with an error event.</summary>
+    public int MaxBufferedToolBytes { get; init; } = DefaultMaxBufferedToolBytes;
+
+    private ToolCallQueue Tools => _tools ??= new ToolCallQueue(MaxBufferedToolBytes);
 
     public void WriteEvent(ReadOnlySpan<byte> payload, UsageData usage, IBufferWriter<byte> output)
     {
@@ -46,6 +56,7 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
             var message = AnthropicErrors.ReadMessage(payload);
             AnthropicErrors.WriteEvent(output, AnthropicErrors.Api, string.IsNullOrWhiteSpace(message) ? "The provider failed the stream." : message);
             _ended = true;
+            _tools?.ReleaseAll();
             return;
         }
 
@@ -56,33 +67,27 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
 
         if (!chunk.Reasoning.IsEmpty)
         {
+            FlushTools(output);
             Open(Block.Thinking, -1, default, default, output);
             WriteDelta(output, "thinking_delta"u8, "thinking"u8, chunk.Reasoning.Of(payload));
         }
 
         if (!chunk.Content.IsEmpty)
         {
+            FlushTools(output);
             Open(Block.Text, -1, default, default, output);
             WriteDelta(output, "text_delta"u8, "text"u8, chunk.Content.Of(payload));
         }
 
         foreach (var call in _calls)
         {
-            if (_open != Block.Tool || _openTool != call.Index)
+            if (!WriteToolFragment(call, payload, output))
             {
-                if (_toolsSeen.Contains(call.Index))
-                {
-                    continue; // a closed block cannot be reopened: a provider that interleaves calls' fragments loses them
-                }
-
-                _toolsSeen.Add(call.Index);
-                Open(Block.Tool, call.Index, call.Id.Of(payload), call.Name.Of(payload), output);
-            }
-
-            if (!call.Arguments.IsEmpty)
-            {
-                _openToolHasInput = true;
-                WriteDelta(output, "input_json_delta"u8, "partial_json"u8, call.Arguments.Of(payload));
+                AnthropicErrors.WriteEvent(output, AnthropicErrors.Api,
+                    $"The provider interleaved parallel tool calls past the gateway's limit of {MaxBufferedToolBytes} bytes held back.");
+                _ended = true;
+                _tools?.ReleaseAll();
+                return;
             }
         }
 
@@ -105,11 +110,12 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
             WriteMessageStart(default, default, usage, output);
         }
 
+        FlushTools(output);
         Close(output);
         var json = Start(output, "message_delta"u8);
         json.WriteString("type", "message_delta");
         json.WriteStartObject("delta");
-        json.WriteString("stop_reason", StopReason(_finishReason, _toolsSeen.Count > 0));
+        json.WriteString("stop_reason", StopReason(_finishReason, _tools is { Count: > 0 }));
         json.WriteNull("stop_sequence");
         json.WriteEndObject();
         json.WriteStartObject("usage");
@@ -121,6 +127,77 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
         json = Start(output, "message_stop"u8);
         json.WriteString("type", "message_stop");
         End(json, output);
+    }
+
+    /// <summary>One call's fragment: out at once when its block is open or can open, held back while another call's is
+    /// open; a block closes as soon as its arguments are whole, and the call waiting with the lowest index goes next.
+    /// <see langword="false"/> when holding it back would pass the limit.</summary>
+    private bool WriteToolFragment(in ToolCallDelta delta, ReadOnlySpan<byte> payload, IBufferWriter<byte> output)
+    {
+        var call = Tools.Get(delta.Index);
+        var arguments = delta.Arguments.Of(payload);
+        switch (call.State)
+        {
+            case ToolCallState.Closed:
+                return true; // its arguments were whole, or another block came after it: nothing more belongs to it
+            case ToolCallState.Waiting:
+                return Tools.Buffer(call, delta.Id.Of(payload), delta.Name.Of(payload), arguments);
+            case ToolCallState.New when _open == Block.Tool:
+                return Tools.Buffer(call, delta.Id.Of(payload), delta.Name.Of(payload), arguments);
+            case ToolCallState.New:
+                call.State = ToolCallState.Live;
+                Open(Block.Tool, call.Index, delta.Id.Of(payload), delta.Name.Of(payload), output);
+                break;
+        }
+
+        if (!arguments.IsEmpty)
+        {
+            _openToolHasInput = true;
+            WriteDelta(output, "input_json_delta"u8, "partial_json"u8, arguments);
+            call.Scan(arguments);
+        }
+
+        if (call.IsWhole)
+        {
+            Close(output);
+            PromoteWaiting(output, untilOpen: true);
+        }
+
+        return true;
+    }
+
+    /// <summary>Opens the waiting calls in index order, each with what it holds as one delta; with
+    /// <paramref name="untilOpen"/>, stops at the first whose arguments are not whole yet (it stays open, live).</summary>
+    private void PromoteWaiting(IBufferWriter<byte> output, bool untilOpen)
+    {
+        while (_tools?.NextWaiting() is { } next)
+        {
+            next.State = ToolCallState.Live;
+            Open(Block.Tool, next.Index, next.Id, next.Name, output);
+            if (next.Length > 0)
+            {
+                _openToolHasInput = true;
+                WriteDelta(output, "input_json_delta"u8, "partial_json"u8, next.Quoted());
+            }
+
+            _tools.Release(next);
+            if (untilOpen && !next.IsWhole)
+            {
+                return;
+            }
+
+            Close(output);
+        }
+    }
+
+    /// <summary>Stops the open block and writes every waiting call whole: another kind of block, or the end, comes next.</summary>
+    private void FlushTools(IBufferWriter<byte> output)
+    {
+        if (_open == Block.Tool)
+        {
+            Close(output);
+            PromoteWaiting(output, untilOpen: false);
+        }
     }
 
     private void WriteMessageStart(ReadOnlySpan<byte> payload, StreamChunk chunk, UsageData usage, IBufferWriter<byte> output)
@@ -192,9 +269,14 @@ internal sealed partial class ChatAnswerTranslator : IResponseTranslator
             return;
         }
 
-        if (_open == Block.Tool && !_openToolHasInput)
+        if (_open == Block.Tool)
         {
-            WriteDelta(output, "input_json_delta"u8, "partial_json"u8, "\"{}\""u8); // a call without arguments takes none
+            if (!_openToolHasInput)
+            {
+                WriteDelta(output, "input_json_delta"u8, "partial_json"u8, "\"{}\""u8); // a call without arguments takes none
+            }
+
+            Tools.Get(_openTool).State = ToolCallState.Closed;
         }
 
         var json = Start(output, "content_block_stop"u8);
