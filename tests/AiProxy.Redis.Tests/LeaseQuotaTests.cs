@@ -148,7 +148,6 @@ public sealed class LeaseQuotaTests
 
         Assert.That(await Poll.EventuallyAsync(async () => await UsedAsync("u") == 10_000, TimeSpan.FromSeconds(5)), Is.True,
             "the slice covered 6,400 of the real 10,000 tokens, Redis was charged the rest");
-        Assert.That(limiter.Slices!.RequestsHeld, Is.Zero);
     }
 
     [Test]

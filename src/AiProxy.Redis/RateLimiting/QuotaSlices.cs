@@ -176,6 +176,8 @@ internal sealed class QuotaSlices : IDisposable, IAsyncDisposable
         var result = await _channel.SendAsync(new SliceCall(slice.Windows, limits.RequestsPerMinute, limits.TokensPerMinute, estimate, _most)).ConfigureAwait(false);
         if (result is null || !SliceAnswer.TryParse(result, out var answer))
         {
+            // No answer (timeout): the script may still have run and charged a slice nobody holds; it stays charged until
+            // its window ends, at most one slice per timed-out call (an eighth of what was left).
             return null;
         }
 
