@@ -1,38 +1,46 @@
 using System.IO.Pipelines;
-using AiProxy.Attempts;
-using AiProxy.Errors;
-using AiProxy.Inbound;
-using AiProxy.Pipeline;
-using AiProxy.RateLimiting;
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
 
 namespace AiProxy.AspNetCore.Endpoints;
 
-/// <summary>The <see cref="ProxyExchange"/>'s answer written onto ASP.NET Core's <see cref="HttpResponse"/>. A struct: the
-/// exchange takes it as a generic argument, so a request allocates nothing for it. Errors take the shape of the client's API.</summary>
-internal readonly struct HttpResponseSink(HttpContext context, IInboundApi inbound) : IProxyResponseSink
+/// <summary>Core's answer written onto ASP.NET Core's <see cref="HttpResponse"/>: Core decides every status, header and byte.
+/// A struct: the gateway takes it as a generic argument, so a request allocates nothing for it.</summary>
+internal readonly struct HttpResponseSink(HttpContext context) : IProxyResponseSink
 {
     public string RequestId => context.TraceIdentifier;
+
+    public bool HasStarted => context.Response.HasStarted;
 
     public int StatusCode => context.Response.StatusCode;
 
     public PipeWriter Body => context.Response.BodyWriter;
 
-    public void AddRateLimitHeaders(ProxyRateLimitLease lease) => ProxyHttpResponses.AddRateLimitHeaders(context.Response, lease);
+    public bool HasHeader(string name) => context.Response.Headers.ContainsKey(name);
 
-    public void AddBudgetHeaders(Budgets.BudgetHold budget) => ProxyHttpResponses.AddBudgetHeaders(context.Response, budget);
+    public void SetHeader(string name, StringValues value)
+    {
+        if (value.Count == 0)
+        {
+            context.Response.Headers.Remove(name);
+        }
+        else
+        {
+            context.Response.Headers[name] = value;
+        }
+    }
 
-    public void AddCostHeader(decimal cost)
-        => context.Response.Headers[ProxyHttpResponses.CostHeader] = cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    public void Start(ForwardResult result) => ProxyHttpResponses.StartRelay(context, result);
-
-    public Task WriteErrorAsync(ProxyError error, ForwardResult? result) => ProxyHttpResponses.WriteErrorAsync(context, error, result, inbound);
-    public void SetHeader(string name, string value) => context.Response.Headers[name] = value;
-
-    public void StartCached(bool isEventStream, string contentType, long contentLength)
-        => ProxyHttpResponses.StartCached(context, isEventStream, contentType, contentLength);
-
+    public void Start(ProxyResponseHead head)
+    {
+        context.Response.StatusCode = head.StatusCode;
+        if (head.IsEventStream)
+        {
+            // Every event must leave at once: no response buffering in the server (compression, output caching).
+            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        }
+    }
 
     public Task CompleteAsync() => context.Response.CompleteAsync();
 

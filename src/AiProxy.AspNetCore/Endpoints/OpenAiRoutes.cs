@@ -1,3 +1,4 @@
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -10,14 +11,18 @@ internal static class OpenAiRoutes
 {
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
-        var handler = services.GetRequiredService<ProxyRequestHandler>();
-        var models = services.GetRequiredService<ModelsEndpoint>();
-        group.Map("/v1/models", models.HandleAsync);
-        group.Map("/v1/models/{**id}", models.HandleModelAsync).AllowEncodedSlash();
-        group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
-        group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));
-        group.Map("/v1/embeddings", context => handler.HandleModelEndpointAsync(context, "embeddings"));
-        group.Map("/v1/{**path}", handler.HandlePassthroughAsync);
-        group.Map("/{**path}", handler.HandleNotFoundAsync);
+        var gateway = services.GetRequiredService<ProxyGateway>();
+        group.Map("/v1/models", context => gateway.ListModelsAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
+        group.Map("/v1/models/{**id}", context => gateway.GetModelAsync(
+            new HttpClientRequest(context), new HttpResponseSink(context), context.Request.RouteValues["id"] as string, context.RequestAborted)).AllowEncodedSlash();
+        MapModelEndpoint(group, gateway, "chat/completions");
+        MapModelEndpoint(group, gateway, "completions");
+        MapModelEndpoint(group, gateway, "embeddings");
+        group.Map("/v1/{**path}", context => gateway.ForwardPassthroughAsync(
+            new HttpClientRequest(context), new HttpResponseSink(context), context.Request.RouteValues["path"] as string, context.RequestAborted));
+        group.Map("/{**path}", context => gateway.NotFoundAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
     }
+
+    private static void MapModelEndpoint(RouteGroupBuilder group, ProxyGateway gateway, string path)
+        => group.Map("/v1/" + path, context => gateway.ForwardModelRequestAsync(new HttpClientRequest(context), new HttpResponseSink(context), path, context.RequestAborted));
 }

@@ -10,10 +10,9 @@ using AiProxy.Selection;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using AiProxy.Usage;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>GET /status</c>: the gateway's version and uptime, and per provider its settings that are not secret
@@ -70,44 +69,44 @@ internal sealed class StatusEndpoint
         _started = time.GetTimestamp();
     }
 
-    public Task HandleAsync(HttpContext context)
+    public Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
+        where TRequest : IProxyClientRequest
+        where TSink : IProxyResponseSink
     {
-        if (!HttpMethods.IsGet(context.Request.Method))
+        if (!AdminAccess.IsGet(request))
         {
-            context.Response.Headers.Allow = "GET";
-            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path));
+            return ProxyResponses.WriteMethodNotAllowedAsync(request, response, "GET", aborted);
         }
 
-        return AuthenticateAndWriteStatusAsync(context, _options.CurrentValue);
+        return AuthenticateAndWriteStatusAsync(request, response, _options.CurrentValue, aborted);
     }
 
-    private async Task AuthenticateAndWriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
+    private async Task AuthenticateAndWriteStatusAsync<TRequest, TSink>(TRequest request, TSink response, OpenAiProxyOptions current, CancellationToken aborted)
+        where TRequest : IProxyClientRequest
+        where TSink : IProxyResponseSink
     {
-        var caller = await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
+        var caller = await _authentication.AuthenticateAsync(request, current, acceptApiKeyHeader: false, aborted).ConfigureAwait(false);
         if (caller is null && !current.Status.AllowAnonymous)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(response, CallerAuthentication.Unauthorized, aborted).ConfigureAwait(false);
             return;
         }
 
-        await WriteStatusAsync(context, current, caller).ConfigureAwait(false);
+        await WriteStatusAsync(response, current, caller, aborted).ConfigureAwait(false);
     }
 
     /// <summary>Writes the view of <paramref name="caller"/>: everything for an admin token; provider states with the caller's
     /// own models, mappings and usage for any other caller; provider states alone without a caller (<c>Status:AllowAnonymous</c>).</summary>
-    public async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, ProxyCaller? caller)
+    public async Task WriteStatusAsync<TSink>(TSink response, OpenAiProxyOptions current, ProxyCaller? caller, CancellationToken aborted)
+        where TSink : IProxyResponseSink
     {
         var usage = caller is null
             ? null
-            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
-        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, context.RequestAborted).ConfigureAwait(false);
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        response.Headers.CacheControl = "no-store";
-        response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        Write(response.BodyWriter, current, usage, caller, budgets);
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), aborted).ConfigureAwait(false);
+        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, aborted).ConfigureAwait(false);
+        ProxyResponses.StartJson(response, noStore: true);
+        Write(response.Body, current, usage, caller, budgets);
+        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
     }
 
     private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage? usage, ProxyCaller? caller, StatusBudgets budgets)

@@ -4,10 +4,9 @@ using AiProxy.Errors;
 using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.Protocols.Anthropic.Inbound;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.AspNetCore.Endpoints.Anthropic;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>POST /v1/messages/count_tokens</c>: <c>{"input_tokens":n}</c> for a Messages request: the count of the provider that
@@ -24,35 +23,36 @@ internal sealed class CountTokensEndpoint(
 {
     private const string ScopePath = "/v1/messages/count_tokens";
 
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
+        where TRequest : IProxyClientRequest
+        where TSink : IProxyResponseSink
     {
         var inbound = AnthropicInboundApi.Instance;
-        if (!HttpMethods.IsPost(context.Request.Method))
+        if (!AdminAccess.IsPost(request))
         {
-            context.Response.Headers.Allow = "POST";
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteMethodNotAllowedAsync(request, response, "POST", aborted, inbound).ConfigureAwait(false);
             return;
         }
 
         var current = options.CurrentValue;
-        if (await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: true).ConfigureAwait(false) is not { } caller)
+        if (await authentication.AuthenticateAsync(request, current, acceptApiKeyHeader: true, aborted).ConfigureAwait(false) is not { } caller)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.AnthropicUnauthorized, null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(response, CallerAuthentication.AnthropicUnauthorized, aborted, null, inbound).ConfigureAwait(false);
             return;
         }
 
         if (caller.AllowedPaths.Count > 0 && !caller.MayCall(ScopePath))
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.PathNotAllowed(ScopePath), null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(response, ProxyError.PathNotAllowed(ScopePath), aborted, null, inbound).ConfigureAwait(false);
             return;
         }
 
-        var (body, bodyError) = await bodyReader.ReadAsync(context, caller, current).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(request, caller, current, aborted).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, bodyError, null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(response, bodyError, aborted, null, inbound).ConfigureAwait(false);
             }
 
             return;
@@ -64,30 +64,27 @@ internal sealed class CountTokensEndpoint(
             using var translation = inbound.TranslateCountTokens(body.Memory, out var error);
             if (error is not null || translation is null)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, error ?? ProxyError.BadRequest("The request body is not a Messages request."), null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(response, error ?? ProxyError.BadRequest("The request body is not a Messages request."), aborted, null, inbound).ConfigureAwait(false);
                 return;
             }
 
             if (translation.Inspection.Model is { } model && !caller.MayUse(model))
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotAllowed(model), null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(response, ProxyError.ModelNotAllowed(model), aborted, null, inbound).ConfigureAwait(false);
                 return;
             }
 
-            var count = await ProviderCountAsync(caller, translation, current, context.RequestAborted).ConfigureAwait(false)
+            var count = await ProviderCountAsync(caller, translation, current, aborted).ConfigureAwait(false)
                 ?? AnthropicInboundApi.EstimateInputTokens(body.Memory.Span);
-            var response = context.Response;
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = "application/json";
-            response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-            using (var json = new Utf8JsonWriter(response.BodyWriter))
+            ProxyResponses.StartJson(response);
+            using (var json = new Utf8JsonWriter(response.Body))
             {
                 json.WriteStartObject();
                 json.WriteNumber("input_tokens", count);
                 json.WriteEndObject();
             }
 
-            await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            await response.Body.FlushAsync(aborted).ConfigureAwait(false);
         }
     }
 
