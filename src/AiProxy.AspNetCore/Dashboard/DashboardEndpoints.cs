@@ -19,9 +19,9 @@ internal sealed class DashboardEndpoints(DashboardAssets assets, ProxyGateway ga
     public void Map(RouteGroupBuilder group)
     {
         group.Map("/", ServePageAsync);
-        group.Map("/api/status", WithHeaders(context => gateway.AdminStatusAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted)));
-        group.Map("/api/history", WithHeaders(context => gateway.StatusHistoryAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted)));
-        group.Map("/api/usage", WithHeaders(context => gateway.DailyUsageAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted)));
+        group.Map("/api/status", WithHeaders(context => gateway.AdminStatusAsync(new HttpProxyClient(context))));
+        group.Map("/api/history", WithHeaders(context => gateway.StatusHistoryAsync(new HttpProxyClient(context))));
+        group.Map("/api/usage", WithHeaders(context => gateway.DailyUsageAsync(new HttpProxyClient(context))));
         group.Map("/api/{**rest}", WithHeaders(static context =>
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

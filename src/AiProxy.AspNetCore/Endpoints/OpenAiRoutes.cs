@@ -12,17 +12,17 @@ internal static class OpenAiRoutes
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
         var gateway = services.GetRequiredService<ProxyGateway>();
-        group.Map("/v1/models", context => gateway.ListModelsAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
+        group.Map("/v1/models", context => gateway.ListModelsAsync(new HttpProxyClient(context)));
         group.Map("/v1/models/{**id}", context => gateway.GetModelAsync(
-            new HttpClientRequest(context), new HttpResponseSink(context), context.Request.RouteValues["id"] as string, context.RequestAborted)).AllowEncodedSlash();
+            new HttpProxyClient(context), context.Request.RouteValues["id"] as string)).AllowEncodedSlash();
         MapModelEndpoint(group, gateway, "chat/completions");
         MapModelEndpoint(group, gateway, "completions");
         MapModelEndpoint(group, gateway, "embeddings");
         group.Map("/v1/{**path}", context => gateway.ForwardPassthroughAsync(
-            new HttpClientRequest(context), new HttpResponseSink(context), context.Request.RouteValues["path"] as string, context.RequestAborted));
-        group.Map("/{**path}", context => gateway.NotFoundAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
+            new HttpProxyClient(context), context.Request.RouteValues["path"] as string));
+        group.Map("/{**path}", context => gateway.NotFoundAsync(new HttpProxyClient(context)));
     }
 
     private static void MapModelEndpoint(RouteGroupBuilder group, ProxyGateway gateway, string path)
-        => group.Map("/v1/" + path, context => gateway.ForwardModelRequestAsync(new HttpClientRequest(context), new HttpResponseSink(context), path, context.RequestAborted));
+        => group.Map("/v1/" + path, context => gateway.ForwardModelRequestAsync(new HttpProxyClient(context), path));
 }

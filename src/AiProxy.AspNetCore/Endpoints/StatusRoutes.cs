@@ -11,7 +11,7 @@ internal static class StatusRoutes
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
         var gateway = services.GetRequiredService<ProxyGateway>();
-        group.Map("/status", context => gateway.StatusAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
-        group.Map("/status/history", context => gateway.StatusHistoryAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
+        group.Map("/status", context => gateway.StatusAsync(new HttpProxyClient(context)));
+        group.Map("/status/history", context => gateway.StatusHistoryAsync(new HttpProxyClient(context)));
     }
 }

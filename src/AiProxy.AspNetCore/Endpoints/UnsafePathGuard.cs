@@ -17,7 +17,7 @@ internal static class UnsafePathGuard
     {
         if (endpoint.RequestDelegate is { } next)
         {
-            endpoint.RequestDelegate = context => IsSafe(context) ? next(context) : ProxyGateway.UnsafePathAsync(new HttpResponseSink(context), context.RequestAborted);
+            endpoint.RequestDelegate = context => IsSafe(context) ? next(context) : ProxyGateway.UnsafePathAsync(new HttpProxyClient(context));
         }
     }
 

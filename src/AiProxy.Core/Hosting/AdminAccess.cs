@@ -8,26 +8,25 @@ namespace AiProxy.Hosting;
 internal sealed class AdminAccess(CallerAuthentication authentication)
 {
     /// <summary>The admin caller, or <see langword="null"/> once the refusal has been written.</summary>
-    public async ValueTask<ProxyCaller?> AuthorizeAsync<TRequest, TSink>(TRequest request, TSink response, string what, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async ValueTask<ProxyCaller?> AuthorizeAsync<TClient>(TClient client, string what)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!IsGet(request))
+        if (!IsGet(client))
         {
-            await ProxyResponses.WriteMethodNotAllowedAsync(request, response, "GET", aborted).ConfigureAwait(false);
+            await ProxyResponses.WriteMethodNotAllowedAsync(client, "GET").ConfigureAwait(false);
             return null;
         }
 
-        var caller = await authentication.AuthenticateAsync(request, aborted).ConfigureAwait(false);
+        var caller = await authentication.AuthenticateAsync(client).ConfigureAwait(false);
         if (caller is null)
         {
-            await ProxyResponses.WriteErrorAsync(response, CallerAuthentication.Unauthorized, aborted).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, CallerAuthentication.Unauthorized, client.Aborted).ConfigureAwait(false);
             return null;
         }
 
         if (!caller.IsAdmin)
         {
-            await ProxyResponses.WriteErrorAsync(response, ProxyError.AdminOnly(what), aborted).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.AdminOnly(what), client.Aborted).ConfigureAwait(false);
             return null;
         }
 
@@ -35,12 +34,12 @@ internal sealed class AdminAccess(CallerAuthentication authentication)
     }
 
     /// <summary>Whether the method is <c>GET</c> (ASCII case-insensitive, as HTTP methods are matched).</summary>
-    public static bool IsGet<TRequest>(TRequest request)
+    public static bool IsGet<TRequest>(TRequest client)
         where TRequest : IProxyClientRequest
-        => string.Equals(request.Method, "GET", StringComparison.OrdinalIgnoreCase);
+        => string.Equals(client.Method, "GET", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Whether the method is <c>POST</c>.</summary>
-    public static bool IsPost<TRequest>(TRequest request)
+    public static bool IsPost<TRequest>(TRequest client)
         where TRequest : IProxyClientRequest
-        => string.Equals(request.Method, "POST", StringComparison.OrdinalIgnoreCase);
+        => string.Equals(client.Method, "POST", StringComparison.OrdinalIgnoreCase);
 }

@@ -128,13 +128,13 @@ internal static class BodyInspection
     /// different one.
     /// </summary>
     public static async Task<(RequestInspection Inspection, ProxyError? Error)> ReadFormAsync<TRequest>(
-        TRequest request, RequestBodyBuffer body, string boundary, CancellationToken cancellationToken)
+        TRequest client, RequestBodyBuffer body, string boundary)
         where TRequest : IProxyClientRequest
     {
         string? model;
         try
         {
-            model = await request.ReadFormFieldAsync(body.Memory, boundary, "model", MaxModelFieldBytes, cancellationToken).ConfigureAwait(false);
+            model = await client.ReadFormFieldAsync(body.Memory, boundary, "model", MaxModelFieldBytes, client.Aborted).ConfigureAwait(false);
         }
         catch (FormatException ex)
         {

@@ -28,27 +28,26 @@ internal sealed partial class CallerAuthentication(
         "Incorrect or missing proxy token. Send it as 'Authorization: Bearer <token>'.");
 
     /// <summary>The caller, or <see langword="null"/> when the request must be refused with <see cref="Unauthorized"/>.</summary>
-    public ValueTask<ProxyCaller?> AuthenticateAsync<TRequest>(TRequest request, CancellationToken aborted)
+    public ValueTask<ProxyCaller?> AuthenticateAsync<TRequest>(TRequest client)
         where TRequest : IProxyClientRequest
-        => AuthenticateAsync(request, options.CurrentValue, acceptApiKeyHeader: false, aborted);
+        => AuthenticateAsync(client, options.CurrentValue, acceptApiKeyHeader: false);
 
     /// <summary>An Anthropic client's token may also come as <c>x-api-key</c>.</summary>
     public static ProxyError AnthropicUnauthorized { get; } = ProxyError.Unauthorized(
         "Incorrect or missing proxy token. Send it as 'x-api-key: <token>' or 'Authorization: Bearer <token>'.");
 
-    /// <inheritdoc cref="AuthenticateAsync{TRequest}(TRequest, CancellationToken)"/>
-    /// <param name="request">The request.</param>
+    /// <inheritdoc cref="AuthenticateAsync{TRequest}(TRequest)"/>
+    /// <param name="client">The request.</param>
     /// <param name="current">The options in force.</param>
     /// <param name="acceptApiKeyHeader">Also take the token from <c>x-api-key</c> (Anthropic's clients) when no bearer is sent.</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
-    public async ValueTask<ProxyCaller?> AuthenticateAsync<TRequest>(TRequest request, OpenAiProxyOptions current, bool acceptApiKeyHeader, CancellationToken aborted)
+    public async ValueTask<ProxyCaller?> AuthenticateAsync<TRequest>(TRequest client, OpenAiProxyOptions current, bool acceptApiKeyHeader)
         where TRequest : IProxyClientRequest
     {
-        var digest = HashPresentedKey(request, acceptApiKeyHeader, out var presented);
+        var digest = HashPresentedKey(client, acceptApiKeyHeader, out var presented);
         var check = TokenCheck.Missing;
         if (presented)
         {
-            var (result, token) = await tokens.AuthenticateAsync(digest, aborted).ConfigureAwait(false);
+            var (result, token) = await tokens.AuthenticateAsync(digest, client.Aborted).ConfigureAwait(false);
             check = result;
             if (result == TokenCheck.Valid)
             {
@@ -68,13 +67,13 @@ internal sealed partial class CallerAuthentication(
         {
             if (check is TokenCheck.Missing or TokenCheck.Unknown)
             {
-                LogUnauthorized(logger, check, request.Path);
+                LogUnauthorized(logger, check, client.Path);
             }
 
             return null;
         }
 
-        var user = request.User;
+        var user = client.User;
         if (user?.Identity is { IsAuthenticated: true } identity)
         {
             var id = user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? identity.Name;
@@ -88,13 +87,13 @@ internal sealed partial class CallerAuthentication(
     }
 
     /// <summary>The SHA-256 of the bearer key, computed at once so the key itself goes no further than this method.</summary>
-    private static byte[]? HashPresentedKey<TRequest>(TRequest request, bool acceptApiKeyHeader, out bool presented)
+    private static byte[]? HashPresentedKey<TRequest>(TRequest client, bool acceptApiKeyHeader, out bool presented)
         where TRequest : IProxyClientRequest
     {
-        request.TryGetHeader("Authorization", out var authorization);
+        client.TryGetHeader("Authorization", out var authorization);
         var value = authorization.Count == 1 ? authorization.ToString() : null;
         var key = value is not null && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(Scheme.Length).Trim() : default;
-        if (key.IsEmpty && acceptApiKeyHeader && request.TryGetHeader(ApiKeyHeader, out var apiKey) && apiKey.Count == 1)
+        if (key.IsEmpty && acceptApiKeyHeader && client.TryGetHeader(ApiKeyHeader, out var apiKey) && apiKey.Count == 1)
         {
             key = apiKey.ToString().AsSpan().Trim();
         }

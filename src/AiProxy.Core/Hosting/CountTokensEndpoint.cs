@@ -23,36 +23,35 @@ internal sealed class CountTokensEndpoint(
 {
     private const string ScopePath = "/v1/messages/count_tokens";
 
-    public async Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var inbound = AnthropicInboundApi.Instance;
-        if (!AdminAccess.IsPost(request))
+        if (!AdminAccess.IsPost(client))
         {
-            await ProxyResponses.WriteMethodNotAllowedAsync(request, response, "POST", aborted, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteMethodNotAllowedAsync(client, "POST", inbound).ConfigureAwait(false);
             return;
         }
 
         var current = options.CurrentValue;
-        if (await authentication.AuthenticateAsync(request, current, acceptApiKeyHeader: true, aborted).ConfigureAwait(false) is not { } caller)
+        if (await authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: true).ConfigureAwait(false) is not { } caller)
         {
-            await ProxyResponses.WriteErrorAsync(response, CallerAuthentication.AnthropicUnauthorized, aborted, null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, CallerAuthentication.AnthropicUnauthorized, client.Aborted, null, inbound).ConfigureAwait(false);
             return;
         }
 
         if (caller.AllowedPaths.Count > 0 && !caller.MayCall(ScopePath))
         {
-            await ProxyResponses.WriteErrorAsync(response, ProxyError.PathNotAllowed(ScopePath), aborted, null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.PathNotAllowed(ScopePath), client.Aborted, null, inbound).ConfigureAwait(false);
             return;
         }
 
-        var (body, bodyError) = await bodyReader.ReadAsync(request, caller, current, aborted).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(client, caller, current).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
             {
-                await ProxyResponses.WriteErrorAsync(response, bodyError, aborted, null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(client, bodyError, client.Aborted, null, inbound).ConfigureAwait(false);
             }
 
             return;
@@ -64,27 +63,27 @@ internal sealed class CountTokensEndpoint(
             using var translation = inbound.TranslateCountTokens(body.Memory, out var error);
             if (error is not null || translation is null)
             {
-                await ProxyResponses.WriteErrorAsync(response, error ?? ProxyError.BadRequest("The request body is not a Messages request."), aborted, null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(client, error ?? ProxyError.BadRequest("The request body is not a Messages client."), client.Aborted, null, inbound).ConfigureAwait(false);
                 return;
             }
 
             if (translation.Inspection.Model is { } model && !caller.MayUse(model))
             {
-                await ProxyResponses.WriteErrorAsync(response, ProxyError.ModelNotAllowed(model), aborted, null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(client, ProxyError.ModelNotAllowed(model), client.Aborted, null, inbound).ConfigureAwait(false);
                 return;
             }
 
-            var count = await ProviderCountAsync(caller, translation, current, aborted).ConfigureAwait(false)
+            var count = await ProviderCountAsync(caller, translation, current, client.Aborted).ConfigureAwait(false)
                 ?? AnthropicInboundApi.EstimateInputTokens(body.Memory.Span);
-            ProxyResponses.StartJson(response);
-            using (var json = new Utf8JsonWriter(response.Body))
+            ProxyResponses.StartJson(client);
+            using (var json = new Utf8JsonWriter(client.Body))
             {
                 json.WriteStartObject();
                 json.WriteNumber("input_tokens", count);
                 json.WriteEndObject();
             }
 
-            await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+            await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
         }
     }
 

@@ -9,8 +9,8 @@ namespace AiProxy.Hosting;
 /// package implements it over its web framework's request (AiProxy.AspNetCore over <c>HttpRequest</c>); Core reads the
 /// body once, into pooled memory bounded by <c>MaxRequestBodyBytes</c> and <c>MaxBufferedRequestBytes</c>.
 /// </summary>
-/// <remarks>The gateway takes the request as a generic argument: implement it as a small struct, so that a request allocates
-/// nothing for it.</remarks>
+/// <remarks>The gateway takes the client as one generic argument that implements this and <see cref="IProxyResponseSink"/>:
+/// implement both on a small struct over the framework's context, so that a request allocates nothing for it.</remarks>
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public interface IProxyClientRequest
 {
@@ -28,6 +28,9 @@ public interface IProxyClientRequest
 
     /// <summary>The <c>Content-Length</c> header, or <see langword="null"/> (chunked, or no body).</summary>
     long? ContentLength { get; }
+
+    /// <summary>Fires when the client leaves (or its connection drops): it cancels the upstream call, so the spend stops.</summary>
+    CancellationToken Aborted { get; }
 
     /// <summary>The user the host app authenticated, if any: with <c>RequireToken</c> off, a request without a proxy token is this user.</summary>
     ClaimsPrincipal? User { get; }

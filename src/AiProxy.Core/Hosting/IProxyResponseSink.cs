@@ -9,8 +9,8 @@ namespace AiProxy.Hosting;
 /// implements it over its web framework's response (AiProxy.AspNetCore over <c>HttpResponse</c>); Core decides every status,
 /// header and byte, and never sees the framework's types.
 /// </summary>
-/// <remarks>The gateway takes the sink as a generic argument: implement it as a small struct over the framework's response,
-/// so that a request allocates nothing for it.</remarks>
+/// <remarks>The gateway takes the sink as a generic argument (with <see cref="IProxyClientRequest"/>, on the same struct at the
+/// endpoints): implement it as a small struct over the framework's response, so that a request allocates nothing for it.</remarks>
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public interface IProxyResponseSink
 {

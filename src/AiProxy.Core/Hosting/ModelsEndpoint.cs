@@ -21,36 +21,34 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
     private const int MaxModelIdBytes = 256;
 
     /// <summary><c>GET /v1/models</c>.</summary>
-    public async Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await AuthenticateAsync(request, response, aborted).ConfigureAwait(false) is not { } caller)
+        if (await AuthenticateAsync(client).ConfigureAwait(false) is not { } caller)
         {
             return;
         }
 
         var models = catalog.GetModels(caller);
-        ProxyResponses.StartJson(response);
-        if (IsAnthropic(request))
+        ProxyResponses.StartJson(client);
+        if (IsAnthropic(client))
         {
-            AnthropicModelList.WriteList(response.Body, models);
+            AnthropicModelList.WriteList(client.Body, models);
         }
         else
         {
-            WriteList(response.Body, models);
+            WriteList(client.Body, models);
         }
 
-        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     /// <summary><c>GET /v1/models/{id}</c> (the SDKs' <c>models.retrieve</c>): the model as <c>/v1/models</c> lists it for
     /// the caller, else 404 <c>model_not_found</c>, whether the model does not exist or the caller's token may not see it.</summary>
-    public async Task HandleModelAsync<TRequest, TSink>(TRequest request, TSink response, string? routeId, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async Task HandleModelAsync<TClient>(TClient client, string? routeId)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await AuthenticateAsync(request, response, aborted).ConfigureAwait(false) is not { } caller)
+        if (await AuthenticateAsync(client).ConfigureAwait(false) is not { } caller)
         {
             return;
         }
@@ -60,20 +58,20 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         if (System.Text.Encoding.UTF8.GetByteCount(id) > MaxModelIdBytes)
         {
             // No model has such a name; it is not worth echoing back either.
-            await ProxyResponses.WriteErrorAsync(response, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model"), aborted, null, Inbound(request)).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model"), client.Aborted, null, Inbound(client)).ConfigureAwait(false);
             return;
         }
 
         if (catalog.FindModel(caller, id) is not { } model)
         {
-            await ProxyResponses.WriteErrorAsync(response, ProxyError.ModelNotFound(id), aborted, null, Inbound(request)).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.ModelNotFound(id), client.Aborted, null, Inbound(client)).ConfigureAwait(false);
             return;
         }
 
-        ProxyResponses.StartJson(response);
-        using (var json = new Utf8JsonWriter(response.Body))
+        ProxyResponses.StartJson(client);
+        using (var json = new Utf8JsonWriter(client.Body))
         {
-            if (IsAnthropic(request))
+            if (IsAnthropic(client))
             {
                 AnthropicModelList.WriteModel(json, model);
             }
@@ -83,28 +81,27 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
             }
         }
 
-        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     /// <summary>The caller of a GET with the catalog settled, or <see langword="null"/> once the error (or nothing, for a
     /// client that left) is written.</summary>
-    private async Task<ProxyCaller?> AuthenticateAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    private async Task<ProxyCaller?> AuthenticateAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsGet(request))
+        if (!AdminAccess.IsGet(client))
         {
-            await ProxyResponses.WriteMethodNotAllowedAsync(request, response, "GET", aborted, Inbound(request)).ConfigureAwait(false);
+            await ProxyResponses.WriteMethodNotAllowedAsync(client, "GET", Inbound(client)).ConfigureAwait(false);
             return null;
         }
 
         var current = options.CurrentValue;
-        var anthropic = IsAnthropic(request);
-        var caller = await authentication.AuthenticateAsync(request, current, acceptApiKeyHeader: anthropic, aborted).ConfigureAwait(false);
+        var anthropic = IsAnthropic(client);
+        var caller = await authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: anthropic).ConfigureAwait(false);
         if (caller is null)
         {
             await ProxyResponses.WriteErrorAsync(
-                response, anthropic ? CallerAuthentication.AnthropicUnauthorized : CallerAuthentication.Unauthorized, aborted, null, Inbound(request)).ConfigureAwait(false);
+                client, anthropic ? CallerAuthentication.AnthropicUnauthorized : CallerAuthentication.Unauthorized, client.Aborted, null, Inbound(client)).ConfigureAwait(false);
             return null;
         }
 
@@ -113,7 +110,7 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
             // Right after start, wait (briefly) for the providers' own lists rather than answer with a partial one.
             try
             {
-                await catalog.FirstRefresh.WaitAsync(current.HealthCheckTimeout + TimeSpan.FromSeconds(1), aborted).ConfigureAwait(false);
+                await catalog.FirstRefresh.WaitAsync(current.HealthCheckTimeout + TimeSpan.FromSeconds(1), client.Aborted).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -127,13 +124,13 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         return caller;
     }
 
-    private static bool IsAnthropic<TRequest>(TRequest request)
+    private static bool IsAnthropic<TRequest>(TRequest client)
         where TRequest : IProxyClientRequest
-        => request.TryGetHeader(AnthropicModelList.VersionHeader, out _);
+        => client.TryGetHeader(AnthropicModelList.VersionHeader, out _);
 
-    private static IInboundApi Inbound<TRequest>(TRequest request)
+    private static IInboundApi Inbound<TRequest>(TRequest client)
         where TRequest : IProxyClientRequest
-        => IsAnthropic(request) ? AnthropicInboundApi.Instance : OpenAiInboundApi.Instance;
+        => IsAnthropic(client) ? AnthropicInboundApi.Instance : OpenAiInboundApi.Instance;
 
     internal static void WriteList(IBufferWriter<byte> output, IReadOnlyList<CatalogModel> models)
     {

@@ -24,10 +24,10 @@ internal static class PooledBody
 
     /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
     public static async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync<TRequest>(
-        TRequest request, long limit, RequestBufferBudget budget, long budgetLimit, CancellationToken aborted)
+        TRequest client, long limit, RequestBufferBudget budget, long budgetLimit)
         where TRequest : IProxyClientRequest
     {
-        var declared = request.ContentLength;
+        var declared = client.ContentLength;
         if (declared > limit)
         {
             return (null, ProxyError.RequestTooLarge(limit));
@@ -39,7 +39,7 @@ internal static class PooledBody
         }
 
         // Let the server enforce our limit on chunked bodies too (and lift its own default where ours is higher).
-        request.LimitBodySize(limit);
+        client.LimitBodySize(limit);
 
         var maxSize = (int)Math.Min(limit, Array.MaxLength);
 
@@ -61,7 +61,7 @@ internal static class PooledBody
                     {
                         // Full at the limit: one more byte means too large.
                         var probe = new byte[1];
-                        if (await request.ReadBodyAsync(probe, aborted).ConfigureAwait(false) > 0)
+                        if (await client.ReadBodyAsync(probe, client.Aborted).ConfigureAwait(false) > 0)
                         {
                             Return(buffer, budget);
                             return (null, ProxyError.RequestTooLarge(limit));
@@ -82,7 +82,7 @@ internal static class PooledBody
                     buffer = larger;
                 }
 
-                var read = await request.ReadBodyAsync(buffer.AsMemory(length), aborted).ConfigureAwait(false);
+                var read = await client.ReadBodyAsync(buffer.AsMemory(length), client.Aborted).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -99,7 +99,7 @@ internal static class PooledBody
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
             Return(buffer, budget);
-            return request.GetBodyReadFailureStatus(ex) switch
+            return client.GetBodyReadFailureStatus(ex) switch
             {
                 null => (null, null), // the client went away
                 413 => (null, ProxyError.RequestTooLarge(limit)),

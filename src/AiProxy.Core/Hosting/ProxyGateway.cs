@@ -14,8 +14,10 @@ namespace AiProxy.Hosting;
 /// </summary>
 /// <remarks>
 /// Registered as a singleton by <c>AddOpenAiProxyCore</c> (which <c>AddOpenAiProxy</c> calls). Every entry point takes the
-/// request and the sink as generic arguments (implement them as structs: a request allocates nothing for them) and a
-/// token that fires when the client leaves, which stops the upstream spend.
+/// client as one generic argument that is both the request (<see cref="IProxyClientRequest"/>, whose
+/// <see cref="IProxyClientRequest.Aborted"/> stops the upstream spend when the client leaves) and its response
+/// (<see cref="IProxyResponseSink"/>): implement it as a struct over the framework's context, so that a request allocates
+/// nothing for it.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public sealed class ProxyGateway
@@ -58,107 +60,87 @@ public sealed class ProxyGateway
 
     /// <summary>A <c>POST</c> of OpenAI's API whose JSON body names a model (<c>chat/completions</c>, <c>completions</c>,
     /// <c>embeddings</c>): authenticated, limited, forwarded with fallback, relayed, settled and reported.</summary>
-    /// <typeparam name="TRequest">The host's request adapter.</typeparam>
-    /// <typeparam name="TSink">The host's response adapter.</typeparam>
-    /// <param name="request">The client's request.</param>
-    /// <param name="response">The client's response.</param>
+    /// <typeparam name="TClient">The host's adapter over its framework's request and response.</typeparam>
+    /// <param name="client">The client's request and response.</param>
     /// <param name="path">The path after <c>/v1/</c> (<c>chat/completions</c>): what token scopes and metrics name.</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
     /// <returns>A task that completes when the response is written.</returns>
-    public Task ForwardModelRequestAsync<TRequest, TSink>(TRequest request, TSink response, string path, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _forwarding.HandleModelEndpointAsync(request, response, path, aborted);
+    public Task ForwardModelRequestAsync<TClient>(TClient client, string path)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _forwarding.HandleModelEndpointAsync(client, path);
 
     /// <summary>A <c>POST /v1/messages</c> of Anthropic's API: translated for the providers and back, errors in Anthropic's shape.</summary>
     /// <inheritdoc cref="ForwardModelRequestAsync" path="/typeparam"/>
-    /// <param name="request">The client's request.</param>
-    /// <param name="response">The client's response.</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
+    /// <param name="client">The client's request and response.</param>
     /// <returns>A task that completes when the response is written.</returns>
-    public Task ForwardMessagesAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _forwarding.HandleMessagesAsync(request, response, aborted);
+    public Task ForwardMessagesAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _forwarding.HandleMessagesAsync(client);
 
     /// <summary>Any other <c>GET</c> or <c>POST</c> under <c>/v1/</c>, forwarded as it is: a JSON body is routed by its model,
     /// another by <c>X-Proxy-Provider</c> or the default strategy. An empty <paramref name="path"/> is answered 404.</summary>
     /// <inheritdoc cref="ForwardModelRequestAsync" path="/typeparam"/>
-    /// <param name="request">The client's request.</param>
-    /// <param name="response">The client's response.</param>
+    /// <param name="client">The client's request and response.</param>
     /// <param name="path">The path after <c>/v1/</c>, as routed.</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
     /// <returns>A task that completes when the response is written.</returns>
-    public Task ForwardPassthroughAsync<TRequest, TSink>(TRequest request, TSink response, string? path, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _forwarding.HandlePassthroughAsync(request, response, path, aborted);
+    public Task ForwardPassthroughAsync<TClient>(TClient client, string? path)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _forwarding.HandlePassthroughAsync(client, path);
 
     /// <summary><c>POST /v1/messages/count_tokens</c>: the input tokens of a Messages request, nothing charged.</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public Task CountTokensAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _countTokens.HandleAsync(request, response, aborted);
+    public Task CountTokensAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _countTokens.HandleAsync(client);
 
     /// <summary><c>GET /v1/models</c>: the models the caller may use (Anthropic's shape when the request has <c>anthropic-version</c>).</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public Task ListModelsAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _models.HandleAsync(request, response, aborted);
+    public Task ListModelsAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _models.HandleAsync(client);
 
     /// <summary><c>GET /v1/models/{id}</c>: one model of that list, else 404 <c>model_not_found</c>.</summary>
     /// <inheritdoc cref="ForwardModelRequestAsync" path="/typeparam"/>
-    /// <param name="request">The client's request.</param>
-    /// <param name="response">The client's response.</param>
+    /// <param name="client">The client's request and response.</param>
     /// <param name="id">The model id as routed (an encoded <c>/</c> may still be encoded).</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
     /// <returns>A task that completes when the response is written.</returns>
-    public Task GetModelAsync<TRequest, TSink>(TRequest request, TSink response, string? id, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _models.HandleModelAsync(request, response, id, aborted);
+    public Task GetModelAsync<TClient>(TClient client, string? id)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _models.HandleModelAsync(client, id);
 
     /// <summary><c>GET /status</c>: the gateway's and its providers' state, in the caller's view (admin, caller or anonymous).</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public Task StatusAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _status.HandleAsync(request, response, aborted);
+    public Task StatusAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _status.HandleAsync(client);
 
     /// <summary>The admin view of <c>/status</c>, for admin tokens only (the dashboard's <c>api/status</c>).</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public async Task AdminStatusAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async Task AdminStatusAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await _admin.AuthorizeAsync(request, response, "the dashboard", aborted).ConfigureAwait(false) is { } caller)
+        if (await _admin.AuthorizeAsync(client, "the dashboard").ConfigureAwait(false) is { } caller)
         {
-            await _status.WriteStatusAsync(response, _options.CurrentValue, caller, aborted).ConfigureAwait(false);
+            await _status.WriteStatusAsync(client, _options.CurrentValue, caller).ConfigureAwait(false);
         }
     }
 
     /// <summary><c>GET /status/history</c>: this instance's last hour per provider and last 100 requests, admin tokens only.</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public Task StatusHistoryAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _history.HandleAsync(request, response, aborted);
+    public Task StatusHistoryAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _history.HandleAsync(client);
 
     /// <summary>Today's usage by token and by model (the dashboard's <c>api/usage</c>), admin tokens only.</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public Task DailyUsageAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => _usage.HandleAsync(request, response, aborted);
+    public Task DailyUsageAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => _usage.HandleAsync(client);
 
     /// <summary>404 <c>not_found</c> for a path under the gateway that no endpoint serves.</summary>
     /// <inheritdoc cref="ForwardMessagesAsync"/>
-    public Task NotFoundAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => ProxyRequestHandler.HandleNotFoundAsync(request, response, aborted);
+    public Task NotFoundAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => ProxyRequestHandler.HandleNotFoundAsync(client);
 
     /// <summary>Whether a request target, as the client sent it (before the server decoded it or removed dot segments), is
     /// one the gateway serves: no dot segments, <c>;</c>, <c>\</c>, <c>//</c> or scheme, encoded or not.</summary>
@@ -169,13 +151,12 @@ public sealed class ProxyGateway
         => EndpointPath.IsSafeRawPath(rawTarget, allowEncodedSlash);
 
     /// <summary>400 <c>invalid_request</c> for a path <see cref="IsSafeRawPath"/> refused.</summary>
-    /// <typeparam name="TSink">The host's response adapter.</typeparam>
-    /// <param name="response">The client's response.</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
+    /// <typeparam name="TClient">The host's adapter over its framework's request and response.</typeparam>
+    /// <param name="client">The client's request and response.</param>
     /// <returns>A task that completes when the response is written.</returns>
-    public static Task UnsafePathAsync<TSink>(TSink response, CancellationToken aborted)
-        where TSink : IProxyResponseSink
-        => ProxyResponses.WriteErrorAsync(response, UnsafePath, aborted);
+    public static Task UnsafePathAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => ProxyResponses.WriteErrorAsync(client, UnsafePath, client.Aborted);
 
     private static readonly ProxyError UnsafePath = ProxyError.BadRequest(EndpointPath.UnsafeMessage);
 }

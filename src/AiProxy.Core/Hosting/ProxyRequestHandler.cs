@@ -34,102 +34,95 @@ internal sealed class ProxyRequestHandler(
     public const string ProviderHeader = "X-Proxy-Provider";
 
     /// <summary><c>POST /v1/chat/completions</c>, <c>/v1/completions</c>, <c>/v1/embeddings</c>: a JSON body with a model.</summary>
-    public Task HandleModelEndpointAsync<TRequest, TSink>(TRequest request, TSink response, string path, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public Task HandleModelEndpointAsync<TClient>(TClient client, string path)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsPost(request))
+        if (!AdminAccess.IsPost(client))
         {
-            return ProxyResponses.WriteMethodNotAllowedAsync(request, response, "POST", aborted);
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "POST");
         }
 
-        return HandleAsync(request, response, path, requireModel: true, OpenAiInboundApi.Instance, aborted);
+        return HandleAsync(client, path, requireModel: true, OpenAiInboundApi.Instance);
     }
 
     /// <summary><c>POST /v1/messages</c>: Anthropic's Messages API, translated for the providers and back for the client.</summary>
-    public Task HandleMessagesAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public Task HandleMessagesAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsPost(request))
+        if (!AdminAccess.IsPost(client))
         {
-            return ProxyResponses.WriteMethodNotAllowedAsync(request, response, "POST", aborted, AnthropicInboundApi.Instance);
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "POST", AnthropicInboundApi.Instance);
         }
 
-        return HandleAsync(request, response, "messages", requireModel: true, AnthropicInboundApi.Instance, aborted);
+        return HandleAsync(client, "messages", requireModel: true, AnthropicInboundApi.Instance);
     }
 
     private static bool IsGeneration(string path) => path is "chat/completions" or "completions";
 
     /// <summary>Any other <c>GET</c>/<c>POST</c> under <c>/v1/</c>, forwarded as it is.</summary>
-    public Task HandlePassthroughAsync<TRequest, TSink>(TRequest request, TSink response, string? path, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public Task HandlePassthroughAsync<TClient>(TClient client, string? path)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsPost(request) && !AdminAccess.IsGet(request))
+        if (!AdminAccess.IsPost(client) && !AdminAccess.IsGet(client))
         {
-            return ProxyResponses.WriteMethodNotAllowedAsync(request, response, "GET, POST", aborted);
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "GET, POST");
         }
 
         if (string.IsNullOrEmpty(path))
         {
-            return HandleNotFoundAsync(request, response, aborted);
+            return HandleNotFoundAsync(client);
         }
 
-        return HandleAsync(request, response, path, requireModel: false, OpenAiInboundApi.Instance, aborted);
+        return HandleAsync(client, path, requireModel: false, OpenAiInboundApi.Instance);
     }
 
-    public static Task HandleNotFoundAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
-        => ProxyResponses.WriteErrorAsync(response, ProxyError.NotFound(request.Method, request.Path), aborted);
+    public static Task HandleNotFoundAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => ProxyResponses.WriteErrorAsync(client, ProxyError.NotFound(client.Method, client.Path), client.Aborted);
 
-    /// <param name="request">The request.</param>
-    /// <param name="response">The client's response.</param>
+    /// <param name="client">The client's request and response.</param>
     /// <param name="path">The route's path after <c>/v1/</c>: what token scopes and metrics name.</param>
     /// <param name="requireModel">The body must be JSON with a model.</param>
     /// <param name="inbound">The client's API: errors in its shape, its body translated when it is not OpenAI's.</param>
-    /// <param name="aborted">Fires when the client leaves.</param>
-    private async Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, string path, bool requireModel, IInboundApi inbound, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    private async Task HandleAsync<TClient>(TClient client, string path, bool requireModel, IInboundApi inbound)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var started = time.GetTimestamp();
         using var requestTelemetry = events.StartRequest(path); // the request's activity, and aiproxy.active_requests
         var current = options.CurrentValue;
         var openAi = ReferenceEquals(inbound, OpenAiInboundApi.Instance);
-        var caller = await authentication.AuthenticateAsync(request, current, acceptApiKeyHeader: !openAi, aborted).ConfigureAwait(false);
+        var caller = await authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: !openAi).ConfigureAwait(false);
         if (caller is null)
         {
-            await WriteErrorAsync(response, openAi ? CallerAuthentication.Unauthorized : CallerAuthentication.AnthropicUnauthorized, inbound, aborted).ConfigureAwait(false);
+            await WriteErrorAsync(client, openAi ? CallerAuthentication.Unauthorized : CallerAuthentication.AnthropicUnauthorized, inbound).ConfigureAwait(false);
             return;
         }
 
-        if (!TryReadProxyHeaders(request, current, out var selection, out var timeout, out var headerError))
+        if (!TryReadProxyHeaders(client, current, out var selection, out var timeout, out var headerError))
         {
-            await WriteErrorAsync(response, headerError, inbound, aborted).ConfigureAwait(false);
+            await WriteErrorAsync(client, headerError, inbound).ConfigureAwait(false);
             return;
         }
 
         var cacheDirectives = default(CacheDirectives);
-        if ((current.Cache.Enabled || caller.Cache == true) && !TryReadCacheHeaders(request, out cacheDirectives, out headerError))
+        if ((current.Cache.Enabled || caller.Cache == true) && !TryReadCacheHeaders(client, out cacheDirectives, out headerError))
         {
-            await WriteErrorAsync(response, headerError, inbound, aborted).ConfigureAwait(false);
+            await WriteErrorAsync(client, headerError, inbound).ConfigureAwait(false);
             return;
         }
 
         if (ScopeError(caller, path, selection) is { } scopeError)
         {
-            await WriteErrorAsync(response, scopeError, inbound, aborted).ConfigureAwait(false);
+            await WriteErrorAsync(client, scopeError, inbound).ConfigureAwait(false);
             return;
         }
 
-        var (body, bodyError) = await bodyReader.ReadAsync(request, caller, current, aborted).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(client, caller, current).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
             {
-                await WriteErrorAsync(response, bodyError, inbound, aborted).ConfigureAwait(false);
+                await WriteErrorAsync(client, bodyError, inbound).ConfigureAwait(false);
             }
 
             return;
@@ -141,7 +134,7 @@ internal sealed class ProxyRequestHandler(
             var translation = inbound.TranslateRequest(body.Memory, out var translationError);
             if (translationError is not null)
             {
-                await WriteErrorAsync(response, translationError, inbound, aborted).ConfigureAwait(false);
+                await WriteErrorAsync(client, translationError, inbound).ConfigureAwait(false);
                 return;
             }
 
@@ -151,15 +144,15 @@ internal sealed class ProxyRequestHandler(
                 string? contentType;
                 if (translation is null)
                 {
-                    contentType = request.ContentType;
+                    contentType = client.ContentType;
                     if (!BodyInspection.TryInspect(contentType, body, requireModel, out inspection, out var inspectionError, out var boundary))
                     {
-                        (inspection, inspectionError) = await BodyInspection.ReadFormAsync(request, body, boundary, aborted).ConfigureAwait(false);
+                        (inspection, inspectionError) = await BodyInspection.ReadFormAsync(client, body, boundary).ConfigureAwait(false);
                     }
 
                     if (inspectionError is not null)
                     {
-                        await WriteErrorAsync(response, inspectionError, inbound, aborted).ConfigureAwait(false);
+                        await WriteErrorAsync(client, inspectionError, inbound).ConfigureAwait(false);
                         return;
                     }
                 }
@@ -167,58 +160,58 @@ internal sealed class ProxyRequestHandler(
                 {
                     contentType = "application/json";
                     inspection = translation.Inspection;
-                    translation.NativeHeaders = CollectHeaders(request, inbound.NativeHeaderNames);
+                    translation.NativeHeaders = CollectHeaders(client, inbound.NativeHeaderNames);
                 }
 
                 if (requireModel && string.IsNullOrEmpty(inspection.Model))
                 {
-                    await WriteErrorAsync(response, ProxyError.BadRequest(
-                        body.Length == 0 ? "The request needs a JSON body with a 'model'." : "You must provide a model parameter.", "model"), inbound, aborted).ConfigureAwait(false);
+                    await WriteErrorAsync(client, ProxyError.BadRequest(
+                        body.Length == 0 ? "The request needs a JSON body with a 'model'." : "You must provide a model parameter.", "model"), inbound).ConfigureAwait(false);
                     return;
                 }
 
                 if (ModelScopeError(caller, path, inspection.Model) is { } modelError)
                 {
-                    await WriteErrorAsync(response, modelError, inbound, aborted).ConfigureAwait(false);
+                    await WriteErrorAsync(client, modelError, inbound).ConfigureAwait(false);
                     return;
                 }
 
                 var upstreamPath = translation?.Path ?? path;
                 var forwarded = new ProxyRequest
                 {
-                    Method = request.Method,
+                    Method = client.Method,
                     Path = upstreamPath,
-                    QueryString = translation is null ? request.QueryString : string.Empty,
+                    QueryString = translation is null ? client.QueryString : string.Empty,
                     Body = translation?.Body.Memory ?? body.Memory,
-                    HasBody = body.Length > 0 || AdminAccess.IsPost(request),
+                    HasBody = body.Length > 0 || AdminAccess.IsPost(client),
                     ContentType = requireModel ? "application/json" : contentType,
                     Inspection = inspection,
                     Selection = selection,
                     IsGeneration = IsGeneration(upstreamPath),
                     StartTimestamp = started,
                     Timeout = timeout,
-                    ForwardedHeaders = CollectForwardedHeaders(request),
+                    ForwardedHeaders = CollectForwardedHeaders(client),
                     Translation = translation,
                     CacheDirectives = cacheDirectives,
                 };
 
-                await exchange.RunAsync(forwarded, caller, response, aborted).ConfigureAwait(false);
+                await exchange.RunAsync(forwarded, caller, client, client.Aborted).ConfigureAwait(false);
             }
         }
     }
 
-    private static Task WriteErrorAsync<TSink>(TSink response, ProxyError error, IInboundApi inbound, CancellationToken aborted)
-        where TSink : IProxyResponseSink
-        => ProxyResponses.WriteErrorAsync(response, error, aborted, null, inbound);
+    private static Task WriteErrorAsync<TClient>(TClient client, ProxyError error, IInboundApi inbound)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => ProxyResponses.WriteErrorAsync(client, error, client.Aborted, null, inbound);
 
-    private bool TryReadProxyHeaders<TRequest>(TRequest request, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
+    private bool TryReadProxyHeaders<TRequest>(TRequest client, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
         where TRequest : IProxyClientRequest
     {
         selection = default;
         timeout = null;
         error = null!;
         string? strategy = null, provider = null;
-        if (request.TryGetHeader(StrategyHeader, out var strategyValue))
+        if (client.TryGetHeader(StrategyHeader, out var strategyValue))
         {
             strategy = strategyValue.ToString().Trim();
             if (!(selector is ClientSelector builtIn ? builtIn.TryGetStrategy(strategy, out _) : selector.StrategyNames.Contains(strategy, StringComparer.OrdinalIgnoreCase)))
@@ -228,7 +221,7 @@ internal sealed class ProxyRequestHandler(
             }
         }
 
-        if (request.TryGetHeader(ProviderHeader, out var providerValue))
+        if (client.TryGetHeader(ProviderHeader, out var providerValue))
         {
             provider = providerValue.ToString().Trim();
             if (registry.Find(provider) is null)
@@ -238,7 +231,7 @@ internal sealed class ProxyRequestHandler(
             }
         }
 
-        if (request.TryGetHeader(TimeoutHeader, out var timeoutValue))
+        if (client.TryGetHeader(TimeoutHeader, out var timeoutValue))
         {
             if (!double.TryParse(timeoutValue.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
                 || !double.IsFinite(seconds) || seconds <= 0 || seconds > current.MaxTimeout.TotalSeconds)
@@ -255,13 +248,13 @@ internal sealed class ProxyRequestHandler(
         return true;
     }
 
-    private static KeyValuePair<string, string>[] CollectHeaders<TRequest>(TRequest request, IReadOnlyList<string> names)
+    private static KeyValuePair<string, string>[] CollectHeaders<TRequest>(TRequest client, IReadOnlyList<string> names)
         where TRequest : IProxyClientRequest
     {
         var found = new List<KeyValuePair<string, string>>();
         foreach (var name in names)
         {
-            if (request.TryGetHeader(name, out var value) && !StringValues.IsNullOrEmpty(value))
+            if (client.TryGetHeader(name, out var value) && !StringValues.IsNullOrEmpty(value))
             {
                 found.Add(new(name, value.ToString()));
             }
@@ -271,11 +264,11 @@ internal sealed class ProxyRequestHandler(
     }
 
     /// <summary>The response cache's request headers, read only when the cache is on for the caller.</summary>
-    private static bool TryReadCacheHeaders<TRequest>(TRequest request, out CacheDirectives directives, out ProxyError error)
+    private static bool TryReadCacheHeaders<TRequest>(TRequest client, out CacheDirectives directives, out ProxyError error)
         where TRequest : IProxyClientRequest
     {
-        var ttl = request.TryGetHeader(CacheDirectives.TtlHeader, out var ttlValue) ? ttlValue.ToString() : null;
-        request.TryGetHeader("Cache-Control", out var cacheControl);
+        var ttl = client.TryGetHeader(CacheDirectives.TtlHeader, out var ttlValue) ? ttlValue.ToString() : null;
+        client.TryGetHeader("Cache-Control", out var cacheControl);
         if (!CacheDirectives.TryParse(cacheControl.ToString(), ttl, out directives, out var message))
         {
             error = ProxyError.BadRequest(message!);
@@ -286,7 +279,7 @@ internal sealed class ProxyRequestHandler(
         return true;
     }
 
-    private static KeyValuePair<string, string>[] CollectForwardedHeaders<TRequest>(TRequest request)
+    private static KeyValuePair<string, string>[] CollectForwardedHeaders<TRequest>(TRequest client)
         where TRequest : IProxyClientRequest
     {
         // An allow-list: the client's credentials, cookies and X-Proxy-* never reach a provider.
@@ -294,7 +287,7 @@ internal sealed class ProxyRequestHandler(
         Span<int> present = stackalloc int[ForwardedHeaderNames.Length];
         for (var i = 0; i < ForwardedHeaderNames.Length; i++)
         {
-            if (request.TryGetHeader(ForwardedHeaderNames[i], out var value) && !StringValues.IsNullOrEmpty(value))
+            if (client.TryGetHeader(ForwardedHeaderNames[i], out var value) && !StringValues.IsNullOrEmpty(value))
             {
                 present[count++] = i;
             }
@@ -309,7 +302,7 @@ internal sealed class ProxyRequestHandler(
         for (var i = 0; i < count; i++)
         {
             var name = ForwardedHeaderNames[present[i]];
-            request.TryGetHeader(name, out var value);
+            client.TryGetHeader(name, out var value);
             result[i] = new(name, value.ToString());
         }
 

@@ -93,13 +93,12 @@ internal static class ProxyResponses
         return RelayFlush.TryFlushAsync(sink.Body, aborted).AsTask();
     }
 
-    /// <summary>A 405 for <paramref name="request"/>'s method, naming the methods allowed in <c>Allow</c>.</summary>
-    public static Task WriteMethodNotAllowedAsync<TRequest, TSink>(TRequest request, TSink sink, string allow, CancellationToken aborted, IInboundApi? inbound = null)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    /// <summary>A 405 for the client's method, naming the methods allowed in <c>Allow</c>.</summary>
+    public static Task WriteMethodNotAllowedAsync<TClient>(TClient client, string allow, IInboundApi? inbound = null)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        sink.SetHeader("Allow", allow);
-        return WriteErrorAsync(sink, ProxyError.MethodNotAllowed(request.Method, request.Path), aborted, null, inbound);
+        client.SetHeader("Allow", allow);
+        return WriteErrorAsync(client, ProxyError.MethodNotAllowed(client.Method, client.Path), client.Aborted, null, inbound);
     }
 
     /// <summary>Starts a 200 JSON answer of the gateway's own (the model list, <c>/status</c>, token counts), with the request

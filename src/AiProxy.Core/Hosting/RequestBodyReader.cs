@@ -28,19 +28,19 @@ internal sealed class RequestBodyReader(ProxyExchangeEvents events)
 
     /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
     public ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync<TRequest>(
-        TRequest request, ProxyCaller caller, OpenAiProxyOptions options, CancellationToken aborted)
+        TRequest client, ProxyCaller caller, OpenAiProxyOptions options)
         where TRequest : IProxyClientRequest
     {
         if (caller.Limits.MaxConcurrentRequests is not { } max)
         {
-            return PooledBody.ReadAsync(request, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes, aborted);
+            return PooledBody.ReadAsync(client, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes);
         }
 
-        return ReadGatedAsync(request, caller, max, options, aborted);
+        return ReadGatedAsync(client, caller, max, options);
     }
 
     private async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadGatedAsync<TRequest>(
-        TRequest request, ProxyCaller caller, int max, OpenAiProxyOptions options, CancellationToken aborted)
+        TRequest client, ProxyCaller caller, int max, OpenAiProxyOptions options)
         where TRequest : IProxyClientRequest
     {
         if (!_gate.TryEnter(caller.Partition, max))
@@ -55,7 +55,7 @@ internal sealed class RequestBodyReader(ProxyExchangeEvents events)
 
         try
         {
-            return await PooledBody.ReadAsync(request, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes, aborted).ConfigureAwait(false);
+            return await PooledBody.ReadAsync(client, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes).ConfigureAwait(false);
         }
         finally
         {

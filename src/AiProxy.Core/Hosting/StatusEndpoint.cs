@@ -69,44 +69,42 @@ internal sealed class StatusEndpoint
         _started = time.GetTimestamp();
     }
 
-    public Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsGet(request))
+        if (!AdminAccess.IsGet(client))
         {
-            return ProxyResponses.WriteMethodNotAllowedAsync(request, response, "GET", aborted);
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "GET");
         }
 
-        return AuthenticateAndWriteStatusAsync(request, response, _options.CurrentValue, aborted);
+        return AuthenticateAndWriteStatusAsync(client, _options.CurrentValue);
     }
 
-    private async Task AuthenticateAndWriteStatusAsync<TRequest, TSink>(TRequest request, TSink response, OpenAiProxyOptions current, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    private async Task AuthenticateAndWriteStatusAsync<TClient>(TClient client, OpenAiProxyOptions current)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        var caller = await _authentication.AuthenticateAsync(request, current, acceptApiKeyHeader: false, aborted).ConfigureAwait(false);
+        var caller = await _authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: false).ConfigureAwait(false);
         if (caller is null && !current.Status.AllowAnonymous)
         {
-            await ProxyResponses.WriteErrorAsync(response, CallerAuthentication.Unauthorized, aborted).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, CallerAuthentication.Unauthorized, client.Aborted).ConfigureAwait(false);
             return;
         }
 
-        await WriteStatusAsync(response, current, caller, aborted).ConfigureAwait(false);
+        await WriteStatusAsync(client, current, caller).ConfigureAwait(false);
     }
 
     /// <summary>Writes the view of <paramref name="caller"/>: everything for an admin token; provider states with the caller's
     /// own models, mappings and usage for any other caller; provider states alone without a caller (<c>Status:AllowAnonymous</c>).</summary>
-    public async Task WriteStatusAsync<TSink>(TSink response, OpenAiProxyOptions current, ProxyCaller? caller, CancellationToken aborted)
-        where TSink : IProxyResponseSink
+    public async Task WriteStatusAsync<TClient>(TClient client, OpenAiProxyOptions current, ProxyCaller? caller)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var usage = caller is null
             ? null
-            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), aborted).ConfigureAwait(false);
-        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, aborted).ConfigureAwait(false);
-        ProxyResponses.StartJson(response, noStore: true);
-        Write(response.Body, current, usage, caller, budgets);
-        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), client.Aborted).ConfigureAwait(false);
+        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, client.Aborted).ConfigureAwait(false);
+        ProxyResponses.StartJson(client, noStore: true);
+        Write(client.Body, current, usage, caller, budgets);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage? usage, ProxyCaller? caller, StatusBudgets budgets)

@@ -17,18 +17,17 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
     private const int Buckets = ProviderHistory.Slots;
     private static readonly int Counters = (int)HistoryCounter.Count;
 
-    public async Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await access.AuthorizeAsync(request, response, "the request history", aborted).ConfigureAwait(false) is null)
+        if (await access.AuthorizeAsync(client, "the request history").ConfigureAwait(false) is null)
         {
             return;
         }
 
-        ProxyResponses.StartJson(response, noStore: true);
-        Write(response.Body);
-        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+        ProxyResponses.StartJson(client, noStore: true);
+        Write(client.Body);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     private void Write(IBufferWriter<byte> output)

@@ -10,18 +10,17 @@ namespace AiProxy.Hosting;
 /// </summary>
 internal sealed class UsageEndpoint(IProxyUsageStore usage, AdminAccess access, TimeProvider time)
 {
-    public async Task HandleAsync<TRequest, TSink>(TRequest request, TSink response, CancellationToken aborted)
-        where TRequest : IProxyClientRequest
-        where TSink : IProxyResponseSink
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await access.AuthorizeAsync(request, response, "the usage by token", aborted).ConfigureAwait(false) is null)
+        if (await access.AuthorizeAsync(client, "the usage by token").ConfigureAwait(false) is null)
         {
             return;
         }
 
-        var day = await usage.GetDailyUsageAsync(DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), aborted).ConfigureAwait(false);
-        StartJsonWithoutRequestId(response);
-        using (var json = new Utf8JsonWriter(response.Body))
+        var day = await usage.GetDailyUsageAsync(DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), client.Aborted).ConfigureAwait(false);
+        StartJsonWithoutRequestId(client);
+        using (var json = new Utf8JsonWriter(client.Body))
         {
             json.WriteStartObject();
             json.WriteString("object", "aiproxy.dashboard.usage");
@@ -32,16 +31,16 @@ internal sealed class UsageEndpoint(IProxyUsageStore usage, AdminAccess access, 
             json.WriteEndObject();
         }
 
-        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     /// <summary>As before the move: this answer never carried <c>x-request-id</c>.</summary>
-    private static void StartJsonWithoutRequestId<TSink>(TSink response)
-        where TSink : IProxyResponseSink
+    private static void StartJsonWithoutRequestId<TClient>(TClient client)
+        where TClient : IProxyResponseSink
     {
-        response.Start(new ProxyResponseHead(200, isEventStream: false));
-        response.SetHeader("Content-Type", "application/json");
-        response.SetHeader("Cache-Control", "no-store");
+        client.Start(new ProxyResponseHead(200, isEventStream: false));
+        client.SetHeader("Content-Type", "application/json");
+        client.SetHeader("Cache-Control", "no-store");
     }
 
     private static void WriteGroups(Utf8JsonWriter json, string name, string key, IEnumerable<IGrouping<string, ProxyUsageCounter>> groups)

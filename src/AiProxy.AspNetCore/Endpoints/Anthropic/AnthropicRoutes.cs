@@ -12,7 +12,7 @@ internal static class AnthropicRoutes
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
         var gateway = services.GetRequiredService<ProxyGateway>();
-        group.Map("/v1/messages", context => gateway.ForwardMessagesAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
-        group.Map("/v1/messages/count_tokens", context => gateway.CountTokensAsync(new HttpClientRequest(context), new HttpResponseSink(context), context.RequestAborted));
+        group.Map("/v1/messages", context => gateway.ForwardMessagesAsync(new HttpProxyClient(context)));
+        group.Map("/v1/messages/count_tokens", context => gateway.CountTokensAsync(new HttpProxyClient(context)));
     }
 }
