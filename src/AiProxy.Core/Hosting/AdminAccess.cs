@@ -11,7 +11,7 @@ internal sealed class AdminAccess(CallerAuthentication authentication)
     public async ValueTask<ProxyCaller?> AuthorizeAsync<TClient>(TClient client, string what)
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!IsGet(client))
+        if (!ClientMethods.IsGet(client))
         {
             await ProxyResponses.WriteMethodNotAllowedAsync(client, "GET").ConfigureAwait(false);
             return null;
@@ -32,14 +32,4 @@ internal sealed class AdminAccess(CallerAuthentication authentication)
 
         return caller;
     }
-
-    /// <summary>Whether the method is <c>GET</c> (ASCII case-insensitive, as HTTP methods are matched).</summary>
-    public static bool IsGet<TRequest>(TRequest client)
-        where TRequest : IProxyClientRequest
-        => string.Equals(client.Method, "GET", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Whether the method is <c>POST</c>.</summary>
-    public static bool IsPost<TRequest>(TRequest client)
-        where TRequest : IProxyClientRequest
-        => string.Equals(client.Method, "POST", StringComparison.OrdinalIgnoreCase);
 }

@@ -27,7 +27,7 @@ internal sealed class CountTokensEndpoint(
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var inbound = AnthropicInboundApi.Instance;
-        if (!AdminAccess.IsPost(client))
+        if (!ClientMethods.IsPost(client))
         {
             await ProxyResponses.WriteMethodNotAllowedAsync(client, "POST", inbound).ConfigureAwait(false);
             return;

@@ -89,7 +89,7 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
     private async Task<ProxyCaller?> AuthenticateAsync<TClient>(TClient client)
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsGet(client))
+        if (!ClientMethods.IsGet(client))
         {
             await ProxyResponses.WriteMethodNotAllowedAsync(client, "GET", Inbound(client)).ConfigureAwait(false);
             return null;

@@ -37,7 +37,7 @@ internal sealed class ProxyRequestHandler(
     public Task HandleModelEndpointAsync<TClient>(TClient client, string path)
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsPost(client))
+        if (!ClientMethods.IsPost(client))
         {
             return ProxyResponses.WriteMethodNotAllowedAsync(client, "POST");
         }
@@ -49,7 +49,7 @@ internal sealed class ProxyRequestHandler(
     public Task HandleMessagesAsync<TClient>(TClient client)
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsPost(client))
+        if (!ClientMethods.IsPost(client))
         {
             return ProxyResponses.WriteMethodNotAllowedAsync(client, "POST", AnthropicInboundApi.Instance);
         }
@@ -63,7 +63,7 @@ internal sealed class ProxyRequestHandler(
     public Task HandlePassthroughAsync<TClient>(TClient client, string? path)
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsPost(client) && !AdminAccess.IsGet(client))
+        if (!ClientMethods.IsPost(client) && !ClientMethods.IsGet(client))
         {
             return ProxyResponses.WriteMethodNotAllowedAsync(client, "GET, POST");
         }
@@ -183,7 +183,7 @@ internal sealed class ProxyRequestHandler(
                     Path = upstreamPath,
                     QueryString = translation is null ? client.QueryString : string.Empty,
                     Body = translation?.Body.Memory ?? body.Memory,
-                    HasBody = body.Length > 0 || AdminAccess.IsPost(client),
+                    HasBody = body.Length > 0 || ClientMethods.IsPost(client),
                     ContentType = requireModel ? "application/json" : contentType,
                     Inspection = inspection,
                     Selection = selection,

@@ -72,7 +72,7 @@ internal sealed class StatusEndpoint
     public Task HandleAsync<TClient>(TClient client)
         where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!AdminAccess.IsGet(client))
+        if (!ClientMethods.IsGet(client))
         {
             return ProxyResponses.WriteMethodNotAllowedAsync(client, "GET");
         }
