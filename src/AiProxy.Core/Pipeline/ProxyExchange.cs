@@ -25,8 +25,8 @@ namespace AiProxy.Pipeline;
 /// <item><b>report</b>: the request's outcome to the <see cref="IProxyExchangeObserver"/>s (metrics, tracing, usage records).</item>
 /// </list>
 /// Each attempt's end is reported too: a failed one by the dispatcher, the answering one here once it has been relayed.
-/// The web side keeps only HTTP (routing, authentication, scope checks, reading the body, writing the response), and runs
-/// this for every forwarded request.
+/// The request front (<see cref="Hosting.ProxyRequestHandler"/>: authentication, scope checks, reading the body) runs this
+/// for every forwarded request; the host keeps only HTTP (routing, and its adapter under <see cref="IProxyResponseSink"/>).
 /// </summary>
 internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
