@@ -49,17 +49,8 @@ public static class OpenAiProxyServiceCollectionExtensions
 
     private static IOpenAiProxyBuilder AddCore(IServiceCollection services)
     {
-        var builder = CoreServiceRegistration.AddCore(services);
-        services.TryAddSingleton<ProxyRequestHandler>();
-        services.TryAddSingleton<RequestBodyReader>();
-        services.TryAddSingleton<CallerAuthentication>();
-        services.TryAddSingleton<ModelsEndpoint>();
-        services.TryAddSingleton<AiProxy.AspNetCore.Endpoints.Anthropic.CountTokensEndpoint>();
-        services.TryAddSingleton<StatusEndpoint>();
-        services.TryAddSingleton<AdminAccess>();
-        services.TryAddSingleton<StatusHistoryEndpoint>();
+        var builder = services.AddOpenAiProxyCore();
         services.TryAddSingleton<DashboardAssets>();
-        services.TryAddSingleton<DashboardUsageEndpoint>();
         services.TryAddSingleton<DashboardEndpoints>();
         services.TryAddSingleton<OpenAiProxyMarker>();
         return builder;

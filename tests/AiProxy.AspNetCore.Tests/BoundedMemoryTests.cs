@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using AiProxy.AspNetCore.Endpoints;
+using AiProxy.Hosting;
 using AiProxy.Providers;
 using AiProxy.Requests;
 using AiProxy.Selection;

@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using AiProxy.AspNetCore.Endpoints;
+using AiProxy.Hosting;
 using AiProxy.Usage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -233,7 +234,7 @@ public sealed class RateLimitingTests
 
         using var response = await PostAsync(client, body);
 
-        Assert.That(Header(response, ProxyHttpResponses.ProviderHeader), Is.EqualTo("a"));
+        Assert.That(Header(response, ProxyResponses.ProviderHeader), Is.EqualTo("a"));
         Assert.That(Header(response, "x-ratelimit-remaining-tokens"), Is.EqualTo($"{10000 - EstimateOf(body, 3000)}"), "b may answer: its 3000 is reserved");
     }
 
@@ -356,12 +357,12 @@ public sealed class RateLimitingTests
 
         using (var first = await PostAsync(client))
         {
-            Assert.That(Header(first, ProxyHttpResponses.ProviderHeader), Is.EqualTo("a"));
+            Assert.That(Header(first, ProxyResponses.ProviderHeader), Is.EqualTo("a"));
         }
 
         using (var second = await PostAsync(client))
         {
-            Assert.That(Header(second, ProxyHttpResponses.ProviderHeader), Is.EqualTo("b"), "a is at capacity");
+            Assert.That(Header(second, ProxyResponses.ProviderHeader), Is.EqualTo("b"), "a is at capacity");
         }
 
         using (var refused = await PostAsync(client))
@@ -373,7 +374,7 @@ public sealed class RateLimitingTests
 
         _time.Advance(TimeSpan.FromMinutes(1));
         using var later = await PostAsync(client);
-        Assert.That(Header(later, ProxyHttpResponses.ProviderHeader), Is.EqualTo("a"));
+        Assert.That(Header(later, ProxyResponses.ProviderHeader), Is.EqualTo("a"));
     }
 
     [Test]
@@ -418,5 +419,5 @@ public sealed class RateLimitingTests
     [TestCase(360, "6m0s")]
     [TestCase(3723.25, "1h2m3.25s")]
     public void Reset_durations_are_written_the_way_OpenAI_writes_them(double seconds, string expected)
-        => Assert.That(ProxyHttpResponses.FormatReset(TimeSpan.FromSeconds(seconds)), Is.EqualTo(expected));
+        => Assert.That(ProxyResponses.FormatReset(TimeSpan.FromSeconds(seconds)), Is.EqualTo(expected));
 }

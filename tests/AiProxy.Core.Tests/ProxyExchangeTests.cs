@@ -1,11 +1,11 @@
 using System.IO.Pipelines;
-using AiProxy.Attempts;
-using AiProxy.Errors;
+using AiProxy.Hosting;
 using AiProxy.Pipeline;
 using AiProxy.RateLimiting;
 using AiProxy.Requests;
 using AiProxy.Tokens;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
 using Moq;
 using NUnit.Framework;
 
@@ -21,16 +21,18 @@ public sealed class ProxyExchangeTests
     {
         var limiter = new Mock<IProxyRateLimiter>();
         limiter.Setup(l => l.AcquireAsync(It.IsAny<ProxyRateLimitRequest>(), It.IsAny<CancellationToken>()))
-            .Returns(ValueTask.FromResult<ProxyRateLimitLease>(new RejectedLease(ProxyRateLimitReason.Requests, TimeSpan.FromSeconds(2), null, null)));
+            .Returns(ValueTask.FromResult<ProxyRateLimitLease>(new RejectedLease(ProxyRateLimitReason.Requests, TimeSpan.FromSeconds(2), new ProxyRateLimitWindow(1, 0, TimeSpan.FromSeconds(2)), null)));
         await using var services = ProxyServices.Build(ProxyServices.ValidSettings(), configure: b => b.Services.AddSingleton(limiter.Object));
         var sink = new RecordingSink();
 
         await services.GetRequiredService<ProxyExchange>().RunAsync(Chat(), Limited, sink, CancellationToken.None);
 
-        Assert.That(sink.Error?.Status, Is.EqualTo(429));
-        Assert.That(sink.Error?.RetryAfterSeconds, Is.EqualTo(2));
-        Assert.That(sink.RateLimitHeadersWritten, Is.True, "the caller's limits are written even on a refusal");
-        Assert.That(sink.ErrorResult, Is.Null, "no attempt ran");
+        Assert.That(sink.Heads, Is.EqualTo(new[] { 429 }), "one response: the refusal");
+        Assert.That(sink.Header("Retry-After"), Is.EqualTo("2"));
+        Assert.That(sink.Header("x-ratelimit-limit-requests"), Is.EqualTo("1"), "the caller's limits are written even on a refusal");
+        Assert.That(sink.Header("x-aiproxy-attempts"), Is.Null, "no attempt ran");
+        Assert.That(sink.Header("x-aiproxy-route"), Is.Null, "no attempt ran");
+        Assert.That(sink.BodyText(), Does.Contain("\"code\":\"rate_limit_exceeded\""));
     }
 
     [Test]
@@ -42,9 +44,9 @@ public sealed class ProxyExchangeTests
 
         await services.GetRequiredService<ProxyExchange>().RunAsync(Chat(), ProxyCaller.Anonymous, sink, CancellationToken.None);
 
-        Assert.That(sink.Error?.Status, Is.EqualTo(502));
-        Assert.That(sink.ErrorResult?.Route, Is.EqualTo("x:error"));
-        Assert.That(sink.Started, Is.False);
+        Assert.That(sink.Heads, Is.EqualTo(new[] { 502 }), "the error is the only response started: nothing was relayed");
+        Assert.That(sink.Header("x-aiproxy-route"), Is.EqualTo("x:error"));
+        Assert.That(sink.BodyText(), Does.StartWith("{\"error\":"));
     }
 
     private static ProxyRequest Chat()
@@ -64,48 +66,45 @@ public sealed class ProxyExchangeTests
         };
     }
 
+    /// <summary>Records what the exchange decided: every status it started, its headers and the body bytes.</summary>
     private sealed class RecordingSink : IProxyResponseSink
     {
         private readonly Pipe _pipe = new();
+        private readonly Dictionary<string, StringValues> _headers = new(StringComparer.OrdinalIgnoreCase);
 
-        public ProxyError? Error { get; private set; }
-
-        public ForwardResult? ErrorResult { get; private set; }
-
-        public bool RateLimitHeadersWritten { get; private set; }
-
-        public bool Started { get; private set; }
+        public List<int> Heads { get; } = [];
 
         public string RequestId => "req-1";
 
-        public int StatusCode => Error?.Status ?? 200;
+        public bool HasStarted => false;
+
+        public int StatusCode => Heads.Count == 0 ? 200 : Heads[^1];
 
         public PipeWriter Body => _pipe.Writer;
 
-        public void AddRateLimitHeaders(ProxyRateLimitLease lease) => RateLimitHeadersWritten = true;
+        public string? Header(string name) => _headers.TryGetValue(name, out var value) ? value.ToString() : null;
 
-        public void AddCostHeader(decimal cost)
+        public string BodyText()
         {
+            _pipe.Writer.Complete();
+            return _pipe.Reader.TryRead(out var read) ? System.Text.Encoding.UTF8.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer)) : string.Empty;
         }
 
-        public void AddBudgetHeaders(AiProxy.Budgets.BudgetHold budget)
+        public bool HasHeader(string name) => _headers.ContainsKey(name);
+
+        public void SetHeader(string name, StringValues value)
         {
+            if (value.Count == 0)
+            {
+                _headers.Remove(name);
+            }
+            else
+            {
+                _headers[name] = value;
+            }
         }
 
-        public void Start(ForwardResult result) => Started = true;
-
-        public void SetHeader(string name, string value)
-        {
-        }
-
-        public void StartCached(bool isEventStream, string contentType, long contentLength) => Started = true;
-
-        public Task WriteErrorAsync(ProxyError error, ForwardResult? result)
-        {
-            Error = error;
-            ErrorResult = result;
-            return Task.CompletedTask;
-        }
+        public void Start(ProxyResponseHead head) => Heads.Add(head.StatusCode);
 
         public Task CompleteAsync() => Task.CompletedTask;
 

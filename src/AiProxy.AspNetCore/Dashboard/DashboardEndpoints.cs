@@ -1,8 +1,8 @@
 using AiProxy.AspNetCore.Endpoints;
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Options;
 
 namespace AiProxy.AspNetCore.Dashboard;
 
@@ -12,22 +12,16 @@ namespace AiProxy.AspNetCore.Dashboard;
 /// <c>api/status</c> (the admin view of <c>/status</c>), <c>api/history</c> (as <c>/status/history</c>) and
 /// <c>api/usage</c> (today's usage by token and by model). The page needs no knowledge of the gateway's prefix.
 /// </summary>
-internal sealed class DashboardEndpoints(
-    DashboardAssets assets,
-    AdminAccess access,
-    StatusEndpoint status,
-    StatusHistoryEndpoint history,
-    DashboardUsageEndpoint usage,
-    IOptionsMonitor<OpenAiProxyOptions> options)
+internal sealed class DashboardEndpoints(DashboardAssets assets, ProxyGateway gateway)
 {
     private const string Page = "index.html";
 
     public void Map(RouteGroupBuilder group)
     {
         group.Map("/", ServePageAsync);
-        group.Map("/api/status", WithHeaders(StatusAsync));
-        group.Map("/api/history", WithHeaders(history.HandleAsync));
-        group.Map("/api/usage", WithHeaders(usage.HandleAsync));
+        group.Map("/api/status", WithHeaders(context => gateway.AdminStatusAsync(new HttpProxyClient(context))));
+        group.Map("/api/history", WithHeaders(context => gateway.StatusHistoryAsync(new HttpProxyClient(context))));
+        group.Map("/api/usage", WithHeaders(context => gateway.DailyUsageAsync(new HttpProxyClient(context))));
         group.Map("/api/{**rest}", WithHeaders(static context =>
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -53,13 +47,5 @@ internal sealed class DashboardEndpoints(
         }
 
         return assets.WriteAsync(context, Page);
-    }
-
-    private async Task StatusAsync(HttpContext context)
-    {
-        if (await access.AuthorizeAsync(context, "the dashboard").ConfigureAwait(false) is { } caller)
-        {
-            await status.WriteStatusAsync(context, options.CurrentValue, caller).ConfigureAwait(false);
-        }
     }
 }

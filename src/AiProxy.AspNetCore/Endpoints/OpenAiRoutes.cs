@@ -1,3 +1,4 @@
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -10,14 +11,18 @@ internal static class OpenAiRoutes
 {
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
-        var handler = services.GetRequiredService<ProxyRequestHandler>();
-        var models = services.GetRequiredService<ModelsEndpoint>();
-        group.Map("/v1/models", models.HandleAsync);
-        group.Map("/v1/models/{**id}", models.HandleModelAsync).AllowEncodedSlash();
-        group.Map("/v1/chat/completions", context => handler.HandleModelEndpointAsync(context, "chat/completions"));
-        group.Map("/v1/completions", context => handler.HandleModelEndpointAsync(context, "completions"));
-        group.Map("/v1/embeddings", context => handler.HandleModelEndpointAsync(context, "embeddings"));
-        group.Map("/v1/{**path}", handler.HandlePassthroughAsync);
-        group.Map("/{**path}", handler.HandleNotFoundAsync);
+        var gateway = services.GetRequiredService<ProxyGateway>();
+        group.Map("/v1/models", context => gateway.ListModelsAsync(new HttpProxyClient(context)));
+        group.Map("/v1/models/{**id}", context => gateway.GetModelAsync(
+            new HttpProxyClient(context), context.Request.RouteValues["id"] as string)).AllowEncodedSlash();
+        MapModelEndpoint(group, gateway, "chat/completions");
+        MapModelEndpoint(group, gateway, "completions");
+        MapModelEndpoint(group, gateway, "embeddings");
+        group.Map("/v1/{**path}", context => gateway.ForwardPassthroughAsync(
+            new HttpProxyClient(context), context.Request.RouteValues["path"] as string));
+        group.Map("/{**path}", context => gateway.NotFoundAsync(new HttpProxyClient(context)));
     }
+
+    private static void MapModelEndpoint(RouteGroupBuilder group, ProxyGateway gateway, string path)
+        => group.Map("/v1/" + path, context => gateway.ForwardModelRequestAsync(new HttpProxyClient(context), path));
 }

@@ -1,3 +1,4 @@
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,9 +10,8 @@ internal static class StatusRoutes
 {
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
-        var status = services.GetRequiredService<StatusEndpoint>();
-        var history = services.GetRequiredService<StatusHistoryEndpoint>();
-        group.Map("/status", status.HandleAsync);
-        group.Map("/status/history", history.HandleAsync);
+        var gateway = services.GetRequiredService<ProxyGateway>();
+        group.Map("/status", context => gateway.StatusAsync(new HttpProxyClient(context)));
+        group.Map("/status/history", context => gateway.StatusHistoryAsync(new HttpProxyClient(context)));
     }
 }

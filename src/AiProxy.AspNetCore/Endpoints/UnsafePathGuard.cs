@@ -1,5 +1,4 @@
-using AiProxy.Errors;
-using AiProxy.Requests;
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -7,20 +6,18 @@ using Microsoft.AspNetCore.Http.Features;
 namespace AiProxy.AspNetCore.Endpoints;
 
 /// <summary>
-/// Answers 400 to a request whose path, as the client sent it, holds what <see cref="EndpointPath"/> refuses. Kestrel
+/// Answers 400 to a request whose path, as the client sent it, holds what <see cref="ProxyGateway.IsSafeRawPath"/> refuses. Kestrel
 /// decodes the path and removes dot segments before routing, so <c>/v1/files/../models</c> would otherwise reach
 /// <c>/v1/models</c>: the raw target is what tells a hostile path from a plain one.
 /// </summary>
 internal static class UnsafePathGuard
 {
-    private static readonly ProxyError Unsafe = ProxyError.BadRequest(EndpointPath.UnsafeMessage);
-
     /// <summary>A group convention: wraps the endpoint's request delegate with the check.</summary>
     public static void Apply(EndpointBuilder endpoint)
     {
         if (endpoint.RequestDelegate is { } next)
         {
-            endpoint.RequestDelegate = context => IsSafe(context) ? next(context) : ProxyHttpResponses.WriteErrorAsync(context, Unsafe);
+            endpoint.RequestDelegate = context => IsSafe(context) ? next(context) : ProxyGateway.UnsafePathAsync(new HttpProxyClient(context));
         }
     }
 
@@ -40,14 +37,14 @@ internal static class UnsafePathGuard
             raw = context.Request.PathBase.Add(context.Request.Path).Value;
         }
 
-        if (raw is null || EndpointPath.IsSafeRawPath(raw))
+        if (raw is null || ProxyGateway.IsSafeRawPath(raw))
         {
             return true;
         }
 
         // Read only when the path was refused: the common, safe request pays nothing for the exception.
         return context.GetEndpoint()?.Metadata.GetMetadata<EncodedSlashAllowed>() is not null
-            && EndpointPath.IsSafeRawPath(raw, allowEncodedSlash: true);
+            && ProxyGateway.IsSafeRawPath(raw, allowEncodedSlash: true);
     }
 
     private sealed class EncodedSlashAllowed

@@ -1,5 +1,5 @@
 using AiProxy.Health;
-using AiProxy.Providers;
+using AiProxy.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AiProxy.AspNetCore.HealthChecks;
@@ -11,14 +11,14 @@ namespace AiProxy.AspNetCore.HealthChecks;
 /// sends nothing to a provider. A shared-state store (Redis) that is unreachable makes it degraded when the gateway falls
 /// back to local state, or the failure status when it fails closed.
 /// </summary>
-internal sealed class OpenAiProxyHealthCheck(ProviderRegistry registry, IEnumerable<ISharedStateStatus> sharedState) : IHealthCheck
+internal sealed class OpenAiProxyHealthCheck(ProxyGateway gateway, IEnumerable<ISharedStateStatus> sharedState) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
         int enabled = 0, cooling = 0;
-        foreach (var provider in registry.All)
+        foreach (var provider in gateway.Providers)
         {
             if (!provider.Enabled)
             {

@@ -1,3 +1,4 @@
+using AiProxy.Hosting;
 using AiProxy.Attempts;
 using AiProxy.Pipeline;
 using AiProxy.Relay;
@@ -80,7 +81,7 @@ internal sealed class CacheFetch(
             sink.Body, dropUsageChunk: result.IsEventStream && !request.Inspection.IncludeUsage, current.Cache.MaxEntryBytes,
             current.ClientWriteTimeout, time, clientAborted, sink.Abort);
         result.Translator = request.Inbound.CreateResponseTranslator(request, result);
-        sink.Start(result);
+        ProxyResponses.StartRelay(sink, result);
         var relayed = await ResponseRelay.CopyAsync(result, recorder, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, shared).ConfigureAwait(false);
         exchange.AnswerRelayed(request, result, relayed);
         if (relayed != RelayOutcome.Completed)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiProxy.Hosting;
 using AiProxy.Attempts;
 using AiProxy.Pipeline;
 using AiProxy.RateLimiting;
@@ -112,7 +113,7 @@ internal sealed partial class CachedExchange(
         var age = Math.Max(0, (cache.Now - answer.StoredAt) / 1000);
         sink.SetHeader(ResponseCache.Header, "hit");
         sink.SetHeader("age", age.ToString(CultureInfo.InvariantCulture));
-        sink.StartCached(answer.IsEventStream, answer.ContentType, AnswerReplay.Length(answer, includeUsage));
+        ProxyResponses.StartCached(sink, answer.IsEventStream, answer.ContentType, AnswerReplay.Length(answer, includeUsage));
         var whole = await AnswerReplay.WriteAsync(answer, sink.Body, includeUsage, clientAborted).ConfigureAwait(false);
         if (whole)
         {

@@ -9,7 +9,7 @@ namespace AiProxy.Inbound;
 /// An API the gateway serves to its clients (OpenAI's, Anthropic's): how a client's body becomes what providers are sent,
 /// how the proxy's own errors look in it (as a JSON body, and as the event that ends a broken stream), and how an
 /// OpenAI-format answer is translated back. The pipeline (<see cref="Pipeline.ProxyExchange"/>) holds the request's API and
-/// calls it; it never branches on which one it is. The web side maps each API's routes.
+/// calls it; it never branches on which one it is. The host maps each API's routes onto <see cref="Hosting.ProxyGateway"/>.
 /// </summary>
 internal interface IInboundApi
 {
@@ -17,7 +17,7 @@ internal interface IInboundApi
     string Name { get; }
 
     /// <summary>Reads a client's JSON body. <see langword="null"/> with no error means the body goes to providers as it is
-    /// (OpenAI's API: the web side inspects it); otherwise the OpenAI chat body translated from it, or the client's error.</summary>
+    /// (OpenAI's API: the request front inspects it); otherwise the OpenAI chat body translated from it, or the client's error.</summary>
     InboundTranslation? TranslateRequest(ReadOnlyMemory<byte> body, out ProxyError? error);
 
     /// <summary>The client headers of this API that a provider speaking it natively is sent (<c>anthropic-version</c>...).</summary>

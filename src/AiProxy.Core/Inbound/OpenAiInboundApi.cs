@@ -6,7 +6,7 @@ using AiProxy.Requests;
 namespace AiProxy.Inbound;
 
 /// <summary>
-/// OpenAI's API, the gateway's own: bodies go to providers as they are (the web side inspects them, JSON or multipart),
+/// OpenAI's API, the gateway's own: bodies go to providers as they are (the request front inspects them, JSON or multipart),
 /// errors are <c>{"error":{"message","type","param","code"}}</c> (<see cref="ProxyErrorWriter"/>), and answers are relayed
 /// untouched. Nothing here allocates per request.
 /// </summary>

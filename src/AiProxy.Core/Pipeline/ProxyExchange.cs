@@ -3,6 +3,7 @@ using AiProxy.Attempts;
 using AiProxy.Budgets;
 using AiProxy.Caching;
 using AiProxy.Errors;
+using AiProxy.Hosting;
 using AiProxy.Pricing;
 using AiProxy.RateLimiting;
 using AiProxy.Relay;
@@ -24,8 +25,8 @@ namespace AiProxy.Pipeline;
 /// <item><b>report</b>: the request's outcome to the <see cref="IProxyExchangeObserver"/>s (metrics, tracing, usage records).</item>
 /// </list>
 /// Each attempt's end is reported too: a failed one by the dispatcher, the answering one here once it has been relayed.
-/// The web side keeps only HTTP (routing, authentication, scope checks, reading the body, writing the response), and runs
-/// this for every forwarded request.
+/// The request front (<see cref="Hosting.ProxyRequestHandler"/>: authentication, scope checks, reading the body) runs this
+/// for every forwarded request; the host keeps only HTTP (routing, and its adapter under <see cref="IProxyResponseSink"/>).
 /// </summary>
 internal sealed partial class ProxyExchange(
     ProxyAdmission admission,
@@ -62,7 +63,7 @@ internal sealed partial class ProxyExchange(
         var (lease, budget) = await AdmitAsync(request, caller, estimate, clientAborted).ConfigureAwait(false);
         await using var leaseScope = lease.ConfigureAwait(false);
         await using var budgetScope = budgets.Scope(budget).ConfigureAwait(false);
-        if (!await AdmittedAsync(request, caller, sink, lease, budget, estimate).ConfigureAwait(false))
+        if (!await AdmittedAsync(request, caller, sink, lease, budget, estimate, clientAborted).ConfigureAwait(false))
         {
             return;
         }
@@ -99,7 +100,7 @@ internal sealed partial class ProxyExchange(
 
         await using var leaseScope = lease.ConfigureAwait(false);
         await using var budgetScope = budgets.Scope(budget).ConfigureAwait(false);
-        if (!await AdmittedAsync(request, caller, sink, lease, budget, estimate).ConfigureAwait(false))
+        if (!await AdmittedAsync(request, caller, sink, lease, budget, estimate, clientAborted).ConfigureAwait(false))
         {
             return;
         }
@@ -117,10 +118,10 @@ internal sealed partial class ProxyExchange(
 
     /// <summary>Writes the limits' headers, and the refusal when the limiter or a budget said no.</summary>
     private async ValueTask<bool> AdmittedAsync<TSink>(
-        ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, BudgetHold? budget, long estimate)
+        ProxyRequest request, ProxyCaller caller, TSink sink, ProxyRateLimitLease lease, BudgetHold? budget, long estimate, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {
-        sink.AddRateLimitHeaders(lease);
+        ProxyResponses.AddRateLimitHeaders(sink, lease);
         if (!lease.IsAcquired)
         {
             if (budget is not null)
@@ -130,7 +131,7 @@ internal sealed partial class ProxyExchange(
 
             LogRateLimited(logger, request.Method, request.Path, request.Model, caller.Name, lease.Reason, RateLimitFormat.RetryAfterSeconds(lease.RetryAfter));
             events.RateLimited(caller.Name, lease.Reason);
-            await sink.WriteErrorAsync(ProxyAdmission.Refusal(lease, estimate), null).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(sink, ProxyAdmission.Refusal(lease, estimate), clientAborted, null, request.Inbound).ConfigureAwait(false);
             return false;
         }
 
@@ -141,11 +142,11 @@ internal sealed partial class ProxyExchange(
                 LogBudgetRefused(logger, request.Method, request.Path, request.Model, caller.Name, budget.StoreUnavailable ? "store unavailable" : budget.CallerAdmitted ? "providers" : "token");
                 events.BudgetRefused(caller.Name);
                 await lease.SettleAsync(null, 0, CancellationToken.None).ConfigureAwait(false);
-                await sink.WriteErrorAsync(budgets.Refusal(budget), null).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(sink, budgets.Refusal(budget), clientAborted, null, request.Inbound).ConfigureAwait(false);
                 return false;
             }
 
-            sink.AddBudgetHeaders(budget);
+            ProxyResponses.AddBudgetHeaders(sink, budget);
         }
 
         return true;
@@ -266,7 +267,7 @@ internal sealed partial class ProxyExchange(
         {
             try
             {
-                await sink.WriteErrorAsync(error, result).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(sink, error, clientAborted, result, request.Inbound).ConfigureAwait(false);
             }
             finally
             {
@@ -290,15 +291,15 @@ internal sealed partial class ProxyExchange(
                 if (whole is null)
                 {
                     relayed = read;
-                    return await RelayBrokenBeforeStartAsync(result, sink, read).ConfigureAwait(false);
+                    return await RelayBrokenBeforeStartAsync(request, result, sink, read, clientAborted).ConfigureAwait(false);
                 }
 
                 using (whole)
                 {
-                    sink.Start(result);
+                    ProxyResponses.StartRelay(sink, result);
                     if (pricing.Actual(request, result, ProxyUsageMeasure.Measure(request, result)) is { } cost)
                     {
-                        sink.AddCostHeader(cost);
+                        ProxyResponses.AddCostHeader(sink, cost);
                     }
 
                     relayed = await whole.WriteAsync(result, sink.Body, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
@@ -306,7 +307,7 @@ internal sealed partial class ProxyExchange(
             }
             else
             {
-                sink.Start(result);
+                ProxyResponses.StartRelay(sink, result);
                 relayed = await ResponseRelay.CopyAsync(
                     result, sink.Body, request.Inbound, current.StreamIdleTimeout, current.ClientWriteTimeout, time, clientAborted).ConfigureAwait(false);
             }
@@ -348,7 +349,7 @@ internal sealed partial class ProxyExchange(
     }
 
     /// <summary>A body read whole that broke before anything reached the client: it gets a proper error, not a cut connection.</summary>
-    private async Task<ProxyRequestOutcome> RelayBrokenBeforeStartAsync<TSink>(ForwardResult result, TSink sink, RelayOutcome read)
+    private async Task<ProxyRequestOutcome> RelayBrokenBeforeStartAsync<TSink>(ProxyRequest request, ForwardResult result, TSink sink, RelayOutcome read, CancellationToken clientAborted)
         where TSink : IProxyResponseSink
     {
         if (read == RelayOutcome.ClientAborted)
@@ -358,9 +359,9 @@ internal sealed partial class ProxyExchange(
 
         var provider = result.Provider?.Name ?? "-";
         LogRelayBroken(logger, provider, read);
-        await sink.WriteErrorAsync(
-            new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_broken", $"The response from provider '{provider}' broke before it was complete."),
-            result).ConfigureAwait(false);
+        await ProxyResponses.WriteErrorAsync(
+            sink, new ProxyError(502, ProxyError.UpstreamErrorType, "upstream_broken", $"The response from provider '{provider}' broke before it was complete."),
+            clientAborted, result, request.Inbound).ConfigureAwait(false);
         return ProxyRequestOutcome.UpstreamBroken;
     }
 

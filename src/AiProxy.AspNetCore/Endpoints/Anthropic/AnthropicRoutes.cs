@@ -1,3 +1,4 @@
+using AiProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,9 +11,8 @@ internal static class AnthropicRoutes
 {
     public static void Map(RouteGroupBuilder group, IServiceProvider services)
     {
-        var handler = services.GetRequiredService<ProxyRequestHandler>();
-        var countTokens = services.GetRequiredService<CountTokensEndpoint>();
-        group.Map("/v1/messages", handler.HandleMessagesAsync);
-        group.Map("/v1/messages/count_tokens", countTokens.HandleAsync);
+        var gateway = services.GetRequiredService<ProxyGateway>();
+        group.Map("/v1/messages", context => gateway.ForwardMessagesAsync(new HttpProxyClient(context)));
+        group.Map("/v1/messages/count_tokens", context => gateway.CountTokensAsync(new HttpProxyClient(context)));
     }
 }

@@ -1,30 +1,26 @@
 using System.Globalization;
 using System.Text.Json;
-using AiProxy.AspNetCore.Endpoints;
 using AiProxy.Usage;
-using Microsoft.AspNetCore.Http;
 
-namespace AiProxy.AspNetCore.Dashboard;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// The dashboard's <c>api/usage</c>: today's usage (UTC) by token and by model, from <see cref="IProxyUsageStore"/> (this
 /// instance's, or every instance's with a shared store such as Redis). Admin tokens only: it names callers.
 /// </summary>
-internal sealed class DashboardUsageEndpoint(IProxyUsageStore usage, AdminAccess access, TimeProvider time)
+internal sealed class UsageEndpoint(IProxyUsageStore usage, AdminAccess access, TimeProvider time)
 {
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await access.AuthorizeAsync(context, "the usage by token").ConfigureAwait(false) is null)
+        if (await access.AuthorizeAsync(client, "the usage by token").ConfigureAwait(false) is null)
         {
             return;
         }
 
-        var day = await usage.GetDailyUsageAsync(DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        response.Headers.CacheControl = "no-store";
-        using (var json = new Utf8JsonWriter(response.BodyWriter))
+        var day = await usage.GetDailyUsageAsync(DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), client.Aborted).ConfigureAwait(false);
+        StartJsonWithoutRequestId(client);
+        using (var json = new Utf8JsonWriter(client.Body))
         {
             json.WriteStartObject();
             json.WriteString("object", "aiproxy.dashboard.usage");
@@ -35,7 +31,16 @@ internal sealed class DashboardUsageEndpoint(IProxyUsageStore usage, AdminAccess
             json.WriteEndObject();
         }
 
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
+    }
+
+    /// <summary>As before the move: this answer never carried <c>x-request-id</c>.</summary>
+    private static void StartJsonWithoutRequestId<TClient>(TClient client)
+        where TClient : IProxyResponseSink
+    {
+        client.Start(new ProxyResponseHead(200, isEventStream: false));
+        client.SetHeader("Content-Type", "application/json");
+        client.SetHeader("Cache-Control", "no-store");
     }
 
     private static void WriteGroups(Utf8JsonWriter json, string name, string key, IEnumerable<IGrouping<string, ProxyUsageCounter>> groups)

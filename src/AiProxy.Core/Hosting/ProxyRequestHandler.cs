@@ -9,17 +9,15 @@ using AiProxy.Requests;
 using AiProxy.Selection;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
-using Microsoft.Net.Http.Headers;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
-/// The HTTP side of a gateway request: authenticate, read the X-Proxy-* headers, check the token's scope, read the body
-/// once and inspect it, then hand it to Core's <see cref="ProxyExchange"/>, which admits, selects, attempts, relays,
-/// settles and reports, writing through an <see cref="HttpResponseSink"/>.
+/// The front of a forwarded request, whatever the host: authenticate, read the X-Proxy-* headers, check the token's scope,
+/// read the body once and inspect it, then hand it to <see cref="ProxyExchange"/>, which admits, selects, attempts, relays,
+/// settles and reports, writing through the host's <see cref="IProxyResponseSink"/>.
 /// </summary>
 internal sealed class ProxyRequestHandler(
     ProxyExchange exchange,
@@ -36,95 +34,95 @@ internal sealed class ProxyRequestHandler(
     public const string ProviderHeader = "X-Proxy-Provider";
 
     /// <summary><c>POST /v1/chat/completions</c>, <c>/v1/completions</c>, <c>/v1/embeddings</c>: a JSON body with a model.</summary>
-    public Task HandleModelEndpointAsync(HttpContext context, string path)
+    public Task HandleModelEndpointAsync<TClient>(TClient client, string path)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!HttpMethods.IsPost(context.Request.Method))
+        if (!ClientMethods.IsPost(client))
         {
-            context.Response.Headers.Allow = "POST";
-            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path));
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "POST");
         }
 
-        return HandleAsync(context, path, requireModel: true, OpenAiInboundApi.Instance);
+        return HandleAsync(client, path, requireModel: true, OpenAiInboundApi.Instance);
     }
 
     /// <summary><c>POST /v1/messages</c>: Anthropic's Messages API, translated for the providers and back for the client.</summary>
-    public Task HandleMessagesAsync(HttpContext context)
+    public Task HandleMessagesAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!HttpMethods.IsPost(context.Request.Method))
+        if (!ClientMethods.IsPost(client))
         {
-            context.Response.Headers.Allow = "POST";
-            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, AnthropicInboundApi.Instance);
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "POST", AnthropicInboundApi.Instance);
         }
 
-        return HandleAsync(context, "messages", requireModel: true, AnthropicInboundApi.Instance);
+        return HandleAsync(client, "messages", requireModel: true, AnthropicInboundApi.Instance);
     }
 
     private static bool IsGeneration(string path) => path is "chat/completions" or "completions";
 
     /// <summary>Any other <c>GET</c>/<c>POST</c> under <c>/v1/</c>, forwarded as it is.</summary>
-    public Task HandlePassthroughAsync(HttpContext context)
+    public Task HandlePassthroughAsync<TClient>(TClient client, string? path)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        var method = context.Request.Method;
-        if (!HttpMethods.IsPost(method) && !HttpMethods.IsGet(method))
+        if (!ClientMethods.IsPost(client) && !ClientMethods.IsGet(client))
         {
-            context.Response.Headers.Allow = "GET, POST";
-            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(method, context.Request.Path));
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "GET, POST");
         }
 
-        var path = context.Request.RouteValues["path"] as string;
         if (string.IsNullOrEmpty(path))
         {
-            return HandleNotFoundAsync(context);
+            return HandleNotFoundAsync(client);
         }
 
-        return HandleAsync(context, path, requireModel: false, OpenAiInboundApi.Instance);
+        return HandleAsync(client, path, requireModel: false, OpenAiInboundApi.Instance);
     }
 
-    public Task HandleNotFoundAsync(HttpContext context)
-        => ProxyHttpResponses.WriteErrorAsync(context, ProxyError.NotFound(context.Request.Method, context.Request.Path));
+    public static Task HandleNotFoundAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => ProxyResponses.WriteErrorAsync(client, ProxyError.NotFound(client.Method, client.Path), client.Aborted);
 
-    /// <param name="context">The request.</param>
+    /// <param name="client">The client's request and response.</param>
     /// <param name="path">The route's path after <c>/v1/</c>: what token scopes and metrics name.</param>
     /// <param name="requireModel">The body must be JSON with a model.</param>
     /// <param name="inbound">The client's API: errors in its shape, its body translated when it is not OpenAI's.</param>
-    private async Task HandleAsync(HttpContext context, string path, bool requireModel, IInboundApi inbound)
+    private async Task HandleAsync<TClient>(TClient client, string path, bool requireModel, IInboundApi inbound)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var started = time.GetTimestamp();
         using var requestTelemetry = events.StartRequest(path); // the request's activity, and aiproxy.active_requests
         var current = options.CurrentValue;
         var openAi = ReferenceEquals(inbound, OpenAiInboundApi.Instance);
-        var caller = await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: !openAi).ConfigureAwait(false);
+        var caller = await authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: !openAi).ConfigureAwait(false);
         if (caller is null)
         {
-            await WriteErrorAsync(context, openAi ? CallerAuthentication.Unauthorized : CallerAuthentication.AnthropicUnauthorized, inbound).ConfigureAwait(false);
+            await WriteErrorAsync(client, openAi ? CallerAuthentication.Unauthorized : CallerAuthentication.AnthropicUnauthorized, inbound).ConfigureAwait(false);
             return;
         }
 
-        if (!TryReadProxyHeaders(context.Request, current, out var selection, out var timeout, out var headerError))
+        if (!TryReadProxyHeaders(client, current, out var selection, out var timeout, out var headerError))
         {
-            await WriteErrorAsync(context, headerError, inbound).ConfigureAwait(false);
+            await WriteErrorAsync(client, headerError, inbound).ConfigureAwait(false);
             return;
         }
 
         var cacheDirectives = default(CacheDirectives);
-        if ((current.Cache.Enabled || caller.Cache == true) && !TryReadCacheHeaders(context.Request, out cacheDirectives, out headerError))
+        if ((current.Cache.Enabled || caller.Cache == true) && !TryReadCacheHeaders(client, out cacheDirectives, out headerError))
         {
-            await WriteErrorAsync(context, headerError, inbound).ConfigureAwait(false);
+            await WriteErrorAsync(client, headerError, inbound).ConfigureAwait(false);
             return;
         }
 
         if (ScopeError(caller, path, selection) is { } scopeError)
         {
-            await WriteErrorAsync(context, scopeError, inbound).ConfigureAwait(false);
+            await WriteErrorAsync(client, scopeError, inbound).ConfigureAwait(false);
             return;
         }
 
-        var (body, bodyError) = await bodyReader.ReadAsync(context, caller, current).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(client, caller, current).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
             {
-                await WriteErrorAsync(context, bodyError, inbound).ConfigureAwait(false);
+                await WriteErrorAsync(client, bodyError, inbound).ConfigureAwait(false);
             }
 
             return;
@@ -136,7 +134,7 @@ internal sealed class ProxyRequestHandler(
             var translation = inbound.TranslateRequest(body.Memory, out var translationError);
             if (translationError is not null)
             {
-                await WriteErrorAsync(context, translationError, inbound).ConfigureAwait(false);
+                await WriteErrorAsync(client, translationError, inbound).ConfigureAwait(false);
                 return;
             }
 
@@ -146,15 +144,15 @@ internal sealed class ProxyRequestHandler(
                 string? contentType;
                 if (translation is null)
                 {
-                    contentType = context.Request.ContentType;
+                    contentType = client.ContentType;
                     if (!BodyInspection.TryInspect(contentType, body, requireModel, out inspection, out var inspectionError, out var boundary))
                     {
-                        (inspection, inspectionError) = await BodyInspection.ReadFormAsync(body, boundary, context.RequestAborted).ConfigureAwait(false);
+                        (inspection, inspectionError) = await BodyInspection.ReadFormAsync(client, body, boundary).ConfigureAwait(false);
                     }
 
                     if (inspectionError is not null)
                     {
-                        await WriteErrorAsync(context, inspectionError, inbound).ConfigureAwait(false);
+                        await WriteErrorAsync(client, inspectionError, inbound).ConfigureAwait(false);
                         return;
                     }
                 }
@@ -162,57 +160,58 @@ internal sealed class ProxyRequestHandler(
                 {
                     contentType = "application/json";
                     inspection = translation.Inspection;
-                    translation.NativeHeaders = CollectHeaders(context.Request, inbound.NativeHeaderNames);
+                    translation.NativeHeaders = CollectHeaders(client, inbound.NativeHeaderNames);
                 }
 
                 if (requireModel && string.IsNullOrEmpty(inspection.Model))
                 {
-                    await WriteErrorAsync(context, ProxyError.BadRequest(
+                    await WriteErrorAsync(client, ProxyError.BadRequest(
                         body.Length == 0 ? "The request needs a JSON body with a 'model'." : "You must provide a model parameter.", "model"), inbound).ConfigureAwait(false);
                     return;
                 }
 
                 if (ModelScopeError(caller, path, inspection.Model) is { } modelError)
                 {
-                    await WriteErrorAsync(context, modelError, inbound).ConfigureAwait(false);
+                    await WriteErrorAsync(client, modelError, inbound).ConfigureAwait(false);
                     return;
                 }
 
                 var upstreamPath = translation?.Path ?? path;
-                var request = new ProxyRequest
+                var forwarded = new ProxyRequest
                 {
-                    Method = context.Request.Method,
+                    Method = client.Method,
                     Path = upstreamPath,
-                    QueryString = translation is null ? context.Request.QueryString.Value ?? string.Empty : string.Empty,
+                    QueryString = translation is null ? client.QueryString : string.Empty,
                     Body = translation?.Body.Memory ?? body.Memory,
-                    HasBody = body.Length > 0 || HttpMethods.IsPost(context.Request.Method),
+                    HasBody = body.Length > 0 || ClientMethods.IsPost(client),
                     ContentType = requireModel ? "application/json" : contentType,
                     Inspection = inspection,
                     Selection = selection,
                     IsGeneration = IsGeneration(upstreamPath),
                     StartTimestamp = started,
                     Timeout = timeout,
-                    ForwardedHeaders = CollectForwardedHeaders(context.Request),
+                    ForwardedHeaders = CollectForwardedHeaders(client),
                     Translation = translation,
                     CacheDirectives = cacheDirectives,
                 };
 
-                await exchange.RunAsync(request, caller, new HttpResponseSink(context, inbound), context.RequestAborted).ConfigureAwait(false);
+                await exchange.RunAsync(forwarded, caller, client, client.Aborted).ConfigureAwait(false);
             }
         }
     }
 
-    private static Task WriteErrorAsync(HttpContext context, ProxyError error, IInboundApi inbound)
-        => ProxyHttpResponses.WriteErrorAsync(context, error, null, inbound);
+    private static Task WriteErrorAsync<TClient>(TClient client, ProxyError error, IInboundApi inbound)
+        where TClient : IProxyClientRequest, IProxyResponseSink
+        => ProxyResponses.WriteErrorAsync(client, error, client.Aborted, null, inbound);
 
-    private bool TryReadProxyHeaders(HttpRequest request, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
+    private bool TryReadProxyHeaders<TRequest>(TRequest client, OpenAiProxyOptions current, out SelectionContext selection, out TimeSpan? timeout, out ProxyError error)
+        where TRequest : IProxyClientRequest
     {
         selection = default;
         timeout = null;
         error = null!;
         string? strategy = null, provider = null;
-        var headers = request.Headers;
-        if (headers.TryGetValue(StrategyHeader, out var strategyValue))
+        if (client.TryGetHeader(StrategyHeader, out var strategyValue))
         {
             strategy = strategyValue.ToString().Trim();
             if (!(selector is ClientSelector builtIn ? builtIn.TryGetStrategy(strategy, out _) : selector.StrategyNames.Contains(strategy, StringComparer.OrdinalIgnoreCase)))
@@ -222,7 +221,7 @@ internal sealed class ProxyRequestHandler(
             }
         }
 
-        if (headers.TryGetValue(ProviderHeader, out var providerValue))
+        if (client.TryGetHeader(ProviderHeader, out var providerValue))
         {
             provider = providerValue.ToString().Trim();
             if (registry.Find(provider) is null)
@@ -232,7 +231,7 @@ internal sealed class ProxyRequestHandler(
             }
         }
 
-        if (headers.TryGetValue(TimeoutHeader, out var timeoutValue))
+        if (client.TryGetHeader(TimeoutHeader, out var timeoutValue))
         {
             if (!double.TryParse(timeoutValue.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
                 || !double.IsFinite(seconds) || seconds <= 0 || seconds > current.MaxTimeout.TotalSeconds)
@@ -249,12 +248,13 @@ internal sealed class ProxyRequestHandler(
         return true;
     }
 
-    private static KeyValuePair<string, string>[] CollectHeaders(HttpRequest request, IReadOnlyList<string> names)
+    private static KeyValuePair<string, string>[] CollectHeaders<TRequest>(TRequest client, IReadOnlyList<string> names)
+        where TRequest : IProxyClientRequest
     {
         var found = new List<KeyValuePair<string, string>>();
         foreach (var name in names)
         {
-            if (request.Headers.TryGetValue(name, out var value) && !StringValues.IsNullOrEmpty(value))
+            if (client.TryGetHeader(name, out var value) && !StringValues.IsNullOrEmpty(value))
             {
                 found.Add(new(name, value.ToString()));
             }
@@ -264,11 +264,12 @@ internal sealed class ProxyRequestHandler(
     }
 
     /// <summary>The response cache's request headers, read only when the cache is on for the caller.</summary>
-    private static bool TryReadCacheHeaders(HttpRequest request, out CacheDirectives directives, out ProxyError error)
+    private static bool TryReadCacheHeaders<TRequest>(TRequest client, out CacheDirectives directives, out ProxyError error)
+        where TRequest : IProxyClientRequest
     {
-        var headers = request.Headers;
-        var ttl = headers.TryGetValue(CacheDirectives.TtlHeader, out var ttlValue) ? ttlValue.ToString() : null;
-        if (!CacheDirectives.TryParse(headers.CacheControl.ToString(), ttl, out directives, out var message))
+        var ttl = client.TryGetHeader(CacheDirectives.TtlHeader, out var ttlValue) ? ttlValue.ToString() : null;
+        client.TryGetHeader("Cache-Control", out var cacheControl);
+        if (!CacheDirectives.TryParse(cacheControl.ToString(), ttl, out directives, out var message))
         {
             error = ProxyError.BadRequest(message!);
             return false;
@@ -278,15 +279,15 @@ internal sealed class ProxyRequestHandler(
         return true;
     }
 
-    private static KeyValuePair<string, string>[] CollectForwardedHeaders(HttpRequest request)
+    private static KeyValuePair<string, string>[] CollectForwardedHeaders<TRequest>(TRequest client)
+        where TRequest : IProxyClientRequest
     {
         // An allow-list: the client's credentials, cookies and X-Proxy-* never reach a provider.
-        var headers = request.Headers;
         var count = 0;
         Span<int> present = stackalloc int[ForwardedHeaderNames.Length];
         for (var i = 0; i < ForwardedHeaderNames.Length; i++)
         {
-            if (headers.TryGetValue(ForwardedHeaderNames[i], out var value) && !StringValues.IsNullOrEmpty(value))
+            if (client.TryGetHeader(ForwardedHeaderNames[i], out var value) && !StringValues.IsNullOrEmpty(value))
             {
                 present[count++] = i;
             }
@@ -301,13 +302,14 @@ internal sealed class ProxyRequestHandler(
         for (var i = 0; i < count; i++)
         {
             var name = ForwardedHeaderNames[present[i]];
-            result[i] = new(name, headers[name].ToString());
+            client.TryGetHeader(name, out var value);
+            result[i] = new(name, value.ToString());
         }
 
         return result;
     }
 
-    internal static readonly string[] ForwardedHeaderNames = [HeaderNames.Accept, HeaderNames.UserAgent, "traceparent", "tracestate"];
+    internal static readonly string[] ForwardedHeaderNames = ["Accept", "User-Agent", "traceparent", "tracestate"];
 
     /// <summary>The path a token's <c>AllowedPaths</c> are matched against: the request's path after the prefix.</summary>
     private static string ScopePath(string path) => "/v1/" + path;

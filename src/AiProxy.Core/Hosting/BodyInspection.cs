@@ -1,11 +1,8 @@
-using System.Runtime.InteropServices;
-using System.Text;
+using System.Net.Http.Headers;
 using AiProxy.Errors;
 using AiProxy.Requests;
-using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Net.Http.Headers;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// Finds the model of a request body whatever its <c>Content-Type</c> says, so that a token's model scope cannot be
@@ -16,8 +13,6 @@ internal static class BodyInspection
 {
     /// <summary>The longest <c>model</c> form field read; a longer one is refused rather than read further.</summary>
     private const int MaxModelFieldBytes = 256;
-
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>
     /// What routing needs from <paramref name="body"/>, when it can be known without reading a form: false, with the form's
@@ -111,7 +106,7 @@ internal static class BodyInspection
             return false;
         }
 
-        var value = HeaderUtilities.RemoveQuotes(parsed.Boundary);
+        var value = RemoveQuotes(parsed.Parameters.FirstOrDefault(static p => p.Name.Equals("boundary", StringComparison.OrdinalIgnoreCase))?.Value);
         if (value.Length is 0 or > 200)
         {
             return false; // RFC 2046 allows at most 70 characters; a form without a usable boundary has no model to find
@@ -121,78 +116,31 @@ internal static class BodyInspection
         return true;
     }
 
-    /// <summary>
-    /// Reads the form's <c>model</c> field with the framework's <see cref="MultipartReader"/>, streaming over the bytes
-    /// already buffered (the files are skipped through the reader's small buffer, never copied whole). A form with two
-    /// <c>model</c> fields is refused: the proxy and the upstream could each take a different one.
-    /// </summary>
-    public static async Task<(RequestInspection Inspection, ProxyError? Error)> ReadFormAsync(
-        RequestBodyBuffer body, string boundary, CancellationToken cancellationToken)
+    private static ReadOnlySpan<char> RemoveQuotes(string? value)
     {
-        if (!MemoryMarshal.TryGetArray<byte>(body.Memory, out var segment))
-        {
-            return (RequestInspection.None, null);
-        }
+        var span = value.AsSpan();
+        return span.Length >= 2 && span[0] == '"' && span[^1] == '"' ? span[1..^1] : span;
+    }
 
-        using var stream = new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false);
-        var reader = new MultipartReader(boundary, stream);
-        string? model = null;
+    /// <summary>
+    /// Reads the form's <c>model</c> field through the host (<see cref="IProxyClientRequest.ReadFormFieldAsync"/>), over the
+    /// bytes already buffered. A form with two <c>model</c> fields is refused: the proxy and the upstream could each take a
+    /// different one.
+    /// </summary>
+    public static async Task<(RequestInspection Inspection, ProxyError? Error)> ReadFormAsync<TRequest>(
+        TRequest client, RequestBodyBuffer body, string boundary)
+        where TRequest : IProxyClientRequest
+    {
+        string? model;
         try
         {
-            while (await reader.ReadNextSectionAsync(cancellationToken).ConfigureAwait(false) is { } section)
-            {
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
-                    || !disposition.IsFormDisposition()
-                    || !HeaderUtilities.RemoveQuotes(disposition.Name).Equals("model", StringComparison.Ordinal))
-                {
-                    continue; // the reader skips the rest of this section on the next call
-                }
-
-                if (model is not null)
-                {
-                    return (RequestInspection.None, ProxyError.BadRequest("The form has more than one 'model' field.", "model"));
-                }
-
-                var (value, error) = await ReadFieldAsync(section.Body, cancellationToken).ConfigureAwait(false);
-                if (error is not null)
-                {
-                    return (RequestInspection.None, error);
-                }
-
-                model = value;
-            }
+            model = await client.ReadFormFieldAsync(body.Memory, boundary, "model", MaxModelFieldBytes, client.Aborted).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException)
+        catch (FormatException ex)
         {
-            // Not a well-formed form: no model can be read from it.
-            return (RequestInspection.None, null);
+            return (RequestInspection.None, ProxyError.BadRequest(ex.Message, "model"));
         }
 
         return (RequestInspection.None with { Model = string.IsNullOrEmpty(model) ? null : model }, null);
-    }
-
-    private static async ValueTask<(string? Value, ProxyError? Error)> ReadFieldAsync(Stream field, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[MaxModelFieldBytes + 1];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = await field.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            length += read;
-        }
-
-        if (length > MaxModelFieldBytes)
-        {
-            return (null, ProxyError.BadRequest($"The 'model' form field is longer than {MaxModelFieldBytes} bytes.", "model"));
-        }
-
-        try
-        {
-            return (StrictUtf8.GetString(buffer, 0, length), null);
-        }
-        catch (DecoderFallbackException)
-        {
-            return (null, ProxyError.BadRequest("The 'model' form field is not valid UTF-8.", "model"));
-        }
     }
 }

@@ -1,15 +1,13 @@
 using System.Buffers;
 using System.Text.Json;
-using AiProxy.AspNetCore.Endpoints.Anthropic;
 using AiProxy.Errors;
 using AiProxy.Inbound;
 using AiProxy.Protocols.Anthropic.Inbound;
 using AiProxy.Providers;
 using AiProxy.Tokens;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>GET /v1/models</c>: OpenAI's list of the models the caller's token may use, across the enabled providers it may
@@ -23,55 +21,57 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
     private const int MaxModelIdBytes = 256;
 
     /// <summary><c>GET /v1/models</c>.</summary>
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await AuthenticateAsync(context).ConfigureAwait(false) is not { } caller)
+        if (await AuthenticateAsync(client).ConfigureAwait(false) is not { } caller)
         {
             return;
         }
 
         var models = catalog.GetModels(caller);
-        var response = StartResponse(context);
-        if (IsAnthropic(context))
+        ProxyResponses.StartJson(client);
+        if (IsAnthropic(client))
         {
-            AnthropicModelList.WriteList(response.BodyWriter, models);
+            AnthropicModelList.WriteList(client.Body, models);
         }
         else
         {
-            WriteList(response.BodyWriter, models);
+            WriteList(client.Body, models);
         }
 
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     /// <summary><c>GET /v1/models/{id}</c> (the SDKs' <c>models.retrieve</c>): the model as <c>/v1/models</c> lists it for
     /// the caller, else 404 <c>model_not_found</c>, whether the model does not exist or the caller's token may not see it.</summary>
-    public async Task HandleModelAsync(HttpContext context)
+    public async Task HandleModelAsync<TClient>(TClient client, string? routeId)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await AuthenticateAsync(context).ConfigureAwait(false) is not { } caller)
+        if (await AuthenticateAsync(client).ConfigureAwait(false) is not { } caller)
         {
             return;
         }
 
         // Routing leaves an encoded '/' encoded; model ids such as 'meta-llama/Llama-3.1-8B' hold one.
-        var id = (context.Request.RouteValues["id"] as string ?? string.Empty).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        var id = (routeId ?? string.Empty).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
         if (System.Text.Encoding.UTF8.GetByteCount(id) > MaxModelIdBytes)
         {
             // No model has such a name; it is not worth echoing back either.
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model"), null, Inbound(context)).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.BadRequest($"The model id is longer than {MaxModelIdBytes} bytes.", "model"), client.Aborted, null, Inbound(client)).ConfigureAwait(false);
             return;
         }
 
         if (catalog.FindModel(caller, id) is not { } model)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotFound(id), null, Inbound(context)).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.ModelNotFound(id), client.Aborted, null, Inbound(client)).ConfigureAwait(false);
             return;
         }
 
-        var response = StartResponse(context);
-        using (var json = new Utf8JsonWriter(response.BodyWriter))
+        ProxyResponses.StartJson(client);
+        using (var json = new Utf8JsonWriter(client.Body))
         {
-            if (IsAnthropic(context))
+            if (IsAnthropic(client))
             {
                 AnthropicModelList.WriteModel(json, model);
             }
@@ -81,27 +81,27 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
             }
         }
 
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     /// <summary>The caller of a GET with the catalog settled, or <see langword="null"/> once the error (or nothing, for a
     /// client that left) is written.</summary>
-    private async Task<ProxyCaller?> AuthenticateAsync(HttpContext context)
+    private async Task<ProxyCaller?> AuthenticateAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!HttpMethods.IsGet(context.Request.Method))
+        if (!ClientMethods.IsGet(client))
         {
-            context.Response.Headers.Allow = "GET";
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, Inbound(context)).ConfigureAwait(false);
+            await ProxyResponses.WriteMethodNotAllowedAsync(client, "GET", Inbound(client)).ConfigureAwait(false);
             return null;
         }
 
         var current = options.CurrentValue;
-        var anthropic = IsAnthropic(context);
-        var caller = await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: anthropic).ConfigureAwait(false);
+        var anthropic = IsAnthropic(client);
+        var caller = await authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: anthropic).ConfigureAwait(false);
         if (caller is null)
         {
-            await ProxyHttpResponses.WriteErrorAsync(
-                context, anthropic ? CallerAuthentication.AnthropicUnauthorized : CallerAuthentication.Unauthorized, null, Inbound(context)).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(
+                client, anthropic ? CallerAuthentication.AnthropicUnauthorized : CallerAuthentication.Unauthorized, client.Aborted, null, Inbound(client)).ConfigureAwait(false);
             return null;
         }
 
@@ -110,7 +110,7 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
             // Right after start, wait (briefly) for the providers' own lists rather than answer with a partial one.
             try
             {
-                await catalog.FirstRefresh.WaitAsync(current.HealthCheckTimeout + TimeSpan.FromSeconds(1), context.RequestAborted).ConfigureAwait(false);
+                await catalog.FirstRefresh.WaitAsync(current.HealthCheckTimeout + TimeSpan.FromSeconds(1), client.Aborted).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -124,18 +124,13 @@ internal sealed class ModelsEndpoint(CallerAuthentication authentication, ModelC
         return caller;
     }
 
-    private static bool IsAnthropic(HttpContext context) => context.Request.Headers.ContainsKey(AnthropicModelList.VersionHeader);
+    private static bool IsAnthropic<TRequest>(TRequest client)
+        where TRequest : IProxyClientRequest
+        => client.TryGetHeader(AnthropicModelList.VersionHeader, out _);
 
-    private static IInboundApi Inbound(HttpContext context) => IsAnthropic(context) ? AnthropicInboundApi.Instance : OpenAiInboundApi.Instance;
-
-    private static HttpResponse StartResponse(HttpContext context)
-    {
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        return response;
-    }
+    private static IInboundApi Inbound<TRequest>(TRequest client)
+        where TRequest : IProxyClientRequest
+        => IsAnthropic(client) ? AnthropicInboundApi.Instance : OpenAiInboundApi.Instance;
 
     internal static void WriteList(IBufferWriter<byte> output, IReadOnlyList<CatalogModel> models)
     {

@@ -10,10 +10,9 @@ using AiProxy.Selection;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
 using AiProxy.Usage;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>GET /status</c>: the gateway's version and uptime, and per provider its settings that are not secret
@@ -70,44 +69,42 @@ internal sealed class StatusEndpoint
         _started = time.GetTimestamp();
     }
 
-    public Task HandleAsync(HttpContext context)
+    public Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (!HttpMethods.IsGet(context.Request.Method))
+        if (!ClientMethods.IsGet(client))
         {
-            context.Response.Headers.Allow = "GET";
-            return ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path));
+            return ProxyResponses.WriteMethodNotAllowedAsync(client, "GET");
         }
 
-        return AuthenticateAndWriteStatusAsync(context, _options.CurrentValue);
+        return AuthenticateAndWriteStatusAsync(client, _options.CurrentValue);
     }
 
-    private async Task AuthenticateAndWriteStatusAsync(HttpContext context, OpenAiProxyOptions current)
+    private async Task AuthenticateAndWriteStatusAsync<TClient>(TClient client, OpenAiProxyOptions current)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        var caller = await _authentication.AuthenticateAsync(context, current).ConfigureAwait(false);
+        var caller = await _authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: false).ConfigureAwait(false);
         if (caller is null && !current.Status.AllowAnonymous)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.Unauthorized).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, CallerAuthentication.Unauthorized, client.Aborted).ConfigureAwait(false);
             return;
         }
 
-        await WriteStatusAsync(context, current, caller).ConfigureAwait(false);
+        await WriteStatusAsync(client, current, caller).ConfigureAwait(false);
     }
 
     /// <summary>Writes the view of <paramref name="caller"/>: everything for an admin token; provider states with the caller's
     /// own models, mappings and usage for any other caller; provider states alone without a caller (<c>Status:AllowAnonymous</c>).</summary>
-    public async Task WriteStatusAsync(HttpContext context, OpenAiProxyOptions current, ProxyCaller? caller)
+    public async Task WriteStatusAsync<TClient>(TClient client, OpenAiProxyOptions current, ProxyCaller? caller)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var usage = caller is null
             ? null
-            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), context.RequestAborted).ConfigureAwait(false);
-        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, context.RequestAborted).ConfigureAwait(false);
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        response.Headers.CacheControl = "no-store";
-        response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        Write(response.BodyWriter, current, usage, caller, budgets);
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            : await _usage.GetDailyUsageAsync(DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime), client.Aborted).ConfigureAwait(false);
+        var budgets = await StatusBudgets.ReadAsync(_budgets, _registry, current, caller, _time, client.Aborted).ConfigureAwait(false);
+        ProxyResponses.StartJson(client, noStore: true);
+        Write(client.Body, current, usage, caller, budgets);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     private void Write(IBufferWriter<byte> output, OpenAiProxyOptions current, ProxyDailyUsage? usage, ProxyCaller? caller, StatusBudgets budgets)

@@ -3,9 +3,8 @@ using AiProxy.RateLimiting;
 using AiProxy.Requests;
 using AiProxy.Pipeline;
 using AiProxy.Tokens;
-using Microsoft.AspNetCore.Http;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// Admits a body before reading it, then reads it (<see cref="PooledBody"/>): a caller with <c>MaxConcurrentRequests</c>
@@ -28,32 +27,35 @@ internal sealed class RequestBodyReader(ProxyExchangeEvents events)
     internal int BodiesReading => _gate.Bodies;
 
     /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
-    public ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync(HttpContext context, ProxyCaller caller, OpenAiProxyOptions options)
+    public ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync<TRequest>(
+        TRequest client, ProxyCaller caller, OpenAiProxyOptions options)
+        where TRequest : IProxyClientRequest
     {
         if (caller.Limits.MaxConcurrentRequests is not { } max)
         {
-            return PooledBody.ReadAsync(context, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes);
+            return PooledBody.ReadAsync(client, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes);
         }
 
-        return ReadGatedAsync(context, caller, max, options);
+        return ReadGatedAsync(client, caller, max, options);
     }
 
-    private async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadGatedAsync(
-        HttpContext context, ProxyCaller caller, int max, OpenAiProxyOptions options)
+    private async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadGatedAsync<TRequest>(
+        TRequest client, ProxyCaller caller, int max, OpenAiProxyOptions options)
+        where TRequest : IProxyClientRequest
     {
         if (!_gate.TryEnter(caller.Partition, max))
         {
             events.RateLimited(caller.Name, ProxyRateLimitReason.ConcurrentRequests);
-            return (null, new ProxyError(StatusCodes.Status429TooManyRequests, "rate_limit_exceeded", "rate_limit_exceeded",
-                $"Too many concurrent requests for this caller. Please try again in {ProxyHttpResponses.FormatReset(GateRetryAfter)}.")
+            return (null, new ProxyError(429, "rate_limit_exceeded", "rate_limit_exceeded",
+                $"Too many concurrent requests for this caller. Please try again in {ProxyResponses.FormatReset(GateRetryAfter)}.")
             {
-                RetryAfterSeconds = ProxyHttpResponses.RetryAfterSeconds(GateRetryAfter),
+                RetryAfterSeconds = ProxyResponses.RetryAfterSeconds(GateRetryAfter),
             });
         }
 
         try
         {
-            return await PooledBody.ReadAsync(context, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes).ConfigureAwait(false);
+            return await PooledBody.ReadAsync(client, options.MaxRequestBodyBytes, Budget, options.MaxBufferedRequestBytes).ConfigureAwait(false);
         }
         finally
         {

@@ -4,7 +4,7 @@ using AiProxy.Budgets;
 using AiProxy.Providers;
 using AiProxy.Tokens;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// The budgets part of <c>/status</c>, read before the response is written: each provider budget (spent, reserved, left,

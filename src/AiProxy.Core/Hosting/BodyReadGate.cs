@@ -1,4 +1,4 @@
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// A caller's <c>MaxConcurrentRequests</c> applied before its body is read: at most that many of its bodies are being read

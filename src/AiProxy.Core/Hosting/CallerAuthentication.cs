@@ -2,11 +2,10 @@ using System.Security.Claims;
 using AiProxy.Errors;
 using AiProxy.RateLimiting;
 using AiProxy.Tokens;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// Finds the caller of a gateway request from <c>Authorization: Bearer &lt;proxy token&gt;</c> (or, for Anthropic clients,
@@ -29,26 +28,26 @@ internal sealed partial class CallerAuthentication(
         "Incorrect or missing proxy token. Send it as 'Authorization: Bearer <token>'.");
 
     /// <summary>The caller, or <see langword="null"/> when the request must be refused with <see cref="Unauthorized"/>.</summary>
-    public ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context) => AuthenticateAsync(context, options.CurrentValue);
+    public ValueTask<ProxyCaller?> AuthenticateAsync<TRequest>(TRequest client)
+        where TRequest : IProxyClientRequest
+        => AuthenticateAsync(client, options.CurrentValue, acceptApiKeyHeader: false);
 
     /// <summary>An Anthropic client's token may also come as <c>x-api-key</c>.</summary>
     public static ProxyError AnthropicUnauthorized { get; } = ProxyError.Unauthorized(
         "Incorrect or missing proxy token. Send it as 'x-api-key: <token>' or 'Authorization: Bearer <token>'.");
 
-    /// <inheritdoc cref="AuthenticateAsync(HttpContext)"/>
-    public ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context, OpenAiProxyOptions current) => AuthenticateAsync(context, current, acceptApiKeyHeader: false);
-
-    /// <inheritdoc cref="AuthenticateAsync(HttpContext)"/>
-    /// <param name="context">The request.</param>
+    /// <inheritdoc cref="AuthenticateAsync{TRequest}(TRequest)"/>
+    /// <param name="client">The request.</param>
     /// <param name="current">The options in force.</param>
     /// <param name="acceptApiKeyHeader">Also take the token from <c>x-api-key</c> (Anthropic's clients) when no bearer is sent.</param>
-    public async ValueTask<ProxyCaller?> AuthenticateAsync(HttpContext context, OpenAiProxyOptions current, bool acceptApiKeyHeader)
+    public async ValueTask<ProxyCaller?> AuthenticateAsync<TRequest>(TRequest client, OpenAiProxyOptions current, bool acceptApiKeyHeader)
+        where TRequest : IProxyClientRequest
     {
-        var digest = HashPresentedKey(context.Request, acceptApiKeyHeader, out var presented);
+        var digest = HashPresentedKey(client, acceptApiKeyHeader, out var presented);
         var check = TokenCheck.Missing;
         if (presented)
         {
-            var (result, token) = await tokens.AuthenticateAsync(digest, context.RequestAborted).ConfigureAwait(false);
+            var (result, token) = await tokens.AuthenticateAsync(digest, client.Aborted).ConfigureAwait(false);
             check = result;
             if (result == TokenCheck.Valid)
             {
@@ -68,14 +67,14 @@ internal sealed partial class CallerAuthentication(
         {
             if (check is TokenCheck.Missing or TokenCheck.Unknown)
             {
-                LogUnauthorized(logger, check, context.Request.Path);
+                LogUnauthorized(logger, check, client.Path);
             }
 
             return null;
         }
 
-        var user = context.User;
-        if (user.Identity is { IsAuthenticated: true } identity)
+        var user = client.User;
+        if (user?.Identity is { IsAuthenticated: true } identity)
         {
             var id = user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? identity.Name;
             if (!string.IsNullOrEmpty(id))
@@ -88,12 +87,13 @@ internal sealed partial class CallerAuthentication(
     }
 
     /// <summary>The SHA-256 of the bearer key, computed at once so the key itself goes no further than this method.</summary>
-    private static byte[]? HashPresentedKey(HttpRequest request, bool acceptApiKeyHeader, out bool presented)
+    private static byte[]? HashPresentedKey<TRequest>(TRequest client, bool acceptApiKeyHeader, out bool presented)
+        where TRequest : IProxyClientRequest
     {
-        var authorization = request.Headers.Authorization;
+        client.TryGetHeader("Authorization", out var authorization);
         var value = authorization.Count == 1 ? authorization.ToString() : null;
         var key = value is not null && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? value.AsSpan(Scheme.Length).Trim() : default;
-        if (key.IsEmpty && acceptApiKeyHeader && request.Headers.TryGetValue(ApiKeyHeader, out var apiKey) && apiKey.Count == 1)
+        if (key.IsEmpty && acceptApiKeyHeader && client.TryGetHeader(ApiKeyHeader, out var apiKey) && apiKey.Count == 1)
         {
             key = apiKey.ToString().AsSpan().Trim();
         }
@@ -106,5 +106,5 @@ internal sealed partial class CallerAuthentication(
     private static partial void LogTokenRefused(ILogger logger, string token, TokenCheck check);
 
     [LoggerMessage(2, LogLevel.Debug, "Refused a request to {Path}: proxy token {Check}.")]
-    private static partial void LogUnauthorized(ILogger logger, TokenCheck check, PathString path);
+    private static partial void LogUnauthorized(ILogger logger, TokenCheck check, string path);
 }

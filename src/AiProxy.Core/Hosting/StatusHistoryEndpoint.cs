@@ -2,9 +2,8 @@ using System.Buffers;
 using System.Text.Json;
 using AiProxy.History;
 using AiProxy.Pricing;
-using Microsoft.AspNetCore.Http;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>GET {prefix}/status/history</c> (and the dashboard's <c>api/history</c>): this instance's last hour in 10 s buckets
@@ -18,20 +17,17 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
     private const int Buckets = ProviderHistory.Slots;
     private static readonly int Counters = (int)HistoryCounter.Count;
 
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
-        if (await access.AuthorizeAsync(context, "the request history").ConfigureAwait(false) is null)
+        if (await access.AuthorizeAsync(client, "the request history").ConfigureAwait(false) is null)
         {
             return;
         }
 
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        response.Headers.CacheControl = "no-store";
-        response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-        Write(response.BodyWriter);
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        ProxyResponses.StartJson(client, noStore: true);
+        Write(client.Body);
+        await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
     }
 
     private void Write(IBufferWriter<byte> output)

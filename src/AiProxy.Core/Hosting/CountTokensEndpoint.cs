@@ -4,10 +4,9 @@ using AiProxy.Errors;
 using AiProxy.Protocols;
 using AiProxy.Providers;
 using AiProxy.Protocols.Anthropic.Inbound;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace AiProxy.AspNetCore.Endpoints.Anthropic;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>POST /v1/messages/count_tokens</c>: <c>{"input_tokens":n}</c> for a Messages request: the count of the provider that
@@ -24,35 +23,35 @@ internal sealed class CountTokensEndpoint(
 {
     private const string ScopePath = "/v1/messages/count_tokens";
 
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync<TClient>(TClient client)
+        where TClient : IProxyClientRequest, IProxyResponseSink
     {
         var inbound = AnthropicInboundApi.Instance;
-        if (!HttpMethods.IsPost(context.Request.Method))
+        if (!ClientMethods.IsPost(client))
         {
-            context.Response.Headers.Allow = "POST";
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.MethodNotAllowed(context.Request.Method, context.Request.Path), null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteMethodNotAllowedAsync(client, "POST", inbound).ConfigureAwait(false);
             return;
         }
 
         var current = options.CurrentValue;
-        if (await authentication.AuthenticateAsync(context, current, acceptApiKeyHeader: true).ConfigureAwait(false) is not { } caller)
+        if (await authentication.AuthenticateAsync(client, current, acceptApiKeyHeader: true).ConfigureAwait(false) is not { } caller)
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, CallerAuthentication.AnthropicUnauthorized, null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, CallerAuthentication.AnthropicUnauthorized, client.Aborted, null, inbound).ConfigureAwait(false);
             return;
         }
 
         if (caller.AllowedPaths.Count > 0 && !caller.MayCall(ScopePath))
         {
-            await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.PathNotAllowed(ScopePath), null, inbound).ConfigureAwait(false);
+            await ProxyResponses.WriteErrorAsync(client, ProxyError.PathNotAllowed(ScopePath), client.Aborted, null, inbound).ConfigureAwait(false);
             return;
         }
 
-        var (body, bodyError) = await bodyReader.ReadAsync(context, caller, current).ConfigureAwait(false);
+        var (body, bodyError) = await bodyReader.ReadAsync(client, caller, current).ConfigureAwait(false);
         if (body is null)
         {
             if (bodyError is not null)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, bodyError, null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(client, bodyError, client.Aborted, null, inbound).ConfigureAwait(false);
             }
 
             return;
@@ -64,30 +63,27 @@ internal sealed class CountTokensEndpoint(
             using var translation = inbound.TranslateCountTokens(body.Memory, out var error);
             if (error is not null || translation is null)
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, error ?? ProxyError.BadRequest("The request body is not a Messages request."), null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(client, error ?? ProxyError.BadRequest("The request body is not a Messages client."), client.Aborted, null, inbound).ConfigureAwait(false);
                 return;
             }
 
             if (translation.Inspection.Model is { } model && !caller.MayUse(model))
             {
-                await ProxyHttpResponses.WriteErrorAsync(context, ProxyError.ModelNotAllowed(model), null, inbound).ConfigureAwait(false);
+                await ProxyResponses.WriteErrorAsync(client, ProxyError.ModelNotAllowed(model), client.Aborted, null, inbound).ConfigureAwait(false);
                 return;
             }
 
-            var count = await ProviderCountAsync(caller, translation, current, context.RequestAborted).ConfigureAwait(false)
+            var count = await ProviderCountAsync(caller, translation, current, client.Aborted).ConfigureAwait(false)
                 ?? AnthropicInboundApi.EstimateInputTokens(body.Memory.Span);
-            var response = context.Response;
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = "application/json";
-            response.Headers[ProxyHttpResponses.RequestIdHeader] = context.TraceIdentifier;
-            using (var json = new Utf8JsonWriter(response.BodyWriter))
+            ProxyResponses.StartJson(client);
+            using (var json = new Utf8JsonWriter(client.Body))
             {
                 json.WriteStartObject();
                 json.WriteNumber("input_tokens", count);
                 json.WriteEndObject();
             }
 
-            await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            await client.Body.FlushAsync(client.Aborted).ConfigureAwait(false);
         }
     }
 

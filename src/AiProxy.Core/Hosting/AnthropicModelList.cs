@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using AiProxy.Providers;
 
-namespace AiProxy.AspNetCore.Endpoints.Anthropic;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// <c>GET /v1/models</c> as Anthropic's API answers it, for requests that carry <c>anthropic-version</c> (the Anthropic SDKs,

@@ -1,10 +1,8 @@
 using System.Buffers;
 using AiProxy.Errors;
 using AiProxy.Requests;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 
-namespace AiProxy.AspNetCore.Endpoints;
+namespace AiProxy.Hosting;
 
 /// <summary>
 /// Reads a request body once into a pooled array, bounded by <c>MaxRequestBodyBytes</c>: refused from
@@ -25,11 +23,11 @@ internal static class PooledBody
     private const int BusyRetryAfterSeconds = 1;
 
     /// <summary>Reads the body; returns <see langword="null"/> with an error to write, or with neither when the client went away.</summary>
-    public static async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync(
-        HttpContext context, long limit, RequestBufferBudget budget, long budgetLimit)
+    public static async ValueTask<(RequestBodyBuffer? Body, ProxyError? Error)> ReadAsync<TRequest>(
+        TRequest client, long limit, RequestBufferBudget budget, long budgetLimit)
+        where TRequest : IProxyClientRequest
     {
-        var request = context.Request;
-        var declared = request.ContentLength;
+        var declared = client.ContentLength;
         if (declared > limit)
         {
             return (null, ProxyError.RequestTooLarge(limit));
@@ -40,12 +38,8 @@ internal static class PooledBody
             return (RequestBodyBuffer.Empty, null);
         }
 
-        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (sizeFeature is { IsReadOnly: false })
-        {
-            // Let the server enforce our limit on chunked bodies too (and lift its own default where ours is higher).
-            sizeFeature.MaxRequestBodySize = limit;
-        }
+        // Let the server enforce our limit on chunked bodies too (and lift its own default where ours is higher).
+        client.LimitBodySize(limit);
 
         var maxSize = (int)Math.Min(limit, Array.MaxLength);
 
@@ -67,7 +61,7 @@ internal static class PooledBody
                     {
                         // Full at the limit: one more byte means too large.
                         var probe = new byte[1];
-                        if (await request.Body.ReadAsync(probe, context.RequestAborted).ConfigureAwait(false) > 0)
+                        if (await client.ReadBodyAsync(probe, client.Aborted).ConfigureAwait(false) > 0)
                         {
                             Return(buffer, budget);
                             return (null, ProxyError.RequestTooLarge(limit));
@@ -88,7 +82,7 @@ internal static class PooledBody
                     buffer = larger;
                 }
 
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
+                var read = await client.ReadBodyAsync(buffer.AsMemory(length), client.Aborted).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -102,17 +96,15 @@ internal static class PooledBody
                 }
             }
         }
-        catch (BadHttpRequestException ex)
-        {
-            Return(buffer, budget);
-            return (null, ex.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? ProxyError.RequestTooLarge(limit)
-                : ProxyError.BadRequest("The request body could not be read.")); // a data rate or malformed chunking
-        }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
             Return(buffer, budget);
-            return (null, null);
+            return client.GetBodyReadFailureStatus(ex) switch
+            {
+                null => (null, null), // the client went away
+                413 => (null, ProxyError.RequestTooLarge(limit)),
+                _ => (null, ProxyError.BadRequest("The request body could not be read.")), // a data rate or malformed chunking
+            };
         }
 
         if (length == 0)
@@ -150,7 +142,7 @@ internal static class PooledBody
         ArrayPool<byte>.Shared.Return(array);
     }
 
-    private static ProxyError ServerBusy() => new(StatusCodes.Status503ServiceUnavailable, "server_error", "server_busy",
+    private static ProxyError ServerBusy() => new(503, "server_error", "server_busy",
         "The gateway is holding too many request bodies right now. Please try again shortly.")
     {
         RetryAfterSeconds = BusyRetryAfterSeconds,
