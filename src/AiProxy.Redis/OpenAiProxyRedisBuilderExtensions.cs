@@ -100,6 +100,8 @@ public static class OpenAiProxyRedisBuilderExtensions
             sp.GetRequiredService<RedisProxyRateLimiter>();
             return sp.GetRequiredService<RedisConnection>();
         }));
+        // Stopped before the connection closes: quota leasing gives back what its slices hold then.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisProxyRateLimiter>(sp => sp.GetRequiredService<RedisProxyRateLimiter>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisProviderHealthSync>(sp => sp.GetRequiredService<RedisProviderHealthSync>()));
         return builder;
     }

@@ -33,6 +33,26 @@ public sealed class RedisOptions
     /// </summary>
     public TimeSpan ConcurrencyLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Quota leasing (default off: exact mode, one script call per request). On, an instance takes a slice of a window's
+    /// remaining quota (requests and tokens per minute, a token's and a provider's) in one script call and admits requests
+    /// from it locally, with no Redis call; slices are at most an eighth of what is left (<see cref="LeaseSliceMax"/> requests
+    /// at most) and shrink to one request near the limit, and unspent quota is given back after <see cref="LeaseHold"/>
+    /// without use, when its window ends, and on shutdown. No limit is ever passed across instances, but
+    /// <c>x-ratelimit-remaining-*</c> becomes approximate (computed from the window's count when this instance last took a
+    /// slice, plus what it still holds) and a slice can briefly hold quota back from other instances. Requests under a
+    /// concurrency limit (the caller's or a candidate provider's) stay exact: their slots are taken in Redis per request, as
+    /// in exact mode. Budgets are never leased.
+    /// </summary>
+    public bool LeaseQuota { get; set; }
+
+    /// <summary>With <see cref="LeaseQuota"/>: how long a slice may go unused before its rest is given back. Default 1 s.</summary>
+    public TimeSpan LeaseHold { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>With <see cref="LeaseQuota"/>: the most requests one slice holds (its tokens are at most this many
+    /// estimates). Default 64; 1 to 10,000.</summary>
+    public int LeaseSliceMax { get; set; } = 64;
+
     /// <summary>How long a day's usage counters are kept in Redis. Default 8 days.</summary>
     public TimeSpan UsageRetention { get; set; } = TimeSpan.FromDays(8);
 

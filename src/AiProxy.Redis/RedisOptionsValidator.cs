@@ -5,6 +5,8 @@ namespace AiProxy.Redis;
 /// <summary>Checks <see cref="RedisOptions"/> at start and names every bad key at once.</summary>
 internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
 {
+    private const int MaxSlice = 10_000;
+
     public ValidateOptionsResult Validate(string? name, RedisOptions options)
     {
         var failures = new List<string>();
@@ -18,6 +20,12 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         Positive(failures, nameof(options.ConcurrencyLeaseTimeout), options.ConcurrencyLeaseTimeout);
         Positive(failures, nameof(options.UsageRetention), options.UsageRetention);
         Positive(failures, nameof(options.ConnectTimeout), options.ConnectTimeout);
+        Positive(failures, nameof(options.LeaseHold), options.LeaseHold);
+        if (options.LeaseSliceMax is < 1 or > MaxSlice)
+        {
+            failures.Add($"OpenAiProxy:Redis:LeaseSliceMax must be between 1 and {MaxSlice} (was {options.LeaseSliceMax}).");
+        }
+
         if (!Enum.IsDefined(options.FailMode))
         {
             failures.Add($"OpenAiProxy:Redis:FailMode must be Open or Closed, not '{options.FailMode}'.");

@@ -3,10 +3,11 @@
 #
 #   tests/AiProxy.Benchmarks/profile.sh cpu        # wrk at c=32; CPU samples of the proxy, top methods
 #   REDIS=1 tests/AiProxy.Benchmarks/profile.sh cpu  # the same with the token's limits in a redis-server of its own
+#   REDIS=1 HOST_FLAGS="--lease --no-concurrency-limit" tests/AiProxy.Benchmarks/profile.sh cpu   # quota leasing
 #   tests/AiProxy.Benchmarks/profile.sh memory     # STALLED (1000) held streams; the managed heap by type (gcdump)
 #   TARGET=yarp tests/AiProxy.Benchmarks/profile.sh memory   # the same for the bare YARP forwarder
 #
-# Knobs: TARGET (aiproxy | yarp), REDIS (0 | 1, cpu only), CONNECTIONS (32), SAMPLE_SECONDS (8: the sampled time),
+# Knobs: TARGET (aiproxy | yarp), REDIS (0 | 1, cpu only), HOST_FLAGS (more flags for the aiproxy host), CONNECTIONS (32), SAMPLE_SECONDS (8: the sampled time),
 # STALLED (1000), TOP (30), OUT (folder for the trace, the dump and logs).
 # Uses dotnet-trace and dotnet-gcdump from PATH, or installs them into OUT/tools, and python3 to sum the CPU samples.
 # Traffic goes to 127.0.0.1 only, and every process started is stopped at the end.
@@ -82,7 +83,8 @@ if [[ "$MODE" == cpu ]]; then
     sleep 0.5
     extra=(--redis "127.0.0.1:$port")
   fi
-  proxy "$upstream" "${extra[@]}"
+  read -r -a flags <<< "${HOST_FLAGS:-}"
+  proxy "$upstream" "${extra[@]}" "${flags[@]}"
   url="$URL" pid="$PID"
   wrk -t2 -c"$CONNECTIONS" -d3s -s "$HERE/wrk-chat.lua" "$url" > /dev/null 2>&1 # warm-up
   wrk -t2 -c"$CONNECTIONS" -d"$(( SECONDS_SAMPLED + 4 ))s" -s "$HERE/wrk-chat.lua" "$url" > "$OUT/wrk.txt" 2>&1 &

@@ -11,6 +11,11 @@
 #
 #   tests/AiProxy.Benchmarks/run-budgets.sh                    # DURATION=5s CONNECTIONS=32 RUNS=2
 #
+# The lease rows (issue 20): redis-exact-nc (exact mode) and aiproxy-redis-lease (Redis:LeaseQuota=true) with the token's
+# requests and tokens per minute but no concurrency limit, redis-lease-concurrency leased with every limit (its
+# concurrency slot still costs a Redis call per request). For the lease goal against Redis off:
+#   RUNS=3 ONLY="aiproxy redis-limits redis-exact-nc aiproxy-redis-lease redis-lease-concurrency" tests/AiProxy.Benchmarks/run-budgets.sh
+#
 # Knobs: DURATION, CONNECTIONS, RUNS, WARMUP (2s), REDIS (1; 0 leaves the Redis rows out), ONLY (a space-separated
 # subset of the rows), OUT. Every process runs on 127.0.0.1 (free ports) and is stopped at the end, on failure and on
 # Ctrl-C. Prints one markdown table of medians; numbers are printed, never judged.
@@ -69,7 +74,12 @@ if [[ "$REDIS" == 1 ]]; then
   start_redis || { echo "run-budgets.sh: redis-server did not start (see $OUT/redis-server.log)" >&2; exit 1; }
   start redis-limits aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --redis "127.0.0.1:$REDIS_PORT"
   start redis-budgets aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --redis "127.0.0.1:$REDIS_PORT" --budgets
-  ROWS+=(redis-limits redis-budgets)
+  # Quota leasing (issue 20): exact vs leased with the token's requests and tokens per minute and no concurrency limit
+  # (a concurrency limit takes its slot in Redis per request in both modes), and leased with every limit.
+  start redis-exact-nc aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --redis "127.0.0.1:$REDIS_PORT" --no-concurrency-limit
+  start aiproxy-redis-lease aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --redis "127.0.0.1:$REDIS_PORT" --lease --no-concurrency-limit
+  start redis-lease-concurrency aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN" --redis "127.0.0.1:$REDIS_PORT" --lease
+  ROWS+=(redis-limits redis-budgets redis-exact-nc aiproxy-redis-lease redis-lease-concurrency)
 fi
 [[ -n "${ONLY:-}" ]] && read -r -a ROWS <<< "$ONLY"
 
@@ -91,13 +101,13 @@ for run in $(seq 1 "$RUNS"); do
   for r in "${ROWS[@]}"; do
     u="URL_${r//-/_}"; p="PID_${r//-/_}"; base="${!u}"; pid="${!p}"
     r0="- -"; r1="- -"; rt0=""; rt1=""
-    if [[ "$r" == redis-* ]]; then r0="$(redis_counters "$REDIS_PORT")"; rt0="$(cpu_ticks "$PID_redis")"; redis_cmd "$REDIS_PORT" INFO commandstats > "$OUT/commandstats-$r-run$run-before.txt"; fi
+    if [[ "$r" == *redis* ]]; then r0="$(redis_counters "$REDIS_PORT")"; rt0="$(cpu_ticks "$PID_redis")"; redis_cmd "$REDIS_PORT" INFO commandstats > "$OUT/commandstats-$r-run$run-before.txt"; fi
     a0="$(http_get "$base/_bench/alloc")"
     c0="$(cpu_ticks "$pid")"
     out="$(timeout 120 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$HERE/wrk-chat.lua" "$base/proxy/v1/chat/completions" 2>&1)" || true
     c1="$(cpu_ticks "$pid")"
     a1="$(http_get "$base/_bench/alloc")"
-    if [[ "$r" == redis-* ]]; then rt1="$(cpu_ticks "$PID_redis")"; r1="$(redis_counters "$REDIS_PORT")"; redis_cmd "$REDIS_PORT" INFO commandstats > "$OUT/commandstats-$r-run$run-after.txt"; fi
+    if [[ "$r" == *redis* ]]; then rt1="$(cpu_ticks "$PID_redis")"; r1="$(redis_counters "$REDIS_PORT")"; redis_cmd "$REDIS_PORT" INFO commandstats > "$OUT/commandstats-$r-run$run-after.txt"; fi
     printf '%s\n' "$out" > "$OUT/wrk-$r-run$run.log"
     json="$(printf '%s\n' "$out" | sed -n 's/^BENCHJSON //p')"
     [[ -n "$json" ]] || { echo "run-budgets.sh: wrk printed no result for $r (see $OUT/wrk-$r-run$run.log)" >&2; exit 1; }
@@ -110,7 +120,7 @@ for run in $(seq 1 "$RUNS"); do
     echo "  run $run $r: $json" >&2
   done
 done
-grep -h "Redis is unavailable" "$OUT"/redis-*.log 2>/dev/null | head -3 | sed 's/^/run-budgets.sh: WARNING (a Redis row used the in-memory fallback): /' >&2 || true
+grep -h "Redis is unavailable" "$OUT"/*redis-*.log 2>/dev/null | head -3 | sed 's/^/run-budgets.sh: WARNING (a Redis row used the in-memory fallback): /' >&2 || true
 
 # Medians per row: requests/s, p50, p99 (ms), CPU per request (µs of proxy CPU), allocated bytes; for the Redis rows
 # EVAL/EVALSHA calls per request (the round trips: the limiter batches the calls of requests in flight into one script

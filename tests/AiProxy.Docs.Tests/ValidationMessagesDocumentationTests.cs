@@ -109,7 +109,8 @@ public sealed partial class ValidationMessagesDocumentationTests
             .AddRedis("127.0.0.1:1", static o =>
             {
                 o.KeyPrefix = " ";
-                o.Timeout = o.RetryInterval = o.ConcurrencyLeaseTimeout = o.UsageRetention = o.ConnectTimeout = TimeSpan.Zero;
+                o.Timeout = o.RetryInterval = o.ConcurrencyLeaseTimeout = o.UsageRetention = o.ConnectTimeout = o.LeaseHold = TimeSpan.Zero;
+                o.LeaseSliceMax = 0;
                 o.FailMode = (RedisFailMode)7;
             })
             .AddEntityFrameworkStore(static db => db.UseSqlite("Data Source=:memory:"), static o =>

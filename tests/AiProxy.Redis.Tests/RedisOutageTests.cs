@@ -96,6 +96,36 @@ public sealed class RedisOutageTests
         }, TimeSpan.FromSeconds(15)), Is.True, "requests pass again once Redis is back");
     }
 
+    [Test]
+    public async Task With_quota_leasing_the_slice_held_when_Redis_stops_is_still_spent_then_failing_closed_answers_503()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await ScaleOut.StartAsync(Limit(100), instances: 1, server: redis, configure: o =>
+        {
+            o.FailMode = RedisFailMode.Closed;
+            o.LeaseQuota = true;
+            o.LeaseHold = TimeSpan.FromMinutes(1);
+        });
+        Assert.That(await CountAdmittedAsync(cluster, 0, 1), Is.EqualTo(1), "took a slice of twelve (an eighth of 100)");
+
+        await redis.StopAsync();
+
+        var admitted = 0;
+        for (var i = 0; i < 11; i++)
+        {
+            using var response = await cluster.ChatAsync(0);
+            admitted += response.StatusCode == HttpStatusCode.OK ? 1 : 0;
+        }
+
+        Assert.That(admitted, Is.EqualTo(11), "the rest of the slice, charged in Redis when it was taken");
+        using (var refused = await cluster.ChatAsync(0))
+        {
+            await OpenAiErrorAssert.IsErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "server_error", "rate_limiter_unavailable");
+        }
+
+        Assert.That(cluster.Upstreams[0].ForwardedCount(), Is.EqualTo(12));
+    }
+
     private const string BudgetBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}],"max_tokens":5}""";
 
     /// <summary>A token with a budget and no rate limit (so the limiter never asks Redis), a completion token at $1.</summary>

@@ -113,7 +113,7 @@ internal sealed class ProviderChargeCall(
 
 /// <summary>
 /// An operation of <see cref="RateLimitScripts.Run"/> nobody waits for (settling and releasing after a response): its
-/// kind (<see cref="Adjust"/>, <see cref="ChargeRequest"/>, <see cref="ChargeTokens"/>, <see cref="Release"/>), its key and
+/// kind (<see cref="Adjust"/>, <see cref="ChargeRequest"/>, <see cref="ChargeTokens"/>, <see cref="Release"/>, <see cref="GiveBack"/>), its key and
 /// its two arguments.
 /// </summary>
 internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, RedisValue A, RedisValue B)
@@ -122,6 +122,7 @@ internal readonly record struct FinishOperation(RedisValue Kind, RedisKey Key, R
     internal static readonly RedisValue ChargeRequest = "r";
     internal static readonly RedisValue ChargeTokens = "t";
     internal static readonly RedisValue Release = "z";
+    internal static readonly RedisValue GiveBack = "g";
     internal static readonly RedisValue SettleBudget = "B";
 
     /// <summary>Adds this operation to a call: its key, then its kind and two arguments.</summary>

@@ -63,11 +63,13 @@ internal static class RateLimitScripts
           if not requests and not tokens then return r, rr, u, ts end
           local w = state(key)
           if requests then
+            local n = requests
+            if n == true then n = 1 end
             if rr <= 0 then
-              r, rr = 1, window
+              r, rr = n, window
               w.rs, w.opened = now, true
             else
-              r = r + 1
+              r = r + n
             end
             w.r, w.dirty = r, true
           end
@@ -161,9 +163,15 @@ internal static class RateLimitScripts
     /// number of providers, then amount and cost per provider; money in billionths of a dollar): reserves the cost when
     /// spent + reserved + cost &lt;= amount, checks each provider the same way without reserving. Answers
     /// <c>admitted,committed,availability</c>.</item>
+    /// <item><c>l</c> take a slice for quota leasing (KEYS: windows; ARGV: rpm, tpm, estimate, most requests per slice):
+    /// refused as an acquire's check refuses, otherwise charges up to an eighth of what is left (at least one request and
+    /// the estimate, at most <c>most</c> of each). Answers <c>reason,retry-after ms,granted requests,request window start,
+    /// request reset ms,requests used,granted tokens,token window start,token reset ms,tokens used</c>.</item>
+    /// <item><c>g</c> give back unspent requests of a slice (KEYS: windows; ARGV: request window start, count): only to the
+    /// window they were taken in, while it lasts.</item>
     /// <item><c>B</c> settle a budget (KEYS: its hash; ARGV: reserved, <c>actual:expiry ms</c>).</item>
     /// </list>
-    /// Returns the answers of the <c>q</c> and <c>p</c> operations, in order.
+    /// Returns the answers of the <c>q</c>, <c>b</c>, <c>l</c> and <c>p</c> operations, in order.
     /// </summary>
     public static readonly RedisScript Run = new("limits", Common + """
 
@@ -234,6 +242,41 @@ internal static class RateLimitScripts
           return start
         end
 
+        -- A slice of a target's windows for quota leasing (QuotaSlices): refused as check refuses; otherwise charged up to an
+        -- eighth of what is left, at least one request and the estimate, at most `most` requests and `most` estimates (so
+        -- slices shrink to one request near the limit and never pass it).
+        local function slice(key, a)
+          local rpm, tpm, estimate, most = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+          local reason, wait, r, rr, u, ts = check(key, key, rpm, tpm, -1, estimate)
+          local gr, gt = 0, 0
+          if reason == 0 then
+            local requests, tokens = false, false
+            if rpm >= 0 then
+              gr = math.max(1, math.min(most, math.floor((rpm - r) / 8)))
+              requests = gr
+            end
+            if tpm >= 0 then
+              gt = math.max(estimate, math.min(estimate * most, math.floor((tpm - u) / 8)))
+              tokens = gt
+            end
+            r, rr, u, ts = charge(key, requests, tokens, r, rr, u, ts)
+          end
+          local rs, treset = -1, 0
+          if rpm >= 0 and rr > 0 then rs = now + rr - window end
+          if tpm >= 0 and ts >= 0 then treset = ts + window - now end
+          return string.format('%d,%d,%d,%d,%d,%d,%d,%d,%d,%d', reason, wait, gr, rs, rr, r, gt, ts, treset, u)
+        end
+
+        -- Gives back requests of a slice not spent, to the window they were taken in (over: nothing to give back).
+        local function give_back(key, start, n)
+          local w = state(key)
+          if w.rs == start and w.rs + window > now then
+            local r = w.r - n
+            if r < 0 then r = 0 end
+            w.r, w.dirty = r, true
+          end
+        end
+
         local function adjust(key, start, delta)
           local w = state(key)
           if w.ts == start and w.ts + window > now then
@@ -297,6 +340,9 @@ internal static class RateLimitScripts
             local providers = tonumber(ARGV[a + 5])
             answers[#answers + 1] = budget(k, a + 1)
             a, k = a + 6 + providers * 2, k + 1 + providers
+          elseif kind == 'l' then
+            answers[#answers + 1] = slice(KEYS[k], a + 1)
+            a, k = a + 5, k + 1
           elseif kind == 'p' then
             answers[#answers + 1] = charge_provider(k, a + 1)
             a, k = a + 6, k + 2
@@ -309,6 +355,8 @@ internal static class RateLimitScripts
             elseif kind == 'r' then
               local r, rr, u, ts = read(key, 0, -1)
               charge(key, true, false, r, rr, u, ts)
+            elseif kind == 'g' then
+              give_back(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
             elseif kind == 'B' then
               settle_budget(key, tonumber(ARGV[a + 1]), ARGV[a + 2])
             elseif kind == 't' then

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using AiProxy.RateLimiting;
 using AiProxy.Redis.Connection;
+using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
 namespace AiProxy.Redis.RateLimiting;
@@ -14,9 +15,10 @@ namespace AiProxy.Redis.RateLimiting;
 /// if it ran alone (limits stay exact across instances). Settling and releasing never hold a request up; the slots of
 /// leases in flight are kept alive by a <see cref="SlotRenewal"/>. While Redis is unavailable it falls back to the
 /// in-memory limiter (<see cref="RedisFailMode.Open"/>) or refuses with <see cref="ProxyRateLimitReason.Unavailable"/>
-/// (<see cref="RedisFailMode.Closed"/>).
+/// (<see cref="RedisFailMode.Closed"/>). With quota leasing (<see cref="RedisOptions.LeaseQuota"/>) a request under no
+/// concurrency limit is decided from this instance's slices instead (<see cref="QuotaSlices"/>).
 /// </summary>
-internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
+internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IHostedService, IDisposable, IAsyncDisposable
 {
     /// <summary>Lua numbers are doubles: amounts stay well inside their exact integer range.</summary>
     private const long MaxAmount = 1L << 50;
@@ -32,6 +34,7 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
         _local = local;
         Channel = new LimiterChannel(redis, InMemoryProxyRateLimiter.Window);
         Renewal = new SlotRenewal(redis, time);
+        Slices = redis.Options.LeaseQuota ? new QuotaSlices(redis, Channel, time) : null;
     }
 
     internal RedisConnection Redis => _redis;
@@ -41,6 +44,9 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
 
     /// <summary>Keeps the concurrent slots of leases in flight alive.</summary>
     internal SlotRenewal Renewal { get; }
+
+    /// <summary>The slices of quota leasing (<see cref="RedisOptions.LeaseQuota"/>), or <see langword="null"/> in exact mode.</summary>
+    internal QuotaSlices? Slices { get; }
 
     /// <summary>Leases holding concurrent slots in Redis, for renewal (and tests).</summary>
     internal int HeldCount => Renewal.Count;
@@ -60,13 +66,20 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
             return ProxyRateLimitLease.Unlimited;
         }
 
+        var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
+        if (Slices is { } slices && QuotaSlices.Covers(request))
+        {
+            // Slices held are spent even while Redis is unavailable (charged there when taken); a refill then falls back.
+            cancellationToken.ThrowIfCancellationRequested();
+            return await slices.AcquireAsync(request, estimate, cancellationToken).ConfigureAwait(false) ?? Fallback(request);
+        }
+
         if (!_redis.TryGetDatabase(out _))
         {
             return Fallback(request);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var estimate = Math.Clamp(request.EstimatedTokens, 0, MaxAmount);
         var leaseId = _redis.InstanceId + ":" + Interlocked.Increment(ref _nextLease).ToString(CultureInfo.InvariantCulture);
         var call = new AcquireCall(_redis.Keys, request, estimate, leaseId);
         // Not abandoned on the client's cancellation: the answer comes within the call's timeout (two while a call is out),
@@ -147,6 +160,25 @@ internal sealed class RedisProxyRateLimiter : IProxyRateLimiter, IDisposable
     public void Dispose()
     {
         Renewal.Dispose();
+        Slices?.Dispose(); // gives back what the slices hold
         Channel.Flush(); // what is still queued, best effort: slots left behind expire on their own
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Gives back what the slices hold while the connection is still open (it closes before this is disposed).</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => Slices?.GiveBackAllAsync() ?? Task.CompletedTask;
+
+    /// <summary>As <see cref="Dispose"/>, but what the slices hold is given back in a call waited for (the host disposes
+    /// this way, just before it closes the connection).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Renewal.Dispose();
+        if (Slices is { } slices)
+        {
+            await slices.DisposeAsync().ConfigureAwait(false);
+        }
+
+        Channel.Flush();
     }
 }

@@ -25,6 +25,9 @@ namespace AiProxy.Benchmarks.Hosts;
 /// <c>--budgets</c> prices the benchmark's model (<see cref="BudgetModel"/>) and gives the token a daily budget of
 /// <see cref="BudgetAmount"/> USD, far above what a run can spend: every request reserves its worst case at admission
 /// and settles its real cost at the end (in memory, or in the Redis limiter's scripts with <c>--redis</c>), never refused.
+/// <c>--lease</c> (with <c>--redis</c>) turns quota leasing on (<c>Redis:LeaseQuota=true</c>); <c>--no-concurrency-limit</c>
+/// leaves the token's <see cref="MaxConcurrentRequests"/> out (requests and tokens per minute stay), since a request
+/// under a concurrency limit takes its slot in Redis in either mode (run-budgets.sh's lease rows).
 /// <c>--no-history</c> sets <c>Status:History=false</c>: no per-request history for <c>/status/history</c> and the dashboard
 /// (run-budgets.sh).
 /// </summary>
@@ -66,7 +69,10 @@ internal static class AiProxyHost
         {
             settings[$"OpenAiProxy:Tokens:{configured}:RequestsPerMinute"] = RequestsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings[$"OpenAiProxy:Tokens:{configured}:TokensPerMinute"] = TokensPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            settings[$"OpenAiProxy:Tokens:{configured}:MaxConcurrentRequests"] = MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!args.Has("no-concurrency-limit"))
+            {
+                settings[$"OpenAiProxy:Tokens:{configured}:MaxConcurrentRequests"] = MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
         }
 
         if (args.Has("cache"))
@@ -92,7 +98,8 @@ internal static class AiProxyHost
         var proxy = builder.Services.AddOpenAiProxy(builder.Configuration.GetSection("OpenAiProxy"));
         if (redis is not null)
         {
-            proxy.AddRedis(redis);
+            var lease = args.Has("lease");
+            proxy.AddRedis(redis, options => options.LeaseQuota = lease);
         }
 
         if (stored is not null)
