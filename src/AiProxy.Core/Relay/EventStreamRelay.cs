@@ -205,7 +205,7 @@ internal sealed class EventStreamRelay : IDisposable
                 }
 
                 // Only chunks that can carry usage, model or an error are parsed; the rest pass untouched.
-                var inspect = Usage.ResponseModel is null || payload.IndexOf("\"usage\""u8) >= 0 || payload.IndexOf("\"error\""u8) >= 0;
+                var inspect = Usage.ResponseModel is null || MayCarryUsage(payload) || payload.IndexOf("\"error\""u8) >= 0;
                 if (inspect)
                 {
                     var info = _usageReader.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
@@ -234,6 +234,28 @@ internal sealed class EventStreamRelay : IDisposable
         }
 
         return (wrote, false);
+    }
+
+    /// <summary>
+    /// Whether a chunk names <c>"usage"</c> with anything but <c>null</c>. With <c>stream_options.include_usage</c>, which
+    /// the proxy asks for on the client's behalf, OpenAI puts <c>"usage":null</c> in every content chunk: parsing those
+    /// would read every event of the stream as JSON to learn nothing. A <c>"usage"</c> that is not a member followed by
+    /// <c>null</c> (a non-null value, or the word as a string value) still has the chunk parsed.
+    /// </summary>
+    private static bool MayCarryUsage(ReadOnlySpan<byte> payload)
+    {
+        var name = "\"usage\""u8;
+        for (var at = payload.IndexOf(name); at >= 0; at = payload.IndexOf(name))
+        {
+            payload = payload[(at + name.Length)..];
+            var value = payload.TrimStart(" \t"u8);
+            if (value.IsEmpty || value[0] != (byte)':' || !value[1..].TrimStart(" \t"u8).StartsWith("null"u8))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Finds the end (after the blank line) of the event starting at <paramref name="from"/>.</summary>
