@@ -20,7 +20,8 @@
 #         segments); its RSS after the first 100,000 requests against at the end, errors.
 # Knobs (environment): PHASES, DURATION (10s), CONNECTIONS (32), RUNS (3), STREAMS (32), EVENTS (64),
 # CHUNK_DELAY_MS (20), HELD (10000), HELD_H1 (computed), HELD_YARP (0), HOLD_SECONDS (30: CPU is read over its second half), LONG_EVENTS (5000),
-# LONG_STREAMS (10), SOAK_REQUESTS (1000000), SOAK_CONNECTIONS (64), OUT.
+# LONG_STREAMS (10), SOAK_REQUESTS (1000000), SOAK_CONNECTIONS (64), OUT; BASELINE_DLL (the benchmark build of another
+# commit: its AiProxy host joins the long-stream rows, interleaved, as a before/after).
 # Exit code non-zero only when something broke (a failed request or stream, a held stream that did not complete).
 set -euo pipefail
 
@@ -212,9 +213,16 @@ if [[ " $PHASES " == *" long "* ]]; then
   declare -A LONG_URL=([direct]="$URL_upstream/v1/chat/completions" [yarp]="$URL_yarp/v1/chat/completions" [aiproxy]="$URL_aiproxy/proxy/v1/chat/completions")
   declare -A LONG_PID=([direct]="$PID_upstream" [yarp]="$PID_yarp" [aiproxy]="$PID_aiproxy")
   declare -A LONG_LABEL=([direct]="direct" [yarp]="YARP, HTTP/1.1 upstream" [aiproxy]="AiProxy, HTTP/1.1 upstream")
-  for target in direct yarp aiproxy; do sse_run "warmup-long-$target" "${LONG_URL[$target]}" "${LONG_PID[$target]}" --n 2 --concurrency 1; done
+  LONG_TARGETS=(direct yarp aiproxy)
+  if [[ -n "${BASELINE_DLL:-}" ]]; then
+    # The AiProxy host of another build (BASELINE_DLL), measured interleaved with this one: a before/after row.
+    HOST_DLL="$BASELINE_DLL" start aiproxy-baseline aiproxy --port 0 --upstream "$URL_upstream" --token "$TOKEN"
+    LONG_URL[aiproxy-baseline]="$URL_aiproxy_baseline/proxy/v1/chat/completions"; LONG_PID[aiproxy-baseline]="$PID_aiproxy_baseline"
+    LONG_LABEL[aiproxy-baseline]="AiProxy (BASELINE_DLL's build)"; LONG_TARGETS+=(aiproxy-baseline)
+  fi
+  for target in "${LONG_TARGETS[@]}"; do sse_run "warmup-long-$target" "${LONG_URL[$target]}" "${LONG_PID[$target]}" --n 2 --concurrency 1; done
   for run in $(seq 1 "$RUNS"); do
-    for target in direct yarp aiproxy; do
+    for target in "${LONG_TARGETS[@]}"; do
       label="${LONG_LABEL[$target]}"
       sse_run "long-$target" "${LONG_URL[$target]}" "${LONG_PID[$target]}" --n "$LONG_STREAMS" --concurrency 1 --events "$LONG_EVENTS"
       [[ "$(json "$SSE" .errors)" == 0 ]] || fail "$label" "long run $run: $(json "$SSE" .firstError)"

@@ -107,6 +107,48 @@ public sealed class EventStreamRelayTests
         Assert.That(usage.CompletionTokens, Is.EqualTo(2));
     }
 
+    [Test]
+    public async Task Events_that_arrive_together_reach_the_client_in_one_write()
+    {
+        // Kestrel's response pipe takes a lock per write, contended by its send of the previous flush: one write per read.
+        const string Chunk = "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n";
+        var upstream = string.Concat(Enumerable.Repeat(Chunk, 40)) + "data: [DONE]\n\n";
+        var usage = new UsageData();
+        using var relay = new EventStreamRelay(new MemoryStream(Encoding.UTF8.GetBytes(upstream)), dropUsageChunk: true, expectDone: true, usage);
+        await relay.ReadFirstEventAsync(CancellationToken.None);
+        var pipe = new Pipe();
+        var output = new CountingPipeWriter(pipe.Writer);
+
+        var outcome = await relay.CopyToAsync(output, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None);
+        await pipe.Writer.CompleteAsync();
+        var read = await pipe.Reader.ReadAtLeastAsync(int.MaxValue);
+
+        Assert.That(outcome, Is.EqualTo(RelayOutcome.Completed));
+        Assert.That(Encoding.UTF8.GetString(read.Buffer), Is.EqualTo(upstream));
+        Assert.That(output.Writes, Is.EqualTo(1), "41 events read at once, written at once");
+    }
+
+    private sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
+    {
+        public int Writes { get; private set; }
+
+        public override void Advance(int bytes)
+        {
+            Writes++;
+            inner.Advance(bytes);
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+    }
+
     private sealed class CountingUsageReader : IUsageReader
     {
         public int Chunks { get; private set; }

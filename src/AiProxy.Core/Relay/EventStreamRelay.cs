@@ -181,6 +181,10 @@ internal sealed class EventStreamRelay : IDisposable
 
     private (bool Wrote, bool Done) WriteCompleteEvents(PipeWriter output)
     {
+        // Events relayed as they are lie next to each other in the buffer: they go out as one run, so the response pipe
+        // (Kestrel's takes a lock per write, contended by its send of the previous flush) is written once per read, not
+        // once per event. A dropped event ends the run; a translator writes its own events and relays none as they are.
+        int runStart = _start, runEnd = _start;
         var wrote = false;
         while (TryFindEvent(_start, out var eventEnd))
         {
@@ -198,7 +202,7 @@ internal sealed class EventStreamRelay : IDisposable
                     }
                     else
                     {
-                        output.Write(evt);
+                        WriteRun(output, runStart, eventEnd);
                     }
 
                     return (true, true);
@@ -212,7 +216,10 @@ internal sealed class EventStreamRelay : IDisposable
                     Usage.SawErrorEvent |= info.IsError;
                     if (_dropUsageChunk && info.HasUsage && info.ChoicesEmpty)
                     {
-                        continue; // the usage chunk the client did not ask for
+                        // The usage chunk the client did not ask for.
+                        WriteRun(output, runStart, runEnd);
+                        runStart = runEnd = eventEnd;
+                        continue;
                     }
                 }
 
@@ -229,11 +236,20 @@ internal sealed class EventStreamRelay : IDisposable
                 continue; // comments and keep-alives are not part of the client's event grammar
             }
 
-            output.Write(evt);
+            runEnd = eventEnd;
             wrote = true;
         }
 
+        WriteRun(output, runStart, runEnd);
         return (wrote, false);
+    }
+
+    private void WriteRun(PipeWriter output, int start, int end)
+    {
+        if (end > start)
+        {
+            output.Write(_buffer.AsSpan(start, end - start));
+        }
     }
 
     /// <summary>
