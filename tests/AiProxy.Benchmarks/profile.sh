@@ -6,15 +6,18 @@
 #   REDIS=1 HOST_FLAGS="--lease --no-concurrency-limit" tests/AiProxy.Benchmarks/profile.sh cpu   # quota leasing
 #   tests/AiProxy.Benchmarks/profile.sh memory     # STALLED (1000) held streams; the managed heap by type (gcdump)
 #   TARGET=yarp tests/AiProxy.Benchmarks/profile.sh memory   # the same for the bare YARP forwarder
+#   HTTP2=1 STALLED=10000 tests/AiProxy.Benchmarks/profile.sh memory   # held through an h2c upstream (HttpVersion 2)
+#   HTTP2=1 STALLED=10000 tests/AiProxy.Benchmarks/profile.sh held     # CPU samples of the proxy while they are held
+#   tests/AiProxy.Benchmarks/profile.sh long       # 5,000-event streams one after another; CPU samples of the relay
 #
-# Knobs: TARGET (aiproxy | yarp), REDIS (0 | 1, cpu only), HOST_FLAGS (more flags for the aiproxy host), CONNECTIONS (32), SAMPLE_SECONDS (8: the sampled time),
-# STALLED (1000), TOP (30), OUT (folder for the trace, the dump and logs).
+# Knobs: TARGET (aiproxy | yarp), REDIS (0 | 1, cpu only), HOST_FLAGS (more flags for the aiproxy host, cpu only), CONNECTIONS (32), SAMPLE_SECONDS (8: the sampled time),
+# STALLED (1000), HTTP2 (0 | 1, memory and held: the upstream serves h2c and the proxy sends HTTP/2), TOP (30), OUT (folder for the trace, the dump and logs).
 # Uses dotnet-trace and dotnet-gcdump from PATH, or installs them into OUT/tools, and python3 to sum the CPU samples.
 # Traffic goes to 127.0.0.1 only, and every process started is stopped at the end.
 set -euo pipefail
 
 MODE="${1:-cpu}"
-[[ "$MODE" == cpu || "$MODE" == memory ]] || { echo "usage: profile.sh cpu|memory" >&2; exit 2; }
+[[ "$MODE" == cpu || "$MODE" == memory || "$MODE" == held || "$MODE" == long ]] || { echo "usage: profile.sh cpu|memory|held|long" >&2; exit 2; }
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TARGET="${TARGET:-aiproxy}"
 REDIS="${REDIS:-0}"
@@ -61,7 +64,7 @@ dotnet build "$HERE/AiProxy.Benchmarks.csproj" -c Release -nologo -v quiet -clp:
 proxy() { # proxy UPSTREAM [ARGS...]: starts TARGET in front of UPSTREAM; sets URL (its chat completions) and PID
   local upstream="$1"; shift
   if [[ "$TARGET" == yarp ]]; then
-    start proxy yarp --port 0 --upstream "$upstream"
+    start proxy yarp --port 0 --upstream "$upstream" "$@"
     URL="$URL_proxy/v1/chat/completions"
   else
     start proxy aiproxy --port 0 --upstream "$upstream" --token "$TOKEN" "$@"
@@ -70,33 +73,8 @@ proxy() { # proxy UPSTREAM [ARGS...]: starts TARGET in front of UPSTREAM; sets U
   PID="$PID_proxy"
 }
 
-if [[ "$MODE" == cpu ]]; then
-  command -v wrk >/dev/null || { echo "profile.sh: wrk is needed (run-load.sh installs it)" >&2; exit 1; }
-  TRACE="$(tool dotnet-trace)"
-  start upstream upstream --port 0
-  upstream="$URL_upstream"
-  extra=()
-  if [[ "$REDIS" == 1 ]]; then
-    port=$(( 20000 + RANDOM % 20000 ))
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --logfile "" > "$OUT/redis.log" 2>&1 &
-    PIDS+=("$!")
-    sleep 0.5
-    extra=(--redis "127.0.0.1:$port")
-  fi
-  read -r -a flags <<< "${HOST_FLAGS:-}"
-  proxy "$upstream" "${extra[@]}" "${flags[@]}"
-  url="$URL" pid="$PID"
-  wrk -t2 -c"$CONNECTIONS" -d3s -s "$HERE/wrk-chat.lua" "$url" > /dev/null 2>&1 # warm-up
-  wrk -t2 -c"$CONNECTIONS" -d"$(( SECONDS_SAMPLED + 4 ))s" -s "$HERE/wrk-chat.lua" "$url" > "$OUT/wrk.txt" 2>&1 &
-  load=$!
-  sleep 2
-  # Thread stacks sampled about every 10 ms; the report keeps the samples of threads that were running.
-  "$TRACE" collect -p "$pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf '%02d' "$SECONDS_SAMPLED")" \
-    -o "$OUT/cpu.nettrace" > "$OUT/trace.log" 2>&1
-  wait "$load" || true
-  grep -E "Requests/sec" "$OUT/wrk.txt" >&2 || true
-  # Only samples of threads running managed code count (the exporter marks them CPU_TIME; waiting threads are
-  # UNMANAGED_CODE_TIME): a method's share is of the CPU the process's managed code used.
+# summarize_cpu: the top methods of $OUT/cpu.nettrace by CPU samples.
+summarize_cpu() {
   "$TRACE" convert --format speedscope "$OUT/cpu.nettrace" -o "$OUT/cpu" > /dev/null
   python3 - "$OUT/cpu.speedscope.json" "$TOP" <<'PY'
 import collections, json, sys
@@ -125,17 +103,84 @@ for title, counter in (("exclusive", exclusive), ("inclusive", inclusive)):
     for name, weight in counter.most_common(top):
         print(f"{100 * weight / total:5.1f}%  {name[:150]}")
 PY
+
+}
+
+if [[ "$MODE" == long ]]; then
+  TRACE="$(tool dotnet-trace)"
+  start upstream upstream --port 0 --chunks 5000 --chunk-delay-ms 0
+  proxy "$URL_upstream"
+  url="$URL" pid="$PID"
+  dotnet "$DLL" sse-client --url "$url" --n 2 --concurrency 1 --token "$TOKEN" > /dev/null 2>&1 # warm-up
+  dotnet "$DLL" sse-client --url "$url" --n 1000 --concurrency 1 --token "$TOKEN" --warmup 0 > "$OUT/sse.json" 2>&1 &
+  load=$!
+  sleep 2
+  "$TRACE" collect -p "$pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf '%02d' "$SECONDS_SAMPLED")" \
+    -o "$OUT/cpu.nettrace" > "$OUT/trace.log" 2>&1
+  kill "$load" 2>/dev/null || true
+  summarize_cpu
+elif [[ "$MODE" == cpu ]]; then
+  command -v wrk >/dev/null || { echo "profile.sh: wrk is needed (run-load.sh installs it)" >&2; exit 1; }
+  TRACE="$(tool dotnet-trace)"
+  start upstream upstream --port 0
+  upstream="$URL_upstream"
+  extra=()
+  if [[ "$REDIS" == 1 ]]; then
+    port=$(( 20000 + RANDOM % 20000 ))
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --logfile "" > "$OUT/redis.log" 2>&1 &
+    PIDS+=("$!")
+    sleep 0.5
+    extra=(--redis "127.0.0.1:$port")
+  fi
+  read -r -a flags <<< "${HOST_FLAGS:-}"
+  proxy "$upstream" "${extra[@]}" "${flags[@]}"
+  url="$URL" pid="$PID"
+  wrk -t2 -c"$CONNECTIONS" -d3s -s "$HERE/wrk-chat.lua" "$url" > /dev/null 2>&1 # warm-up
+  wrk -t2 -c"$CONNECTIONS" -d"$(( SECONDS_SAMPLED + 4 ))s" -s "$HERE/wrk-chat.lua" "$url" > "$OUT/wrk.txt" 2>&1 &
+  load=$!
+  sleep 2
+  # Thread stacks sampled about every 10 ms; the report keeps the samples of threads that were running.
+  "$TRACE" collect -p "$pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf '%02d' "$SECONDS_SAMPLED")" \
+    -o "$OUT/cpu.nettrace" > "$OUT/trace.log" 2>&1
+  wait "$load" || true
+  grep -E "Requests/sec" "$OUT/wrk.txt" >&2 || true
+  # Only samples of threads running managed code count (the exporter marks them CPU_TIME; waiting threads are
+  # UNMANAGED_CODE_TIME): a method's share is of the CPU the process's managed code used.
+  summarize_cpu
   echo "Trace: $OUT/cpu.nettrace (open it in PerfView or Visual Studio, or 'dotnet-trace convert --format speedscope')" >&2
 else
   GCDUMP="$(tool dotnet-gcdump)"
-  start stalled-upstream stalled-upstream --port 0
+  [[ "$MODE" == held ]] && TRACE="$(tool dotnet-trace)"
+  upstream_args=() proxy_args=() client_args=()
+  if [[ "${HTTP2:-0}" == 1 ]]; then
+    upstream_args=(--http2) client_args=(--release-http2) proxy_args=(--http-version 2)
+    [[ "$TARGET" == yarp ]] && proxy_args=(--http2)
+  fi
+  start stalled-upstream stalled-upstream --port 0 "${upstream_args[@]}"
   upstream="$URL_stalled_upstream"
-  proxy "$upstream"
+  proxy "$upstream" "${proxy_args[@]}"
   url="$URL" pid="$PID"
-  dotnet "$DLL" stalled-streams --url "$url" --pid "$pid" --release "$upstream" --count "$STALLED" --hold-seconds 20 \
-    --token "$TOKEN" > "$OUT/stalled.json" 2> "$OUT/stalled.err" &
+  hold=20; [[ "$MODE" == held ]] && hold=$(( SECONDS_SAMPLED + 12 ))
+  dotnet "$DLL" stalled-streams --url "$url" --pid "$pid" --release "$upstream" --count "$STALLED" --hold-seconds "$hold" \
+    --token "$TOKEN" "${client_args[@]}" > "$OUT/stalled.json" 2> "$OUT/stalled.err" &
   client=$!
-  sleep 10 # the client warms up with 50 streams, then opens STALLED and holds them
+  # The client warms up with 50 streams, then opens STALLED and holds them for 20 s: dump once the proxy's open
+  # files say they are nearly all open (a socket per stream, but the warm-up's idle connections are reused), then settle.
+  base_files="$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)"
+  for _ in $(seq 1 600); do
+    (( $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l) >= base_files + STALLED * 9 / 10 )) && break
+    sleep 0.2
+  done
+  sleep 2
+  if [[ "$MODE" == held ]]; then
+    # Nothing flows while they are held: every sample is what holding costs (timers, the server's heartbeat, the GC).
+    "$TRACE" collect -p "$pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf '%02d' "$SECONDS_SAMPLED")" \
+      -o "$OUT/cpu.nettrace" > "$OUT/trace.log" 2>&1
+    wait "$client" || true
+    cat "$OUT/stalled.json" >&2; echo >&2
+    summarize_cpu
+    exit 0
+  fi
   "$GCDUMP" collect -p "$pid" -o "$OUT/held.gcdump" > "$OUT/gcdump.log" 2>&1
   wait "$client" || true
   cat "$OUT/stalled.json" >&2; echo >&2

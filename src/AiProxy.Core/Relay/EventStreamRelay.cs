@@ -181,6 +181,10 @@ internal sealed class EventStreamRelay : IDisposable
 
     private (bool Wrote, bool Done) WriteCompleteEvents(PipeWriter output)
     {
+        // Events relayed as they are lie next to each other in the buffer: they go out as one run, so the response pipe
+        // (Kestrel's takes a lock per write, contended by its send of the previous flush) is written once per read, not
+        // once per event. A dropped event ends the run; a translator writes its own events and relays none as they are.
+        int runStart = _start, runEnd = _start;
         var wrote = false;
         while (TryFindEvent(_start, out var eventEnd))
         {
@@ -198,21 +202,24 @@ internal sealed class EventStreamRelay : IDisposable
                     }
                     else
                     {
-                        output.Write(evt);
+                        WriteRun(output, runStart, eventEnd);
                     }
 
                     return (true, true);
                 }
 
                 // Only chunks that can carry usage, model or an error are parsed; the rest pass untouched.
-                var inspect = Usage.ResponseModel is null || payload.IndexOf("\"usage\""u8) >= 0 || payload.IndexOf("\"error\""u8) >= 0;
+                var inspect = Usage.ResponseModel is null || MayCarryUsage(payload) || payload.IndexOf("\"error\""u8) >= 0;
                 if (inspect)
                 {
                     var info = _usageReader.ReadChunk(payload, Usage, readModel: Usage.ResponseModel is null);
                     Usage.SawErrorEvent |= info.IsError;
                     if (_dropUsageChunk && info.HasUsage && info.ChoicesEmpty)
                     {
-                        continue; // the usage chunk the client did not ask for
+                        // The usage chunk the client did not ask for.
+                        WriteRun(output, runStart, runEnd);
+                        runStart = runEnd = eventEnd;
+                        continue;
                     }
                 }
 
@@ -229,11 +236,42 @@ internal sealed class EventStreamRelay : IDisposable
                 continue; // comments and keep-alives are not part of the client's event grammar
             }
 
-            output.Write(evt);
+            runEnd = eventEnd;
             wrote = true;
         }
 
+        WriteRun(output, runStart, runEnd);
         return (wrote, false);
+    }
+
+    private void WriteRun(PipeWriter output, int start, int end)
+    {
+        if (end > start)
+        {
+            output.Write(_buffer.AsSpan(start, end - start));
+        }
+    }
+
+    /// <summary>
+    /// Whether a chunk names <c>"usage"</c> with anything but <c>null</c>. With <c>stream_options.include_usage</c>, which
+    /// the proxy asks for on the client's behalf, OpenAI puts <c>"usage":null</c> in every content chunk: parsing those
+    /// would read every event of the stream as JSON to learn nothing. A <c>"usage"</c> that is not a member followed by
+    /// <c>null</c> (a non-null value, or the word as a string value) still has the chunk parsed.
+    /// </summary>
+    private static bool MayCarryUsage(ReadOnlySpan<byte> payload)
+    {
+        var name = "\"usage\""u8;
+        for (var at = payload.IndexOf(name); at >= 0; at = payload.IndexOf(name))
+        {
+            payload = payload[(at + name.Length)..];
+            var value = payload.TrimStart(" \t"u8);
+            if (value.IsEmpty || value[0] != (byte)':' || !value[1..].TrimStart(" \t"u8).StartsWith("null"u8))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Finds the end (after the blank line) of the event starting at <paramref name="from"/>.</summary>

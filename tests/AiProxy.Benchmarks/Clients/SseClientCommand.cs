@@ -6,6 +6,7 @@ namespace AiProxy.Benchmarks.Clients;
 /// <summary>
 /// <c>sse-client</c>: sends <c>--n</c> streaming chat requests, <c>--concurrency</c> at a time, and times what a
 /// client sees: time to first event (from sending the request) and the gaps between events. wrk cannot see events.
+/// Also the wall time of all measured streams and the events per second they delivered (long streams: run-streams.sh).
 /// Prints one JSON object; exits 1 when a stream failed (non-200, cut short, or fewer than <c>--events</c> events).
 /// </summary>
 internal static class SseClientCommand
@@ -31,6 +32,7 @@ internal static class SseClientCommand
 
         var results = new StreamTiming[count];
         var next = -1;
+        var elapsed = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, Math.Min(concurrency, Math.Max(count, 1))).Select(async _ =>
         {
             int index;
@@ -40,6 +42,7 @@ internal static class SseClientCommand
             }
         });
         await Task.WhenAll(workers);
+        var seconds = elapsed.Elapsed.TotalSeconds;
 
         var ttfe = new List<double>(count);
         var gaps = new List<double>(count * 70);
@@ -67,6 +70,8 @@ internal static class SseClientCommand
             ["errors"] = errors,
             ["firstError"] = firstError,
             ["events"] = events,
+            ["seconds"] = Math.Round(seconds, 3),
+            ["eventsPerSecond"] = Math.Round(events / seconds),
             ["ttfeMs"] = new Dictionary<string, double>(StringComparer.Ordinal) { ["p50"] = ttfeSummary.P50, ["p99"] = ttfeSummary.P99, ["max"] = ttfeSummary.Max },
             ["gapMs"] = new Dictionary<string, double>(StringComparer.Ordinal) { ["p50"] = gapSummary.P50, ["p99"] = gapSummary.P99, ["max"] = gapSummary.Max },
         };

@@ -28,6 +28,8 @@ namespace AiProxy.Benchmarks.Hosts;
 /// <c>--lease</c> (with <c>--redis</c>) turns quota leasing on (<c>Redis:LeaseQuota=true</c>); <c>--no-concurrency-limit</c>
 /// leaves the token's <see cref="MaxConcurrentRequests"/> out (requests and tokens per minute stay), since a request
 /// under a concurrency limit takes its slot in Redis in either mode (run-budgets.sh's lease rows).
+/// <c>--stream-idle-timeout SECONDS</c> sets <c>StreamIdleTimeout</c> (held streams wait longer than its minute).
+/// <c>--http-version V</c> sets the provider's <c>HttpVersion</c> (<c>2</c>: h2c to an HTTP/2-only upstream; run-streams.sh).
 /// <c>--no-history</c> sets <c>Status:History=false</c>: no per-request history for <c>/status/history</c> and the dashboard
 /// (run-budgets.sh).
 /// </summary>
@@ -61,6 +63,15 @@ internal static class AiProxyHost
             ["OpenAiProxy:Providers:bench:BaseUrl"] = upstream.GetLeftPart(UriPartial.Authority) + "/v1",
         };
         var key = args.Optional("token") ?? Token;
+        if (args.Has("stream-idle-timeout"))
+        {
+            settings["OpenAiProxy:StreamIdleTimeout"] = TimeSpan.FromSeconds(args.Int("stream-idle-timeout")).ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (args.Optional("http-version") is { } httpVersion)
+        {
+            settings["OpenAiProxy:Providers:bench:HttpVersion"] = httpVersion;
+        }
 
         // With a stored token, configuration holds another one, so both rows look up one configured token first.
         var configured = stored is null ? "bench" : "configured";

@@ -7,6 +7,8 @@ namespace AiProxy.Benchmarks.Hosts;
 /// until <c>POST /_bench/release</c>, after which it ends normally (a few more events and <c>[DONE]</c>).
 /// The fake upstream's own stall only ends when the client leaves; this one can be released, so the benchmark
 /// can check that every held stream completes. <c>GET /_bench/held</c> counts the streams held now.
+/// <c>--http2</c> serves HTTP/2 only (h2c), with Kestrel's default of 100 streams per connection, as a provider would:
+/// a proxy on <c>HttpVersion: 2</c> then holds one upstream connection per 100 streams instead of one per stream.
 /// </summary>
 internal static class StalledUpstreamHost
 {
@@ -21,7 +23,7 @@ internal static class StalledUpstreamHost
 
     public static async Task<int> RunAsync(CommandArgs args)
     {
-        var builder = BenchHost.CreateBuilder(args.Int("port", 0));
+        var builder = BenchHost.CreateBuilder(args.Int("port", 0), http2Only: args.Has("http2"));
         var app = builder.Build();
         var release = NewRelease();
         var held = 0;

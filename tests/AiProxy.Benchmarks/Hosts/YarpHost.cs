@@ -6,6 +6,7 @@ namespace AiProxy.Benchmarks.Hosts;
 /// <summary>
 /// <c>yarp</c>: the yardstick. A bare YARP forwarder with one route (<c>/v1/{**rest}</c>) and one cluster
 /// (the upstream), no transforms beyond YARP's defaults, no telemetry, same host setup as the AiProxy host.
+/// <c>--http2</c> sends to the upstream as HTTP/2 exactly (h2c on loopback), with multiple HTTP/2 connections allowed.
 /// </summary>
 internal static class YarpHost
 {
@@ -29,6 +30,10 @@ internal static class YarpHost
                 new ClusterConfig
                 {
                     ClusterId = "upstream",
+                    HttpRequest = args.Has("http2")
+                        ? new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { Version = System.Net.HttpVersion.Version20, VersionPolicy = System.Net.Http.HttpVersionPolicy.RequestVersionExact }
+                        : null,
+                    HttpClient = args.Has("http2") ? new HttpClientConfig { EnableMultipleHttp2Connections = true } : null,
                     Destinations = new Dictionary<string, DestinationConfig>(StringComparer.Ordinal)
                     {
                         ["upstream"] = new DestinationConfig { Address = upstream.GetLeftPart(UriPartial.Authority) + "/" },
