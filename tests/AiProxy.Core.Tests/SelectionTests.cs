@@ -374,6 +374,39 @@ public sealed class SelectionTests
     }
 
     [Test]
+    public void A_selection_built_by_host_code_keeps_its_order_and_does_not_follow_later_changes_to_the_list()
+    {
+        Start(ThreeProviders());
+        var ordered = _registry.All.OrderByDescending(p => p.Name, StringComparer.Ordinal).ToList<IProviderClient>();
+
+        var selection = new ClientSelection("gpt-4o", "mine", ordered);
+        ordered.Reverse();
+
+        Assert.That(selection.Model, Is.EqualTo("gpt-4o"));
+        Assert.That(selection.Strategy, Is.EqualTo("mine"));
+        Assert.That(selection.Primary.Name, Is.EqualTo("gamma"));
+        Assert.That(selection.Fallbacks.Select(p => p.Name), Is.EqualTo(new[] { "beta", "alpha" }));
+    }
+
+    [Test]
+    public void A_selection_of_no_provider_of_a_null_or_of_a_provider_named_twice_is_refused()
+    {
+        Start(ThreeProviders());
+        var alpha = _registry.Find("alpha")!;
+        var beta = _registry.Find("beta")!;
+        var alphaAgain = new Moq.Mock<IProviderClient>();
+        alphaAgain.SetupGet(p => p.Name).Returns("ALPHA");
+
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", []));
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", [alpha, null!]));
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", [alpha, beta, alpha]));
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", [alpha, alphaAgain.Object]), "names compare case-insensitively");
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", " ", [alpha]));
+        Assert.Throws<ArgumentNullException>(() => _ = new ClientSelection(null!, "mine", [alpha]));
+        Assert.Throws<ArgumentNullException>(() => _ = new ClientSelection("m", "mine", null!));
+    }
+
+    [Test]
     public void The_non_allocating_form_fills_the_callers_span()
     {
         Start(ThreeProviders());
