@@ -114,6 +114,45 @@ public sealed class ReplaceableServicesTests
         Assert.That(first.ForwardedCount(), Is.EqualTo(0));
     }
 
+    [Test]
+    public async Task A_host_apps_model_mapping_service_makes_a_provider_serve_its_alias_and_lists_it()
+    {
+        await using var first = await FakeServer.StartAsync("first");
+        await using var second = await FakeServer.StartAsync("second");
+        var settings = ProxyHost.ProvidersFor(first, second);
+        settings["Providers:first:Models:0"] = "gpt-4o-mini"; // neither serves my-alias by its list
+        settings["Providers:second:Models:0"] = "gpt-4o-mini";
+        await using var proxy = await ProxyHost.StartAsync(
+            settings, services => services.AddSingleton<IModelMappingService>(new RenamingMappings("second", "my-alias", "real-model")));
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"my-alias","messages":[{"role":"user","content":"hi"}]}"""));
+        using var models = await proxy.Client.GetAsync("v1/models");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"));
+        Assert.That(first.ForwardedCount(), Is.EqualTo(0));
+        using (var sent = JsonDocument.Parse(second.Forwarded().Single().Body))
+        {
+            Assert.That(sent.RootElement.GetProperty("model").GetString(), Is.EqualTo("real-model"));
+        }
+
+        using var listed = JsonDocument.Parse(await models.Content.ReadAsStringAsync());
+        var alias = listed.RootElement.GetProperty("data").EnumerateArray().Where(m => m.GetProperty("id").GetString() == "my-alias").ToArray();
+        Assert.That(alias, Has.Length.EqualTo(1), "/v1/models lists the alias");
+        Assert.That(alias[0].GetProperty("owned_by").GetString(), Is.EqualTo("second"));
+
+        // The usage counters bound their model names as the metrics' tags do: the alias is a name of its own, not _other.
+        var store = proxy.Services.GetRequiredService<IProxyUsageStore>();
+        IReadOnlyList<ProxyUsageCounter> counted = [];
+        var seen = await Poll.EventuallyAsync(async () =>
+        {
+            counted = (await store.GetDailyUsageAsync(DateOnly.FromDateTime(DateTime.UtcNow), CancellationToken.None)).Counters;
+            return counted.Any(c => c.Provider == "second");
+        }, Poll.DefaultPatience);
+        Assert.That(seen, Is.True, "the request was counted");
+        Assert.That(counted.Single(c => c.Provider == "second").Model, Is.EqualTo("my-alias"));
+    }
+
     /// <summary>Replaces the registration of <typeparamref name="TService"/> by <paramref name="wrap"/> applied to what it would
     /// have created, as docs/advanced.md shows host apps.</summary>
     private static void Decorate<TService>(IServiceCollection services, Func<TService, TService> wrap)

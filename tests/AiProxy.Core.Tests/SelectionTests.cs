@@ -407,6 +407,69 @@ public sealed class SelectionTests
     }
 
     [Test]
+    public void A_provider_serves_what_a_host_apps_mapping_service_maps_to_it_from_the_next_selection_on()
+    {
+        var monitor = new TestOptionsMonitor<OpenAiProxyOptions>(ThreeProviders(change: o =>
+        {
+            foreach (var provider in o.Providers.Values)
+            {
+                provider.Models.Add("listed");
+            }
+        }));
+        var mappings = new TableMappings();
+        using var registry = new ProviderRegistry(monitor, mappings, NullLogger<ProviderRegistry>.Instance);
+        var selector = new ClientSelector(registry, monitor, [new FailoverStrategy()]);
+        Assert.That(selector.GetCandidates("my-alias"), Is.Empty);
+
+        mappings.Table[("gamma", "my-alias")] = "gamma-large"; // the host's service tells no one: nothing may be cached
+        var served = selector.GetCandidates("my-alias").Select(p => p.Name).ToArray();
+        mappings.Table.Clear();
+
+        Assert.That(served, Is.EqualTo(new[] { "gamma" }));
+        Assert.That(selector.GetCandidates("my-alias"), Is.Empty);
+    }
+
+    [Test]
+    public void Selection_on_the_request_path_allocates_nothing_with_the_built_in_mapping_service()
+    {
+        Start(ThreeProviders(change: o => o.Providers["alpha"].Models.Add("listed")));
+        _mappings.SetProviderMapping("alpha", "my-alias", "alpha-model");
+        var buffer = new IProviderClient[_selector.MaxCandidates];
+        for (var i = 0; i < 100; i++)
+        {
+            _selector.SelectFirst("gpt-4o", default, buffer, out _, out _);
+            _selector.SelectFirst("my-alias", default, buffer, out _, out _);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            _selector.SelectFirst("gpt-4o", default, buffer, out _, out _);
+            _selector.SelectFirst("my-alias", default, buffer, out _, out _);
+        }
+
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    /// <summary>A mapping service of a host app's own, over a table the test edits.</summary>
+    private sealed class TableMappings : IModelMappingService
+    {
+        public Dictionary<(string Provider, string Model), string> Table { get; } = [];
+
+        public void SetProviderMapping(string provider, string requestedModel, string providerModel) => Table[(provider, requestedModel)] = providerModel;
+
+        public bool RemoveProviderMapping(string provider, string requestedModel) => Table.Remove((provider, requestedModel));
+
+        public bool TryGetProviderModel(string provider, string requestedModel, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? providerModel)
+            => Table.TryGetValue((provider, requestedModel), out providerModel);
+
+        public string GetProviderModel(string provider, string requestedModel)
+            => TryGetProviderModel(provider, requestedModel, out var mapped) ? mapped : requestedModel;
+
+        public IReadOnlyList<ModelMapping> GetMappings() => Table.Select(e => new ModelMapping(e.Key.Provider, e.Key.Model, e.Value)).ToArray();
+    }
+
+    [Test]
     public void The_non_allocating_form_fills_the_callers_span()
     {
         Start(ThreeProviders());
