@@ -73,6 +73,7 @@ internal static class CoreServiceRegistration
 
         // The pipeline's observers, in the order they hear of each event: metrics, tracing, the dashboard's history, then
         // the usage records.
+        services.TryAddSingleton<HostShutdown>();
         services.TryAddSingleton<ProxyExchangeEvents>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, MetricsObserver>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyExchangeObserver, TracingObserver>());

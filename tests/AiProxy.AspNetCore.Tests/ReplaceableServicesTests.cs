@@ -93,6 +93,96 @@ public sealed class ReplaceableServicesTests
         Assert.That(first.ForwardedCount(), Is.EqualTo(0));
     }
 
+    [Test]
+    public async Task A_host_apps_selector_that_builds_its_own_selection_decides_the_first_provider_and_the_fallback_order()
+    {
+        await using var first = await FakeServer.StartAsync("first");
+        await using var second = await FakeServer.StartAsync("second");
+        await using var third = await FakeServer.StartAsync("third");
+        third.Behavior.FailStatus = 503;
+        await using var proxy = await ProxyHost.StartAsync(
+            ProxyHost.ProvidersFor(first, second, third), services => Decorate<IClientSelector>(services, inner => new ReversingSelector(inner)));
+        var selection = proxy.Services.GetRequiredService<IClientSelector>().SelectClientWithFallback("gpt-4o-mini");
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json(ChatBody));
+
+        Assert.That(selection!.Strategy, Is.EqualTo(ReversingSelector.Name));
+        Assert.That(selection.Primary.Name, Is.EqualTo("third"));
+        Assert.That(selection.Fallbacks.Select(p => p.Name), Is.EqualTo(new[] { "second", "first" }));
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.GetValues("x-aiproxy-route").Single(), Is.EqualTo("third:503,second:200"), "failover would try first, then second");
+        Assert.That(first.ForwardedCount(), Is.EqualTo(0));
+    }
+
+    [Test]
+    public async Task A_host_apps_model_mapping_service_makes_a_provider_serve_its_alias_and_lists_it()
+    {
+        await using var first = await FakeServer.StartAsync("first");
+        await using var second = await FakeServer.StartAsync("second");
+        var settings = ProxyHost.ProvidersFor(first, second);
+        settings["Providers:first:Models:0"] = "gpt-4o-mini"; // neither serves my-alias by its list
+        settings["Providers:second:Models:0"] = "gpt-4o-mini";
+        await using var proxy = await ProxyHost.StartAsync(
+            settings, services => services.AddSingleton<IModelMappingService>(new RenamingMappings("second", "my-alias", "real-model")));
+
+        using var response = await proxy.Client.PostAsync("v1/chat/completions", Json("""{"model":"my-alias","messages":[{"role":"user","content":"hi"}]}"""));
+        using var models = await proxy.Client.GetAsync("v1/models");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.GetValues("x-aiproxy-provider").Single(), Is.EqualTo("second"));
+        Assert.That(first.ForwardedCount(), Is.EqualTo(0));
+        using (var sent = JsonDocument.Parse(second.Forwarded().Single().Body))
+        {
+            Assert.That(sent.RootElement.GetProperty("model").GetString(), Is.EqualTo("real-model"));
+        }
+
+        using var listed = JsonDocument.Parse(await models.Content.ReadAsStringAsync());
+        var alias = listed.RootElement.GetProperty("data").EnumerateArray().Where(m => m.GetProperty("id").GetString() == "my-alias").ToArray();
+        Assert.That(alias, Has.Length.EqualTo(1), "/v1/models lists the alias");
+        Assert.That(alias[0].GetProperty("owned_by").GetString(), Is.EqualTo("second"));
+
+        // The usage counters bound their model names as the metrics' tags do: the alias is a name of its own, not _other.
+        var store = proxy.Services.GetRequiredService<IProxyUsageStore>();
+        IReadOnlyList<ProxyUsageCounter> counted = [];
+        var seen = await Poll.EventuallyAsync(async () =>
+        {
+            counted = (await store.GetDailyUsageAsync(DateOnly.FromDateTime(DateTime.UtcNow), CancellationToken.None)).Counters;
+            return counted.Any(c => c.Provider == "second");
+        }, Poll.DefaultPatience);
+        Assert.That(seen, Is.True, "the request was counted");
+        Assert.That(counted.Single(c => c.Provider == "second").Model, Is.EqualTo("my-alias"));
+    }
+
+    /// <summary>Replaces the registration of <typeparamref name="TService"/> by <paramref name="wrap"/> applied to what it would
+    /// have created, as docs/advanced.md shows host apps.</summary>
+    private static void Decorate<TService>(IServiceCollection services, Func<TService, TService> wrap)
+        where TService : class
+    {
+        var original = services.Last(d => d.ServiceType == typeof(TService));
+        services.Remove(original);
+        services.AddSingleton(sp => wrap((TService)(original.ImplementationInstance
+            ?? original.ImplementationFactory?.Invoke(sp)
+            ?? ActivatorUtilities.GetServiceOrCreateInstance(sp, original.ImplementationType!))));
+    }
+
+    /// <summary>A selector of the host's own: the built-in order, reversed, as a <see cref="ClientSelection"/> it builds itself.</summary>
+    private sealed class ReversingSelector(IClientSelector inner) : IClientSelector
+    {
+        public const string Name = "reversed";
+
+        public IReadOnlyCollection<string> StrategyNames => inner.StrategyNames;
+
+        public ClientSelection? SelectClientWithFallback(string model, SelectionContext context = default)
+        {
+            var builtIn = inner.GetCandidates(model, context);
+            return builtIn.Count == 0 ? null : new ClientSelection(model, Name, builtIn.Reverse().ToArray());
+        }
+
+        // What the gateway calls: the same order as the selection.
+        public IReadOnlyList<IProviderClient> GetCandidates(string model, SelectionContext context = default)
+            => SelectClientWithFallback(model, context) is { } selection ? [selection.Primary, .. selection.Fallbacks] : [];
+    }
+
     private static IProviderClient Named(string name)
     {
         var provider = new Mock<IProviderClient>();

@@ -49,6 +49,27 @@ public sealed class ProxyExchangeTests
         Assert.That(sink.BodyText(), Does.StartWith("{\"error\":"));
     }
 
+    [Test]
+    public async Task Without_a_host_the_usage_observers_token_is_cancelled_when_the_container_is_disposed()
+    {
+        var tokens = new List<CancellationToken>();
+        var observer = new Mock<AiProxy.Usage.IProxyUsageObserver>();
+        observer.Setup(o => o.OnRequestCompletedAsync(It.IsAny<AiProxy.Usage.ProxyUsageRecord>(), It.IsAny<CancellationToken>()))
+            .Callback((AiProxy.Usage.ProxyUsageRecord _, CancellationToken token) => tokens.Add(token))
+            .Returns(ValueTask.CompletedTask);
+        var services = ProxyServices.Build(
+            ProxyServices.ValidSettings().With("OpenAiProxy:MaxRetries", "0"), configure: b => b.Services.AddSingleton(observer.Object));
+
+        await services.GetRequiredService<ProxyExchange>().RunAsync(Chat(), ProxyCaller.Anonymous, new RecordingSink(), CancellationToken.None);
+        var token = tokens.Single();
+        var cancelledBefore = token.IsCancellationRequested;
+        await services.DisposeAsync();
+
+        Assert.That(token.CanBeCanceled, Is.True);
+        Assert.That(cancelledBefore, Is.False);
+        Assert.That(token.IsCancellationRequested, Is.True);
+    }
+
     private static ProxyRequest Chat()
     {
         var body = """{"model":"gpt-4o-mini","messages":[]}"""u8.ToArray();

@@ -374,6 +374,102 @@ public sealed class SelectionTests
     }
 
     [Test]
+    public void A_selection_built_by_host_code_keeps_its_order_and_does_not_follow_later_changes_to_the_list()
+    {
+        Start(ThreeProviders());
+        var ordered = _registry.All.OrderByDescending(p => p.Name, StringComparer.Ordinal).ToList<IProviderClient>();
+
+        var selection = new ClientSelection("gpt-4o", "mine", ordered);
+        ordered.Reverse();
+
+        Assert.That(selection.Model, Is.EqualTo("gpt-4o"));
+        Assert.That(selection.Strategy, Is.EqualTo("mine"));
+        Assert.That(selection.Primary.Name, Is.EqualTo("gamma"));
+        Assert.That(selection.Fallbacks.Select(p => p.Name), Is.EqualTo(new[] { "beta", "alpha" }));
+    }
+
+    [Test]
+    public void A_selection_of_no_provider_of_a_null_or_of_a_provider_named_twice_is_refused()
+    {
+        Start(ThreeProviders());
+        var alpha = _registry.Find("alpha")!;
+        var beta = _registry.Find("beta")!;
+        var alphaAgain = new Moq.Mock<IProviderClient>();
+        alphaAgain.SetupGet(p => p.Name).Returns("ALPHA");
+
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", []));
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", [alpha, null!]));
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", [alpha, beta, alpha]));
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", "mine", [alpha, alphaAgain.Object]), "names compare case-insensitively");
+        Assert.Throws<ArgumentException>(() => _ = new ClientSelection("m", " ", [alpha]));
+        Assert.Throws<ArgumentNullException>(() => _ = new ClientSelection(null!, "mine", [alpha]));
+        Assert.Throws<ArgumentNullException>(() => _ = new ClientSelection("m", "mine", null!));
+    }
+
+    [Test]
+    public void A_provider_serves_what_a_host_apps_mapping_service_maps_to_it_from_the_next_selection_on()
+    {
+        var monitor = new TestOptionsMonitor<OpenAiProxyOptions>(ThreeProviders(change: o =>
+        {
+            foreach (var provider in o.Providers.Values)
+            {
+                provider.Models.Add("listed");
+            }
+        }));
+        var mappings = new TableMappings();
+        using var registry = new ProviderRegistry(monitor, mappings, NullLogger<ProviderRegistry>.Instance);
+        var selector = new ClientSelector(registry, monitor, [new FailoverStrategy()]);
+        Assert.That(selector.GetCandidates("my-alias"), Is.Empty);
+
+        mappings.Table[("gamma", "my-alias")] = "gamma-large"; // the host's service tells no one: nothing may be cached
+        var served = selector.GetCandidates("my-alias").Select(p => p.Name).ToArray();
+        mappings.Table.Clear();
+
+        Assert.That(served, Is.EqualTo(new[] { "gamma" }));
+        Assert.That(selector.GetCandidates("my-alias"), Is.Empty);
+    }
+
+    [Test]
+    public void Selection_on_the_request_path_allocates_nothing_with_the_built_in_mapping_service()
+    {
+        Start(ThreeProviders(change: o => o.Providers["alpha"].Models.Add("listed")));
+        _mappings.SetProviderMapping("alpha", "my-alias", "alpha-model");
+        var buffer = new IProviderClient[_selector.MaxCandidates];
+        for (var i = 0; i < 100; i++)
+        {
+            _selector.SelectFirst("gpt-4o", default, buffer, out _, out _);
+            _selector.SelectFirst("my-alias", default, buffer, out _, out _);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            _selector.SelectFirst("gpt-4o", default, buffer, out _, out _);
+            _selector.SelectFirst("my-alias", default, buffer, out _, out _);
+        }
+
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    /// <summary>A mapping service of a host app's own, over a table the test edits.</summary>
+    private sealed class TableMappings : IModelMappingService
+    {
+        public Dictionary<(string Provider, string Model), string> Table { get; } = [];
+
+        public void SetProviderMapping(string provider, string requestedModel, string providerModel) => Table[(provider, requestedModel)] = providerModel;
+
+        public bool RemoveProviderMapping(string provider, string requestedModel) => Table.Remove((provider, requestedModel));
+
+        public bool TryGetProviderModel(string provider, string requestedModel, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? providerModel)
+            => Table.TryGetValue((provider, requestedModel), out providerModel);
+
+        public string GetProviderModel(string provider, string requestedModel)
+            => TryGetProviderModel(provider, requestedModel, out var mapped) ? mapped : requestedModel;
+
+        public IReadOnlyList<ModelMapping> GetMappings() => Table.Select(e => new ModelMapping(e.Key.Provider, e.Key.Model, e.Value)).ToArray();
+    }
+
+    [Test]
     public void The_non_allocating_form_fills_the_callers_span()
     {
         Start(ThreeProviders());

@@ -19,6 +19,7 @@ internal sealed partial class CachedExchange(
     ResponseCache cache,
     ProxyDispatcher dispatcher,
     UsageReporter usageReporter,
+    HostShutdown shutdown,
     TimeProvider time,
     ILogger<CachedExchange> logger)
 {
@@ -137,7 +138,7 @@ internal sealed partial class CachedExchange(
                 Stream = request.Inspection.Stream,
                 Outcome = whole ? ProxyRequestOutcome.CacheHit : ProxyRequestOutcome.ClientDisconnected,
                 Duration = elapsed,
-            }, CancellationToken.None).ConfigureAwait(false);
+            }, shutdown.Token).ConfigureAwait(false);
         }
     }
 

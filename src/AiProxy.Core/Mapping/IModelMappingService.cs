@@ -5,7 +5,9 @@ namespace AiProxy.Mapping;
 /// <summary>
 /// The model names each provider is sent. Seeded from <c>OpenAiProxy:ModelMappings</c>; host code may change
 /// it at any time from any thread, and the next request uses the change. Mappings set from code win over
-/// configuration and survive configuration reloads.
+/// configuration and survive configuration reloads. The registered service is what routes: a mapping it reports
+/// (<see cref="TryGetProviderModel"/>) makes the provider serve the requested model, and <see cref="GetMappings"/> feeds
+/// <c>/v1/models</c> and the model tags of metrics.
 /// </summary>
 public interface IModelMappingService
 {

@@ -204,7 +204,7 @@ internal sealed partial class ProxyExchange(
         // admitted right); counting the cost (aiproxy.cost, the usage records) is the observers'.
         var reported = outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : status;
         var ended = new RequestEnded(requestId, request, caller, result, outcome, reported, elapsed, tokens, cost, pricing.IsEnabled && cost is null);
-        await events.RequestEndedAsync(ended, CancellationToken.None).ConfigureAwait(false);
+        await events.RequestEndedAsync(ended).ConfigureAwait(false);
     }
 
     /// <summary>The rate limiter and the budgets, asked together: a budget store that shares the limiter's calls (Redis)

@@ -18,9 +18,12 @@ internal sealed class ProxyExchangeEvents
     private readonly ProxyMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyExchangeEvents> _logger;
+    private readonly HostShutdown _shutdown;
 
-    public ProxyExchangeEvents(IEnumerable<IProxyExchangeObserver> observers, ProxyMetrics metrics, TimeProvider time, ILogger<ProxyExchangeEvents> logger)
+    public ProxyExchangeEvents(
+        IEnumerable<IProxyExchangeObserver> observers, ProxyMetrics metrics, TimeProvider time, ILogger<ProxyExchangeEvents> logger, HostShutdown shutdown)
     {
+        _shutdown = shutdown;
         _observers = observers.ToArray();
         _metrics = metrics;
         _time = time;
@@ -94,8 +97,9 @@ internal sealed class ProxyExchangeEvents
         }
     }
 
-    public ValueTask RequestEndedAsync(RequestEnded request, CancellationToken cancellationToken)
-        => ObserverCalls.EachAsync(_observers, request, static (o, r, ct) => o.OnRequestEndedAsync(r, ct), _logger, cancellationToken);
+    /// <summary>The request is over: every observer hears it, with a token cancelled when the host stops (<see cref="HostShutdown"/>).</summary>
+    public ValueTask RequestEndedAsync(RequestEnded request)
+        => ObserverCalls.EachAsync(_observers, request, static (o, r, ct) => o.OnRequestEndedAsync(r, ct), _logger, _shutdown.Token);
 
     private void End(in AttemptEnded ended)
     {

@@ -23,7 +23,7 @@ internal sealed partial class ModelCatalog
     private const int MaxPages = 20;
 
     private readonly ProviderRegistry _registry;
-    private readonly ModelMappingService _mappings;
+    private readonly IModelMappingService _mappings;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelCatalog> _logger;
@@ -33,7 +33,7 @@ internal sealed partial class ModelCatalog
 
     public ModelCatalog(
         ProviderRegistry registry,
-        ModelMappingService mappings,
+        IModelMappingService mappings,
         IOptionsMonitor<OpenAiProxyOptions> options,
         TimeProvider time,
         ILogger<ModelCatalog> logger)

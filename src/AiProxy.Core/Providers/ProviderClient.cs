@@ -14,7 +14,7 @@ namespace AiProxy.Providers;
 /// </summary>
 internal sealed class ProviderClient : IProviderClient, IDisposable
 {
-    private readonly ModelMappingService _mappings;
+    private readonly IModelMappingService _mappings;
     private readonly HttpMessageInvoker _invoker;
     private readonly string[] _exactModels;
     private readonly string[] _globModels;
@@ -28,7 +28,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
     private int _references = 1;
     private ProviderClient? _successor;
 
-    public ProviderClient(string name, ProviderOptions options, ModelMappingService mappings, HttpMessageHandler? handler = null, ProviderHealth? health = null)
+    public ProviderClient(string name, ProviderOptions options, IModelMappingService mappings, HttpMessageHandler? handler = null, ProviderHealth? health = null)
     {
         Health = health ?? new ProviderHealth(new ProviderHealthUpdater(TimeProvider.System, static () => new HealthOptions()), name);
         Name = name;
@@ -134,7 +134,7 @@ internal sealed class ProviderClient : IProviderClient, IDisposable
             }
         }
 
-        return _mappings.HasMapping(Name, model);
+        return _mappings.Maps(Name, model); // the registered service: a mapping of a host app's own makes it serve the model too
     }
 
     /// <exception cref="ArgumentException">The request URI is not under <see cref="BaseUrl"/> (another scheme, host or

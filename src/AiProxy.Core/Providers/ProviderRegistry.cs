@@ -12,7 +12,7 @@ namespace AiProxy.Providers;
 /// </summary>
 internal sealed partial class ProviderRegistry : IDisposable
 {
-    private readonly ModelMappingService _mappings;
+    private readonly IModelMappingService _mappings;
     private readonly ILogger<ProviderRegistry> _logger;
     private readonly TimeProvider _time;
     private readonly IOptionsMonitor<OpenAiProxyOptions> _options;
@@ -21,7 +21,7 @@ internal sealed partial class ProviderRegistry : IDisposable
     private readonly ProviderHealthUpdater _healthUpdater;
     private volatile ProviderClient[] _providers = [];
 
-    public ProviderRegistry(IOptionsMonitor<OpenAiProxyOptions> options, ModelMappingService mappings, ILogger<ProviderRegistry> logger, TimeProvider? time = null)
+    public ProviderRegistry(IOptionsMonitor<OpenAiProxyOptions> options, IModelMappingService mappings, ILogger<ProviderRegistry> logger, TimeProvider? time = null)
     {
         _mappings = mappings;
         _logger = logger;
@@ -32,9 +32,6 @@ internal sealed partial class ProviderRegistry : IDisposable
         Update(options.CurrentValue);
         _subscription = options.OnChange(o => Update(o));
     }
-
-    /// <summary>The mappings the providers consult to tell whether they serve a model.</summary>
-    internal ModelMappingService Mappings => _mappings;
 
     /// <summary>All configured providers, enabled or not, sorted by name.</summary>
     public ProviderClient[] All => _providers;

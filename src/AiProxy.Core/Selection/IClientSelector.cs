@@ -5,6 +5,8 @@ namespace AiProxy.Selection;
 /// <summary>
 /// Chooses providers for a model: the enabled providers that serve it, ordered by the request's strategy
 /// (or <c>DefaultStrategy</c>). Inject it to route your own calls the way the gateway routes its requests.
+/// A replacement routes the gateway's requests too: the gateway calls <see cref="GetCandidates"/>; build the answer of
+/// <see cref="SelectClientWithFallback"/> in the same order with the <see cref="ClientSelection"/> constructor.
 /// </summary>
 public interface IClientSelector
 {

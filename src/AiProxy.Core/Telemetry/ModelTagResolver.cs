@@ -19,7 +19,7 @@ internal sealed class ModelTagResolver
     private const int MaxRemembered = 512;
 
     private readonly ProviderRegistry _registry;
-    private readonly ModelMappingService _mappings;
+    private readonly IModelMappingService _mappings;
     private readonly ModelCatalog _catalog;
 
     // Known names (any letter case) and their tag, so a repeated lookup is one dictionary read. Never forgotten on
@@ -31,7 +31,7 @@ internal sealed class ModelTagResolver
     internal int Count => Volatile.Read(ref _count);
     private int _globs;
 
-    public ModelTagResolver(ProviderRegistry registry, ModelMappingService mappings, ModelCatalog catalog)
+    public ModelTagResolver(ProviderRegistry registry, IModelMappingService mappings, ModelCatalog catalog)
     {
         _registry = registry;
         _mappings = mappings;
@@ -82,7 +82,7 @@ internal sealed class ModelTagResolver
     /// whether only a glob matched it.</summary>
     private (string? Canonical, bool ByGlob) Match(string model)
     {
-        if (_mappings.NamesModel(model))
+        if (_mappings.Names(model))
         {
             string? target = null;
             foreach (var mapping in _mappings.GetMappings())

@@ -9,6 +9,9 @@ public interface IProxyUsageObserver
 {
     /// <summary>Called once per forwarded request.</summary>
     /// <param name="record">What happened and what it cost.</param>
-    /// <param name="cancellationToken">Cancelled when the host shuts down.</param>
+    /// <param name="cancellationToken">Cancelled when the host shuts down: once it has stopped waiting for the requests in
+    /// flight (<c>IHostApplicationLifetime.ApplicationStopped</c>, after the graceful drain or its <c>ShutdownTimeout</c>),
+    /// or when the container is disposed where there is no host. Not at the start of shutdown, so that a request finishing
+    /// during the drain is still recorded.</param>
     ValueTask OnRequestCompletedAsync(ProxyUsageRecord record, CancellationToken cancellationToken);
 }
