@@ -167,23 +167,13 @@ public sealed class InMemoryProxyRateLimiter : IProxyRateLimiter, IDisposable
         long estimate,
         LimitPartition? caller,
         LimitPartition.Charge charge,
-        bool[]? available) : ProxyRateLimitLease
+        bool[]? available) : AcquiredProxyRateLimitLease(charge.Requests, charge.Tokens)
     {
         private Attempt? _current;
         private List<Attempt>? _earlier;
         private bool _holdsSlot;
         private int _settled;
         private int _disposed;
-
-        public override bool IsAcquired => true;
-
-        public override ProxyRateLimitReason Reason => ProxyRateLimitReason.None;
-
-        public override TimeSpan RetryAfter => TimeSpan.Zero;
-
-        public override ProxyRateLimitWindow? Requests => charge.Requests;
-
-        public override ProxyRateLimitWindow? Tokens => charge.Tokens;
 
         public override bool HasProviderCapacity(string provider)
         {

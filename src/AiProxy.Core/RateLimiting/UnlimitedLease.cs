@@ -1,23 +1,14 @@
 namespace AiProxy.RateLimiting;
 
 /// <summary>The lease of a request with no limit to check: nothing held, nothing to report.</summary>
-internal sealed class UnlimitedLease : ProxyRateLimitLease
+internal sealed class UnlimitedLease : AcquiredProxyRateLimitLease
 {
     public static readonly UnlimitedLease Instance = new();
 
     private UnlimitedLease()
+        : base(null, null)
     {
     }
-
-    public override bool IsAcquired => true;
-
-    public override ProxyRateLimitReason Reason => ProxyRateLimitReason.None;
-
-    public override TimeSpan RetryAfter => TimeSpan.Zero;
-
-    public override ProxyRateLimitWindow? Requests => null;
-
-    public override ProxyRateLimitWindow? Tokens => null;
 
     public override bool HasProviderCapacity(string provider) => true;
 

@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using AiProxy.Budgets;
 using AiProxy.Pricing;
 using AiProxy.Redis.Connection;
@@ -54,20 +53,12 @@ internal sealed class BudgetCall(RedisKeys keys, ProxyBudgetRequest request) : L
     public static bool TryParse(RedisResult result, int providers, out ProxyBudgetDecision decision)
     {
         decision = null!;
-        var value = (RedisValue)result;
-        ReadOnlySpan<byte> text = ((ReadOnlyMemory<byte>)value).Span;
-        if (!Utf8Parser.TryParse(text, out long admitted, out var used) || used >= text.Length || text[used] != (byte)',')
+        Span<long> numbers = stackalloc long[2];
+        if (!ScriptAnswer.TryReadNumbers(ScriptAnswer.Bytes(result), numbers, out var text))
         {
             return false;
         }
 
-        text = text[(used + 1)..];
-        if (!Utf8Parser.TryParse(text, out long committed, out used) || used >= text.Length || text[used] != (byte)',')
-        {
-            return false;
-        }
-
-        text = text[(used + 1)..];
         if (text.Length != providers)
         {
             return false;
@@ -79,7 +70,7 @@ internal sealed class BudgetCall(RedisKeys keys, ProxyBudgetRequest request) : L
             available[i] = text[i] == (byte)'1';
         }
 
-        decision = new ProxyBudgetDecision(admitted == 1, Nanodollars.ToUsd(committed), available);
+        decision = new ProxyBudgetDecision(numbers[0] == 1, Nanodollars.ToUsd(numbers[1]), available);
         return true;
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using AiProxy.RateLimiting;
 using AiProxy.Redis.Connection;
 using StackExchange.Redis;
@@ -145,18 +144,10 @@ internal readonly record struct AcquireAnswer(
     public static bool TryParse(RedisResult result, out AcquireAnswer answer)
     {
         answer = default;
-        var value = (RedisValue)result;
-        ReadOnlySpan<byte> text = ((ReadOnlyMemory<byte>)value).Span;
         Span<long> numbers = stackalloc long[7];
-        for (var i = 0; i < numbers.Length; i++)
+        if (!ScriptAnswer.TryReadNumbers(ScriptAnswer.Bytes(result), numbers, out var text))
         {
-            if (!Utf8Parser.TryParse(text, out long number, out var used) || used >= text.Length || text[used] != (byte)',')
-            {
-                return false;
-            }
-
-            numbers[i] = number;
-            text = text[(used + 1)..];
+            return false;
         }
 
         // Empty unless some candidate is full, so the usual answer allocates nothing here.

@@ -58,29 +58,34 @@ internal static class RateLimitScripts
           return r, rr, u, ts
         end
 
-        -- Charges what read returned (a window that is over opens anew, as in memory); returns the new values.
+        -- Adds n to one window of w (its count in field c, its start in field s) whose count read returned as used; a
+        -- window that is over opens anew now with n, as in memory. Returns the new count.
+        local function add(w, c, s, over, used, n)
+          if over then
+            used = n
+            w[s], w.opened = now, true
+          else
+            used = used + n
+          end
+          w[c], w.dirty = used, true
+          return used
+        end
+
+        -- Charges what read returned; returns the new values.
         local function charge(key, requests, tokens, r, rr, u, ts)
           if not requests and not tokens then return r, rr, u, ts end
           local w = state(key)
           if requests then
             local n = requests
             if n == true then n = 1 end
-            if rr <= 0 then
-              r, rr = n, window
-              w.rs, w.opened = now, true
-            else
-              r = r + n
-            end
-            w.r, w.dirty = r, true
+            local over = rr <= 0
+            r = add(w, 'r', 'rs', over, r, n)
+            if over then rr = window end
           end
           if tokens then
-            if ts < 0 then
-              u, ts = tokens, now
-              w.ts, w.opened = now, true
-            else
-              u = u + tokens
-            end
-            w.u, w.dirty = u, true
+            local over = ts < 0
+            u = add(w, 'u', 'ts', over, u, tokens)
+            if over then ts = now end
           end
           return r, rr, u, ts
         end

@@ -20,7 +20,7 @@ internal sealed class RedisLease(
     ProxyRateLimitWindow? requests,
     ProxyRateLimitWindow? tokens,
     long callerWindowStart,
-    string available) : ProxyRateLimitLease, IConcurrencySlots
+    string available) : AcquiredProxyRateLimitLease(requests, tokens), IConcurrencySlots
 {
     /// <summary>The candidate whose concurrent slot the attempt in progress holds, or -1; read by the renewal's thread.</summary>
     private volatile int _slotIndex = -1;
@@ -31,16 +31,6 @@ internal sealed class RedisLease(
     private int _disposed;
 
     public string Id { get; } = id;
-
-    public override bool IsAcquired => true;
-
-    public override ProxyRateLimitReason Reason => ProxyRateLimitReason.None;
-
-    public override TimeSpan RetryAfter => TimeSpan.Zero;
-
-    public override ProxyRateLimitWindow? Requests { get; } = requests;
-
-    public override ProxyRateLimitWindow? Tokens { get; } = tokens;
 
     /// <summary>
     /// Whether the acquire found room at <paramref name="provider"/>. Its availability covers only the candidates with a

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using AiProxy.Redis.Connection;
 using StackExchange.Redis;
 
 namespace AiProxy.Redis.RateLimiting;
@@ -34,24 +35,11 @@ internal readonly record struct SliceAnswer(
     public static bool TryParse(RedisResult result, out SliceAnswer answer)
     {
         answer = default;
-        var value = (RedisValue)result;
-        ReadOnlySpan<byte> text = ((ReadOnlyMemory<byte>)value).Span;
         Span<long> numbers = stackalloc long[10];
-        for (var i = 0; i < numbers.Length; i++)
+        if (!ScriptAnswer.TryReadNumbers(ScriptAnswer.Bytes(result), numbers[..^1], out var last)
+            || !Utf8Parser.TryParse(last, out numbers[^1], out var used) || used != last.Length)
         {
-            if (!Utf8Parser.TryParse(text, out long number, out var used))
-            {
-                return false;
-            }
-
-            numbers[i] = number;
-            var last = i == numbers.Length - 1;
-            if (last ? used != text.Length : used >= text.Length || text[used] != (byte)',')
-            {
-                return false;
-            }
-
-            text = last ? default : text[(used + 1)..];
+            return false;
         }
 
         answer = new((int)numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5], numbers[6], numbers[7], numbers[8], numbers[9]);

@@ -11,20 +11,10 @@ namespace AiProxy.Redis.RateLimiting;
 /// </summary>
 internal sealed class SlicedLease(
     QuotaSlices owner, ProxyRateLimitRequest request, long estimate, QuotaSlice? caller, QuotaSlice.Spent spent, bool[]? full)
-    : ProxyRateLimitLease
+    : AcquiredProxyRateLimitLease(spent.RequestsWindow, spent.TokensWindow)
 {
     private List<Attempt>? _attempts;
     private int _settled;
-
-    public override bool IsAcquired => true;
-
-    public override ProxyRateLimitReason Reason => ProxyRateLimitReason.None;
-
-    public override TimeSpan RetryAfter => TimeSpan.Zero;
-
-    public override ProxyRateLimitWindow? Requests => spent.RequestsWindow;
-
-    public override ProxyRateLimitWindow? Tokens => spent.TokensWindow;
 
     public override bool HasProviderCapacity(string provider)
         => full is null || request.IndexOfProvider(provider) is not (var index and >= 0) || !full[index];

@@ -130,22 +130,9 @@ internal ref struct AnthropicEvent
             {
                 if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var count))
                 {
-                    if (name.SequenceEqual("input_tokens"u8))
-                    {
-                        evt.InputTokens = count;
-                    }
-                    else if (name.SequenceEqual("output_tokens"u8))
-                    {
-                        evt.OutputTokens = count;
-                    }
-                    else if (name.SequenceEqual("cache_creation_input_tokens"u8))
-                    {
-                        evt.CacheCreationTokens = count;
-                    }
-                    else if (name.SequenceEqual("cache_read_input_tokens"u8))
-                    {
-                        evt.CacheReadTokens = count;
-                    }
+                    _ = Take(ref evt.InputTokens, name, "input_tokens"u8, count) || Take(ref evt.OutputTokens, name, "output_tokens"u8, count)
+                        || Take(ref evt.CacheCreationTokens, name, "cache_creation_input_tokens"u8, count)
+                        || Take(ref evt.CacheReadTokens, name, "cache_read_input_tokens"u8, count);
                 }
 
                 continue;
@@ -156,48 +143,36 @@ internal ref struct AnthropicEvent
                 continue;
             }
 
-            var token = data.Slice((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2); // the string with its quotes
+            // Text the chunk passes on keeps its quotes and escapes (token); a member only compared is unquoted (value).
+            var token = data.Slice((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2);
             var value = reader.ValueSpan;
-            switch (section)
+            _ = section switch
             {
-                case Section.Delta when name.SequenceEqual("type"u8):
-                    evt.DeltaType = value;
-                    break;
-                case Section.Delta when name.SequenceEqual("stop_reason"u8):
-                    evt.StopReason = value;
-                    break;
-                case Section.Delta when name is [(byte)'t', (byte)'e', (byte)'x', (byte)'t'] || name.SequenceEqual("thinking"u8)
-                                        || name.SequenceEqual("partial_json"u8) || name.SequenceEqual("signature"u8):
-                    evt.DeltaValue = token;
-                    break;
-                case Section.Block when name.SequenceEqual("type"u8):
-                    evt.BlockType = value;
-                    break;
-                case Section.Block when name.SequenceEqual("id"u8):
-                    evt.BlockId = token;
-                    break;
-                case Section.Block when name.SequenceEqual("name"u8):
-                    evt.BlockName = token;
-                    break;
-                case Section.Block when name.SequenceEqual("text"u8) || name.SequenceEqual("thinking"u8):
-                    evt.BlockText = token;
-                    break;
-                case Section.Block when name.SequenceEqual("data"u8):
-                    evt.BlockData = token; // a redacted_thinking block's encrypted thinking
-                    break;
-                case Section.Message when name.SequenceEqual("id"u8):
-                    evt.MessageId = token;
-                    break;
-                case Section.Message when name.SequenceEqual("model"u8):
-                    evt.MessageModel = token;
-                    break;
-                case Section.Error when name.SequenceEqual("type"u8):
-                    evt.ErrorType = value;
-                    break;
-                case Section.Error when name.SequenceEqual("message"u8):
-                    evt.ErrorMessage = token;
-                    break;
-            }
+                Section.Delta => Take(ref evt.DeltaType, name, "type"u8, value) || Take(ref evt.StopReason, name, "stop_reason"u8, value)
+                    || Take(ref evt.DeltaValue, name, "text"u8, token) || Take(ref evt.DeltaValue, name, "thinking"u8, token)
+                    || Take(ref evt.DeltaValue, name, "partial_json"u8, token) || Take(ref evt.DeltaValue, name, "signature"u8, token),
+                Section.Block => Take(ref evt.BlockType, name, "type"u8, value) || Take(ref evt.BlockId, name, "id"u8, token)
+                    || Take(ref evt.BlockName, name, "name"u8, token) || Take(ref evt.BlockText, name, "text"u8, token)
+                    || Take(ref evt.BlockText, name, "thinking"u8, token)
+                    || Take(ref evt.BlockData, name, "data"u8, token), // a redacted_thinking block's encrypted thinking
+                Section.Message => Take(ref evt.MessageId, name, "id"u8, token) || Take(ref evt.MessageModel, name, "model"u8, token),
+                Section.Error => Take(ref evt.ErrorType, name, "type"u8, value) || Take(ref evt.ErrorMessage, name, "message"u8, token),
+                _ => false,
+            };
         }
+    }
+
+    /// <summary>Sets <paramref name="member"/> to <paramref name="value"/> when the property's <paramref name="name"/> is
+    /// <paramref name="expected"/>; says whether it was.</summary>
+    private static bool Take<T>(ref T member, scoped ReadOnlySpan<byte> name, scoped ReadOnlySpan<byte> expected, T value)
+        where T : allows ref struct
+    {
+        if (!name.SequenceEqual(expected))
+        {
+            return false;
+        }
+
+        member = value;
+        return true;
     }
 }

@@ -156,7 +156,7 @@ internal sealed class AnthropicStreamTranslator
         }
         else if (blockType.SequenceEqual("redacted_thinking"u8) && !evt.BlockData.IsEmpty)
         {
-            WriteRedactedThinkingBlock(output, evt.BlockData); // whole in its start event: it has no deltas
+            WriteThinkingBlock(output, redacted: true, evt.BlockData); // whole in its start event: it has no deltas
         }
     }
 
@@ -180,7 +180,7 @@ internal sealed class AnthropicStreamTranslator
                 WriteTextDelta(output, "reasoning_content"u8, evt.DeltaValue);
                 break;
             case BlockKind.Thinking when deltaType.SequenceEqual("signature_delta"u8):
-                WriteThinkingBlock(output, evt.DeltaValue);
+                WriteThinkingBlock(output, redacted: false, evt.DeltaValue);
                 break;
             case BlockKind.Tool when deltaType.SequenceEqual("input_json_delta"u8) && evt.DeltaValue.Length > 2:
                 _blocks[evt.Index] = block with { HadArguments = true };
@@ -261,37 +261,32 @@ internal sealed class AnthropicStreamTranslator
         EndChoice(output, null);
     }
 
-    private void WriteThinkingBlock(IBufferWriter<byte> output, ReadOnlySpan<byte> rawSignature)
+    /// <summary>
+    /// One entry of <c>thinking_blocks</c>: a <c>thinking</c> block (the text gathered from its deltas, then
+    /// <paramref name="rawValue"/> as its <c>signature</c>), or a <c>redacted_thinking</c> block (<paramref name="rawValue"/>
+    /// as its encrypted <c>data</c>, as it came: a client must send it back with the turn for the conversation to go on
+    /// with thinking).
+    /// </summary>
+    private void WriteThinkingBlock(IBufferWriter<byte> output, bool redacted, ReadOnlySpan<byte> rawValue)
     {
         var json = BeginChoice(output);
         json.WriteStartArray("thinking_blocks"u8);
         json.WriteStartObject();
-        json.WriteString("type"u8, "thinking"u8);
-        json.WritePropertyName("thinking"u8);
-        var text = _thinking.WrittenSpan;
-        var quoted = ArrayPool<byte>.Shared.Rent(text.Length + 2);
-        quoted[0] = (byte)'"';
-        text.CopyTo(quoted.AsSpan(1));
-        quoted[text.Length + 1] = (byte)'"';
-        json.WriteRawValue(quoted.AsSpan(0, text.Length + 2), skipInputValidation: true);
-        ArrayPool<byte>.Shared.Return(quoted);
-        json.WritePropertyName("signature"u8);
-        json.WriteRawValue(rawSignature, skipInputValidation: true);
-        json.WriteEndObject();
-        json.WriteEndArray();
-        EndChoice(output, null);
-    }
+        json.WriteString("type"u8, redacted ? "redacted_thinking"u8 : "thinking"u8);
+        if (!redacted)
+        {
+            json.WritePropertyName("thinking"u8);
+            var text = _thinking.WrittenSpan;
+            var quoted = ArrayPool<byte>.Shared.Rent(text.Length + 2);
+            quoted[0] = (byte)'"';
+            text.CopyTo(quoted.AsSpan(1));
+            quoted[text.Length + 1] = (byte)'"';
+            json.WriteRawValue(quoted.AsSpan(0, text.Length + 2), skipInputValidation: true);
+            ArrayPool<byte>.Shared.Return(quoted);
+        }
 
-    /// <summary>A <c>redacted_thinking</c> block in <c>thinking_blocks</c>, its encrypted <c>data</c> as it came: a client
-    /// must send it back with the turn for the conversation to go on with thinking.</summary>
-    private void WriteRedactedThinkingBlock(IBufferWriter<byte> output, ReadOnlySpan<byte> rawData)
-    {
-        var json = BeginChoice(output);
-        json.WriteStartArray("thinking_blocks"u8);
-        json.WriteStartObject();
-        json.WriteString("type"u8, "redacted_thinking"u8);
-        json.WritePropertyName("data"u8);
-        json.WriteRawValue(rawData, skipInputValidation: true);
+        json.WritePropertyName(redacted ? "data"u8 : "signature"u8);
+        json.WriteRawValue(rawValue, skipInputValidation: true);
         json.WriteEndObject();
         json.WriteEndArray();
         EndChoice(output, null);
