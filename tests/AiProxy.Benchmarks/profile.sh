@@ -41,21 +41,9 @@ tool() { # tool NAME: the path of a diagnostics tool, installed into OUT/tools w
   echo "$OUT/tools/$1"
 }
 
-start() { # start NAME ARGS...: starts a benchmark host and waits for READY; sets URL_<NAME> and PID_<NAME>
-  local name="$1"; shift
-  dotnet "$DLL" "$@" > "$OUT/$name.log" 2>&1 &
-  local pid=$! url=""
-  PIDS+=("$pid")
-  for _ in $(seq 1 300); do
-    url="$(awk '/^READY /{print $2; exit}' "$OUT/$name.log" 2>/dev/null || true)" # the host may not have opened its log yet
-    [[ -n "$url" ]] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$OUT/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  [[ -n "$url" ]] || { echo "profile.sh: $name was not ready within 30 s" >&2; exit 1; }
-  printf -v "URL_${name//-/_}" '%s' "$url"
-  printf -v "PID_${name//-/_}" '%s' "$pid"
-}
+# bench-lib.sh: start (a host of DLL, waited for until READY; sets URL_<NAME> and PID_<NAME>) and start_redis.
+# shellcheck source=bench-lib.sh
+source "$HERE/bench-lib.sh"
 
 echo "Building Release..." >&2
 dotnet build "$HERE/AiProxy.Benchmarks.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly > "$OUT/build.log" 2>&1 \
@@ -126,11 +114,8 @@ elif [[ "$MODE" == cpu ]]; then
   upstream="$URL_upstream"
   extra=()
   if [[ "$REDIS" == 1 ]]; then
-    port=$(( 20000 + RANDOM % 20000 ))
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --logfile "" > "$OUT/redis.log" 2>&1 &
-    PIDS+=("$!")
-    sleep 0.5
-    extra=(--redis "127.0.0.1:$port")
+    start_redis || { echo "profile.sh: redis-server did not start (see $OUT/redis-server.log)" >&2; exit 1; }
+    extra=(--redis "127.0.0.1:$REDIS_PORT")
   fi
   read -r -a flags <<< "${HOST_FLAGS:-}"
   proxy "$upstream" "${extra[@]}" "${flags[@]}"

@@ -86,86 +86,13 @@ trap 'exit 143' TERM
 
 DLL="$HERE/bin/Release/net10.0/AiProxy.Benchmarks.dll"
 
-# start NAME ARGS...: starts a host, waits for its READY line, sets URL_<NAME> and PID_<NAME>.
-start() {
-  local name="$1"; shift
-  local log="$OUT/$name${LOG_SUFFIX:-}.log"
-  dotnet "$DLL" "$@" > "$log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  local url=""
-  for _ in $(seq 1 300); do
-    url="$(awk '/^READY /{print $2; exit}' "$log" 2>/dev/null || true)" # the host may not have opened its log yet
-    [[ -n "$url" ]] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited before it was ready"; }
-    sleep 0.1
-  done
-  [[ -n "$url" ]] || { cat "$log" >&2; die "$name was not ready within 30 s"; }
-  printf -v "URL_${name//-/_}" '%s' "$url"
-  printf -v "PID_${name//-/_}" '%s' "$pid"
-}
+# bench-lib.sh: start (phase 3 sets LOG_SUFFIX), http_get, cpu_ticks, CLK_TCK, redis_cmd, redis_counters, start_redis.
+# shellcheck source=bench-lib.sh
+source "$HERE/bench-lib.sh"
 
 stop_all() { cleanup; }
 
-# http_get URL: the body of a GET to a loopback URL (bash's /dev/tcp, so no curl is needed).
-http_get() {
-  local rest="${1#http://}"
-  local hostport="${rest%%/*}" path="/${rest#*/}"
-  local host="${hostport%:*}" port="${hostport##*:}"
-  if ! exec 3<>"/dev/tcp/$host/$port"; then return 0; fi
-  printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
-  local body
-  body="$(timeout 10 cat <&3 | tr -d '\r' | sed '1,/^$/d')"
-  exec 3<&- 3>&-
-  printf '%s' "$body"
-}
-
-# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks (/proc/PID/stat fields 14 and 15).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-CLK_TCK="$(getconf CLK_TCK)"
-
 record_error() { printf '{"kind":"error","target":"%s","message":"%s"}\n' "$1" "$2" >> "$RESULTS"; }
-
-# redis_cmd PORT COMMAND...: the raw RESP answer of one inline command to the benchmark's redis-server (bash's
-# /dev/tcp, so redis-cli is not needed), or nothing when it does not answer.
-redis_cmd() {
-  local port="$1"; shift
-  if ! exec 4<>"/dev/tcp/127.0.0.1/$port"; then return 0; fi 2>/dev/null
-  printf '%s\r\nQUIT\r\n' "$*" >&4
-  timeout 5 cat <&4 | tr -d '\r' || true
-  exec 4<&- 4>&-
-}
-# redis_counters PORT: "commands scripts": commands the server processed so far, and of them EVAL/EVALSHA calls.
-redis_counters() {
-  redis_cmd "$1" INFO all | awk -F'[:=,]' '
-    $1 == "total_commands_processed" { commands = $2 }
-    $1 == "cmdstat_evalsha" || $1 == "cmdstat_eval" { scripts += $3 }
-    END { if (commands != "") print commands, scripts + 0 }'
-}
-
-# start_redis: a redis-server of the benchmark's own on a free loopback port, no persistence; sets REDIS_PORT and
-# PID_redis. Returns non-zero when none started (the Redis row is then left out).
-start_redis() {
-  local port pid attempt
-  for attempt in 1 2 3 4 5; do
-    port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-    (exec 5<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue # taken
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --protected-mode yes \
-      --logfile "" > "$OUT/redis-server.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      if [[ "$(redis_cmd "$port" PING)" == *PONG* ]]; then
-        REDIS_PORT="$port"; PID_redis="$pid"
-        return 0
-      fi
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  return 1
-}
 
 # --- prerequisites ---------------------------------------------------------------------------------------
 command -v dotnet >/dev/null || die "the .NET SDK is needed"
