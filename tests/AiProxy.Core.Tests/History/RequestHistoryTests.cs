@@ -219,6 +219,48 @@ public sealed class RequestHistoryTests
         });
     }
 
+    [Test]
+    public void Cache_hits_and_misses_are_counted_in_their_bucket_and_a_slot_an_hour_old_counts_afresh()
+    {
+        var (history, clock) = Create();
+        Assert.That(history.Cache.WasUsed, Is.False, "no series before the cache is used");
+        history.RecordCache(hit: false);
+        history.RecordCache(hit: true);
+        history.RecordCache(hit: true);
+        var first = history.CurrentBucket;
+        clock.Advance(TimeSpan.FromSeconds(10));
+        history.RecordCache(hit: true);
+        var afterFirst = history.Cache.Read(first);
+
+        clock.Advance(TimeSpan.FromSeconds(10 * (ProviderHistory.Slots - 1)));
+        history.RecordCache(hit: false);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(history.Cache.WasUsed, Is.True);
+            Assert.That(afterFirst, Is.EqualTo((2L, 1L)));
+            Assert.That(history.Cache.Read(first + 1), Is.EqualTo((1L, 0L)));
+            Assert.That(history.Cache.Read(first), Is.EqualTo((0L, 0L)), "an hour later the bucket is gone");
+            Assert.That(history.Cache.Read(first + ProviderHistory.Slots), Is.EqualTo((0L, 1L)), "its slot counts afresh");
+        });
+    }
+
+    [Test]
+    public void Cache_hits_are_not_counted_when_Status_History_is_false()
+    {
+        var options = new OpenAiProxyOptions();
+        options.Status.History = false;
+        var history = new RequestHistory(new TestOptionsMonitor<OpenAiProxyOptions>(options), new FakeTimeProvider(Start));
+
+        history.RecordCache(hit: true);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(history.Cache.WasUsed, Is.False);
+            Assert.That(history.Cache.Read(history.CurrentBucket), Is.EqualTo((0L, 0L)));
+        });
+    }
+
     private static (RequestHistory History, FakeTimeProvider Clock) Create()
     {
         var clock = new FakeTimeProvider(Start);
