@@ -122,6 +122,7 @@ public sealed class RequestHistoryTests
 
         var entry = Entry("provider-3", duration: 250, firstToken: 40, input: 12, output: 7, attempts: 2, route: "provider-2:503,provider-3:200");
         history.Record(entry);
+        history.RecordCache(hit: true);
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 10_000; i++)
         {
@@ -131,6 +132,7 @@ public sealed class RequestHistoryTests
             }
 
             history.Record(entry);
+            history.RecordCache(hit: i % 4 != 0);
         }
 
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
