@@ -155,6 +155,46 @@ public sealed class StatusHistoryTests
     }
 
     [Test]
+    public async Task With_the_response_cache_on_the_history_counts_its_hits_and_misses_per_bucket_and_without_it_no_cache_series()
+    {
+        var settings = ProxyHost.ProvidersFor(_a);
+        settings["Tokens:admin:Key"] = AdminKey;
+        settings["Tokens:admin:Admin"] = "true";
+        settings["Cache:Enabled"] = "true";
+        await using var cached = await ProxyHost.StartAsync(settings);
+        using var admin = cached.CreateClient(AdminKey);
+        var sent = new List<string?>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var answer = await admin.PostAsync("v1/chat/completions", new StringContent(
+                """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello from the cache test"}]}""", Encoding.UTF8, "application/json"));
+            Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            sent.Add(answer.Headers.GetValues("x-aiproxy-cache").Single());
+        }
+
+        JsonElement history = default;
+        await Poll.UntilAsync(() =>
+        {
+            history = JsonDocument.Parse(admin.GetStringAsync("status/history").Result).RootElement;
+            return history.TryGetProperty("cache_misses", out var misses) && misses.EnumerateArray().Sum(v => v.GetInt64()) >= 1;
+        }, "the miss is recorded");
+        var hits = history.GetProperty("cache_hits").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+        var provider = history.GetProperty("providers").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "a");
+        var uncached = JsonDocument.Parse(await _proxy.CreateClient(AdminKey).GetStringAsync("status/history")).RootElement;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sent, Is.EqualTo(new[] { "miss", "hit", "hit", "hit" }));
+            Assert.That(hits, Has.Length.EqualTo(360));
+            Assert.That(hits.Sum(), Is.EqualTo(3), "three hits in the buckets");
+            Assert.That(hits.Max(), Is.GreaterThanOrEqualTo(2), "counted in the buckets they happened in, not spread");
+            Assert.That(Sum(history, "cache_misses"), Is.EqualTo(1));
+            Assert.That(Sum(provider, "requests"), Is.EqualTo(1), "the hits never reached the provider");
+            Assert.That(uncached.TryGetProperty("cache_hits", out _), Is.False, "without the cache no series of zeros");
+        });
+    }
+
+    [Test]
     public async Task The_dashboard_page_redirects_to_its_folder_and_its_files_carry_a_strict_content_security_policy()
     {
         using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = _proxy.Root };
@@ -227,5 +267,5 @@ public sealed class StatusHistoryTests
         return response;
     }
 
-    private static long Sum(JsonElement provider, string counter) => provider.GetProperty(counter).EnumerateArray().Sum(v => v.GetInt64());
+    private static long Sum(JsonElement series, string counter) => series.GetProperty(counter).EnumerateArray().Sum(v => v.GetInt64());
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -20,6 +21,9 @@ public sealed class DashboardPageTests
 
     /// <summary>Wide enough for a poll (every 3 s) on a busy 2-core machine; the cooldown test has its own 10 s.</summary>
     private static readonly LocatorAssertionsToHaveCountOptions Patience = new() { Timeout = 15_000 };
+
+    /// <summary>The colour of the dashboard's first gateway-wide series (#0f766e): the requests chart's cache hits.</summary>
+    private static readonly int[][] CacheHitsColour = [[15, 118, 110]];
 
     private FakeServer _alpha = null!;
     private FakeServer _beta = null!;
@@ -239,6 +243,40 @@ public sealed class DashboardPageTests
     }
 
     [Test]
+    public async Task With_the_response_cache_on_the_requests_chart_draws_a_cache_hits_series_and_the_hit_rate_chart_appears()
+    {
+        var settings = ProxyHost.ProvidersFor(_alpha);
+        settings["Tokens:admin:Key"] = AdminKey;
+        settings["Tokens:admin:Admin"] = "true";
+        settings["Cache:Enabled"] = "true";
+        await using var cached = await ProxyHost.StartAsync(settings, configureApp: app => app.MapOpenAiProxyDashboard(DashboardPath));
+        using (var client = cached.CreateClient(AdminKey))
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                using var response = await client.SendAsync(Chat(stream: false));
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            }
+        }
+
+        await using var session = await PageSession.OpenAsync(_browser);
+        await session.Page.GotoAsync(new Uri(cached.Root, DashboardPath).ToString());
+        await session.SignInAsync(AdminKey);
+
+        var rps = session.Page.Locator("figure[data-chart=rps]");
+        await Expect(rps).ToHaveAttributeAsync("data-series", new Regex("cache hits"), new() { Timeout = 15_000 });
+        await Expect(session.Page.Locator("figure[data-chart=cache] canvas")).ToHaveCountAsync(1, Patience);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await rps.GetAttributeAsync("data-series"), Is.EqualTo("alpha,cache hits"));
+            Assert.That(await PaintedPixelsAsync(session.Page, "rps", CacheHitsColour), Is.GreaterThan(10), "the cache hits line is drawn in its colour");
+            var rate = double.Parse(await session.Page.Locator("figure[data-chart=cache]").GetAttributeAsync("data-max") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(rate, Is.GreaterThanOrEqualTo(0.5).And.LessThanOrEqualTo(1), "3 hits and 1 miss in one or two buckets");
+            Assert.That(session.ConsoleErrors, Is.Empty, "console errors");
+        });
+    }
+
+    [Test]
     public async Task Without_the_response_cache_the_page_shows_no_cache_line()
     {
         await using var session = await PageSession.OpenAsync(_browser);
@@ -381,19 +419,21 @@ public sealed class DashboardPageTests
 
     /// <summary>Pixels of the chart's canvas in the colour of one of the two providers' series (#2563eb, #d97706): the
     /// series themselves, not just the axes and grid, which are grey.</summary>
-    private static Task<int> PaintedPixelsAsync(IPage page, string chart) => page.EvaluateAsync<int>(
+    private static Task<int> PaintedPixelsAsync(IPage page, string chart) => PaintedPixelsAsync(page, chart, [[37, 99, 235], [217, 119, 6]]);
+
+    /// <summary>Pixels of the chart's canvas in one of <paramref name="colours"/> (RGB).</summary>
+    private static Task<int> PaintedPixelsAsync(IPage page, string chart, int[][] colours) => page.EvaluateAsync<int>(
         """
-        chart => {
+        ([chart, colours]) => {
           const canvas = document.querySelector(`figure[data-chart=${chart}] canvas`);
           const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-          const colours = [[37, 99, 235], [217, 119, 6]];
           let count = 0;
           for (let i = 0; i < pixels.length; i += 4) {
             if (pixels[i + 3] > 64 && colours.some(c => Math.abs(pixels[i] - c[0]) < 24 && Math.abs(pixels[i + 1] - c[1]) < 24 && Math.abs(pixels[i + 2] - c[2]) < 24)) count++;
           }
           return count;
         }
-        """, chart);
+        """, new object[] { chart, colours });
 
     private static Task<double> CssWidthAsync(ILocator element) => element.EvaluateAsync<double>("e => e.getBoundingClientRect().width");
 

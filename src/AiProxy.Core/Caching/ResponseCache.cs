@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using AiProxy.History;
 using AiProxy.Requests;
 using AiProxy.Telemetry;
 using AiProxy.Tokens;
@@ -24,16 +25,18 @@ internal sealed class ResponseCache : IDisposable
 
     private readonly IServiceProvider _services;
     private readonly TimeProvider _time;
+    private readonly RequestHistory _history;
     private readonly Meter? _ownedMeter;
     private readonly Counter<long> _requests;
     private ResponseCacheStore? _store;
     private long _hits;
     private long _misses;
 
-    public ResponseCache(IServiceProvider services, TimeProvider time, IMeterFactory? meterFactory = null)
+    public ResponseCache(IServiceProvider services, TimeProvider time, RequestHistory history, IMeterFactory? meterFactory = null)
     {
         _services = services;
         _time = time;
+        _history = history;
         var options = new MeterOptions(TelemetryConsts.Name) { Version = ProxyTracing.Version };
         var meter = meterFactory?.Create(options) ?? (_ownedMeter = new Meter(options));
         _requests = meter.CreateCounter<long>("aiproxy.cache.requests", "{request}", "Requests the response cache answered (hit) or had to fetch (miss).");
@@ -116,12 +119,14 @@ internal sealed class ResponseCache : IDisposable
     public void RecordHit()
     {
         Interlocked.Increment(ref _hits);
+        _history.RecordCache(hit: true);
         _requests.Add(1, new KeyValuePair<string, object?>("aiproxy.cache.result", "hit"));
     }
 
     public void RecordMiss()
     {
         Interlocked.Increment(ref _misses);
+        _history.RecordCache(hit: false);
         _requests.Add(1, new KeyValuePair<string, object?>("aiproxy.cache.result", "miss"));
     }
 

@@ -2,10 +2,10 @@ namespace AiProxy.History;
 
 /// <summary>
 /// The counters each 10 s bucket of a provider's history holds, one <see cref="long"/> each, added to atomically.
-/// This is the hook for figures other features produce: a response cache's hits or a request's cost become one more
-/// member here (before <see cref="Count"/>), one <c>Interlocked.Add</c> in <see cref="ProviderHistory.Record"/> and one
+/// This is the hook for per-provider figures other features produce: a request's cost became one more member here (before <see cref="Count"/>), one <c>Interlocked.Add</c> in <see cref="ProviderHistory.Record"/> and one
 /// name in <see cref="HistoryCounterNames"/>; <c>/status/history</c> then carries the series and the dashboard draws
-/// the chart it has for that name (<c>cost_usd_micros</c>: cost per minute; <c>cache_hits</c>: cache hit rate).
+/// the chart it has for that name (<c>cost_usd_micros</c>: cost per minute). The response cache's hits reach no provider:
+/// they have their own gateway-wide ring (<see cref="CacheHistory"/>).
 /// </summary>
 internal enum HistoryCounter
 {

@@ -6,10 +6,8 @@ namespace AiProxy.History;
 /// first token). Every array is allocated once, here; recording is a handful of atomic adds on them.
 /// </summary>
 /// <remarks>
-/// A slot whose stamp is older than the bucket being recorded is reset by the one writer that wins the stamp (it marks
-/// the slot negative while it clears it, and the others wait those few nanoseconds), so a bucket never mixes two periods
-/// and no count is lost at a roll-over. Readers take a slot only when its stamp is the bucket they want before and after
-/// they copied it.
+/// The slots' stamps (<see cref="BucketStamps"/>) see to it that a bucket never mixes two periods and that no count is
+/// lost at a roll-over; a reader keeps a slot only when it held the bucket before and after the copy.
 /// </remarks>
 internal sealed class ProviderHistory
 {
@@ -18,8 +16,7 @@ internal sealed class ProviderHistory
 
     private static readonly int Counters = (int)HistoryCounter.Count;
 
-    // Stamp of each slot: bucket number + 1 (0 = never used), negated while the slot is being reset.
-    private readonly long[] _stamps = new long[Slots];
+    private readonly BucketStamps _stamps = new(Slots);
     private readonly long[] _counters = new long[Slots * Counters];
     private readonly int[] _latency = new int[Slots * LatencyBins.Count];
     private readonly int[] _firstToken = new int[Slots * LatencyBins.Count];
@@ -35,7 +32,7 @@ internal sealed class ProviderHistory
     /// <paramref name="firstToken"/> are the request's, given for the attempt that answered.</summary>
     public void Record(long bucket, bool failed, TimeSpan? duration, TimeSpan? firstToken, long inputTokens, long outputTokens, long costNanodollars = 0)
     {
-        var slot = Acquire(bucket);
+        var slot = _stamps.Acquire(bucket, this, static (history, slot) => history.Reset(slot));
         if (slot < 0)
         {
             return;
@@ -83,8 +80,7 @@ internal sealed class ProviderHistory
         latency.Clear();
         firstToken.Clear();
         var slot = (int)(bucket % Slots);
-        var stamp = bucket + 1;
-        if (Volatile.Read(ref _stamps[slot]) != stamp)
+        if (!_stamps.Holds(slot, bucket))
         {
             return false;
         }
@@ -101,7 +97,7 @@ internal sealed class ProviderHistory
         }
 
         Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref _stamps[slot]) == stamp)
+        if (_stamps.Holds(slot, bucket))
         {
             return true;
         }
@@ -113,37 +109,10 @@ internal sealed class ProviderHistory
         return false;
     }
 
-    /// <summary>The slot that holds <paramref name="bucket"/>, reset first when it held an older one; -1 when it already
-    /// holds a newer bucket (a writer that stalled for longer than the ring is long drops its count).</summary>
-    private int Acquire(long bucket)
+    private void Reset(int slot)
     {
-        var slot = (int)(bucket % Slots);
-        var stamp = bucket + 1;
-        var spin = default(SpinWait);
-        while (true)
-        {
-            var current = Volatile.Read(ref _stamps[slot]);
-            if (current == stamp)
-            {
-                return slot;
-            }
-
-            if (current > stamp)
-            {
-                return -1;
-            }
-
-            if (current >= 0 && Interlocked.CompareExchange(ref _stamps[slot], -stamp, current) == current)
-            {
-                Array.Clear(_counters, slot * Counters, Counters);
-                Array.Clear(_latency, slot * LatencyBins.Count, LatencyBins.Count);
-                Array.Clear(_firstToken, slot * LatencyBins.Count, LatencyBins.Count);
-                Volatile.Write(ref _stamps[slot], stamp);
-                return slot;
-            }
-
-            // Another writer is resetting the slot: it takes nanoseconds.
-            spin.SpinOnce(sleep1Threshold: -1);
-        }
+        Array.Clear(_counters, slot * Counters, Counters);
+        Array.Clear(_latency, slot * LatencyBins.Count, LatencyBins.Count);
+        Array.Clear(_firstToken, slot * LatencyBins.Count, LatencyBins.Count);
     }
 }

@@ -10,7 +10,8 @@ namespace AiProxy.History;
 
 /// <summary>
 /// This process's last hour of traffic for <c>/status/history</c> and the dashboard: per provider, 10 s buckets of
-/// attempts, failures, tokens and latency histograms (<see cref="ProviderHistory"/>), and the last 100 requests
+/// attempts, failures, tokens and latency histograms (<see cref="ProviderHistory"/>), the response cache's hits and
+/// misses in the same buckets (<see cref="CacheHistory"/>), and the last 100 requests
 /// (<see cref="RecentRequests"/>). An observer of the pipeline: each request's end (<see cref="OnRequestEndedAsync"/>)
 /// costs a few atomic adds and allocates nothing; <c>Status:History = false</c> turns it off.
 /// </summary>
@@ -33,6 +34,9 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
     private ProviderHistory[] _series = [];
 
     public RecentRequests Recent { get; } = new();
+
+    /// <summary>The response cache's hits and misses per bucket, for the whole gateway.</summary>
+    public CacheHistory Cache { get; } = new();
 
     /// <summary>The providers with a series, in the order they were first seen.</summary>
     public IReadOnlyList<ProviderHistory> Series => Volatile.Read(ref _series);
@@ -65,6 +69,15 @@ internal sealed class RequestHistory(IOptionsMonitor<OpenAiProxyOptions> options
             outcome == ProxyRequestOutcome.ClientDisconnected ? 499 : status,
             outcome is ProxyRequestOutcome.Failed or ProxyRequestOutcome.UpstreamBroken,
             elapsed, result.TimeToFirstEvent ?? result.TimeToFirstByte, tokens?.InputTokens, tokens?.OutputTokens, request.Inspection.Stream, cost));
+    }
+
+    /// <summary>Counts a response cache hit (or miss) in the present bucket: one atomic increment.</summary>
+    public void RecordCache(bool hit)
+    {
+        if (options.CurrentValue.Status.History)
+        {
+            Cache.Record(CurrentBucket, hit);
+        }
     }
 
     /// <summary>Records <paramref name="entry"/> at the clock's present time.</summary>

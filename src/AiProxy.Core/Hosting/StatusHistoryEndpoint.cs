@@ -11,6 +11,8 @@ namespace AiProxy.Hosting;
 /// last 100 requests (time, token name, path, model, provider, status, duration, tokens; never content, never a key).
 /// Admin tokens only, since it names callers. With pricing on, each provider also carries <c>cost_usd_micros</c> per bucket
 /// (fractional: the history counts billionths); with it off the series is left out, so the dashboard draws no chart of zeros.
+/// Once the response cache has answered or missed on this instance, <c>cache_hits</c> and <c>cache_misses</c> per bucket
+/// follow the providers, for the whole gateway.
 /// </summary>
 internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess access, RequestPricing pricing)
 {
@@ -60,6 +62,11 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
         }
 
         json.WriteEndArray();
+        if (history.Cache.WasUsed)
+        {
+            WriteCache(json, history.Cache, first);
+        }
+
         WriteRecent(json, history.Recent.Snapshot());
         json.WriteEndObject();
     }
@@ -105,6 +112,25 @@ internal sealed class StatusHistoryEndpoint(RequestHistory history, AdminAccess 
         WritePercentiles(json, "first_token_p50_ms", firstToken, 0.5);
         WritePercentiles(json, "first_token_p95_ms", firstToken, 0.95);
         json.WriteEndObject();
+    }
+
+    /// <summary>The response cache's hits and misses per bucket, gateway-wide (a hit reaches no provider).</summary>
+    private static void WriteCache(Utf8JsonWriter json, CacheHistory cache, long first)
+    {
+        json.WriteStartArray("cache_hits");
+        for (var i = 0; i < Buckets; i++)
+        {
+            json.WriteNumberValue(cache.Read(first + i).Hits);
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("cache_misses");
+        for (var i = 0; i < Buckets; i++)
+        {
+            json.WriteNumberValue(cache.Read(first + i).Misses);
+        }
+
+        json.WriteEndArray();
     }
 
     private static void WritePercentiles(Utf8JsonWriter json, string name, int[] bins, double quantile)

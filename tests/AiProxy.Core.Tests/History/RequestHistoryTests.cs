@@ -122,6 +122,7 @@ public sealed class RequestHistoryTests
 
         var entry = Entry("provider-3", duration: 250, firstToken: 40, input: 12, output: 7, attempts: 2, route: "provider-2:503,provider-3:200");
         history.Record(entry);
+        history.RecordCache(hit: true);
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 10_000; i++)
         {
@@ -131,6 +132,7 @@ public sealed class RequestHistoryTests
             }
 
             history.Record(entry);
+            history.RecordCache(hit: i % 4 != 0);
         }
 
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -216,6 +218,48 @@ public sealed class RequestHistoryTests
         {
             Assert.That(history.Series, Is.Empty);
             Assert.That(history.Recent.Snapshot().Single().Status, Is.EqualTo(404));
+        });
+    }
+
+    [Test]
+    public void Cache_hits_and_misses_are_counted_in_their_bucket_and_a_slot_an_hour_old_counts_afresh()
+    {
+        var (history, clock) = Create();
+        Assert.That(history.Cache.WasUsed, Is.False, "no series before the cache is used");
+        history.RecordCache(hit: false);
+        history.RecordCache(hit: true);
+        history.RecordCache(hit: true);
+        var first = history.CurrentBucket;
+        clock.Advance(TimeSpan.FromSeconds(10));
+        history.RecordCache(hit: true);
+        var afterFirst = history.Cache.Read(first);
+
+        clock.Advance(TimeSpan.FromSeconds(10 * (ProviderHistory.Slots - 1)));
+        history.RecordCache(hit: false);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(history.Cache.WasUsed, Is.True);
+            Assert.That(afterFirst, Is.EqualTo((2L, 1L)));
+            Assert.That(history.Cache.Read(first + 1), Is.EqualTo((1L, 0L)));
+            Assert.That(history.Cache.Read(first), Is.EqualTo((0L, 0L)), "an hour later the bucket is gone");
+            Assert.That(history.Cache.Read(first + ProviderHistory.Slots), Is.EqualTo((0L, 1L)), "its slot counts afresh");
+        });
+    }
+
+    [Test]
+    public void Cache_hits_are_not_counted_when_Status_History_is_false()
+    {
+        var options = new OpenAiProxyOptions();
+        options.Status.History = false;
+        var history = new RequestHistory(new TestOptionsMonitor<OpenAiProxyOptions>(options), new FakeTimeProvider(Start));
+
+        history.RecordCache(hit: true);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(history.Cache.WasUsed, Is.False);
+            Assert.That(history.Cache.Read(history.CurrentBucket), Is.EqualTo((0L, 0L)));
         });
     }
 

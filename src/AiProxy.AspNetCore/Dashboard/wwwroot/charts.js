@@ -5,15 +5,21 @@
   const HEIGHT = 200;
   const PALETTE = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2', '#65a30d', '#dc2626', '#4b5563', '#c026d3'];
 
+  const GATEWAY_PALETTE = ['#0f766e', '#9333ea'];
+
   const perSecond = (values, bucket) => values.map(v => v / bucket);
   const perMinute = (values, bucket) => values.map(v => v * 60 / bucket);
 
   // Each chart draws one or more lines per provider; percentiles are null where a bucket saw no request, so their
   // points are drawn too (a lone bucket between gaps has no line). A chart with `requires` is drawn only when the gateway's history
-  // carries that series: the response cache and cost features add `cache_hits` and `cost_usd_micros` to each provider
-  // of /status/history, and these charts then appear with no change here.
+  // carries that series: pricing adds `cost_usd_micros` to each provider of /status/history. `gateway` lines come from
+  // the history's own series (the response cache's `cache_hits` and `cache_misses`: a hit reaches no provider) and are
+  // drawn dashed after the providers' lines; a chart that `requiresGateway` a series has only those.
   const CHARTS = [
-    { id: 'rps', title: 'Requests per second', lines: (p, b) => [{ values: perSecond(p.requests, b) }] },
+    {
+      id: 'rps', title: 'Requests per second', lines: (p, b) => [{ values: perSecond(p.requests, b) }],
+      gateway: (h, b) => Array.isArray(h.cache_hits) ? [{ label: 'cache hits', values: perSecond(h.cache_hits, b) }] : []
+    },
     { id: 'errors', title: 'Errors per second', lines: (p, b) => [{ values: perSecond(p.errors, b) }] },
     {
       id: 'latency', title: 'Latency p50 / p95 (ms)', lines: p => [
@@ -27,8 +33,11 @@
       lines: (p, b) => [{ values: perMinute(p.cost_usd_micros, b).map(v => v / 1e6) }]
     },
     {
-      id: 'cache', title: 'Cache hit rate', requires: 'cache_hits',
-      lines: p => [{ values: p.cache_hits.map((v, i) => p.requests[i] > 0 ? v / p.requests[i] : null), points: true }]
+      id: 'cache', title: 'Cache hit rate', requiresGateway: 'cache_hits',
+      gateway: h => [{
+        label: 'cache', points: true,
+        values: h.cache_hits.map((v, i) => v + h.cache_misses[i] > 0 ? v / (v + h.cache_misses[i]) : null)
+      }]
     },
   ];
 
@@ -86,7 +95,9 @@
     const x = Array.from({ length: history.buckets }, (_, i) => history.start_unix + (i * bucket));
     const providers = history.providers;
     for (const chart of CHARTS) {
-      const present = !chart.requires || providers.some(p => Array.isArray(p[chart.requires]));
+      const present = chart.requiresGateway
+        ? Array.isArray(history[chart.requiresGateway])
+        : !chart.requires || providers.some(p => Array.isArray(p[chart.requires]));
       let entry = drawn.get(chart.id);
       if (!present) {
         continue;
@@ -95,7 +106,7 @@
       const series = [];
       const data = [x];
       providers.forEach((p, index) => {
-        if (chart.requires && !Array.isArray(p[chart.requires])) {
+        if (chart.requiresGateway || (chart.requires && !Array.isArray(p[chart.requires]))) {
           return;
         }
 
@@ -103,6 +114,11 @@
           series.push({ label: p.name + (line.suffix || ''), color: PALETTE[index % PALETTE.length], dash: line.dash, points: line.points });
           data.push(line.values);
         }
+      });
+
+      (chart.gateway ? chart.gateway(history, bucket) : []).forEach((line, index) => {
+        series.push({ label: line.label, color: GATEWAY_PALETTE[index % GATEWAY_PALETTE.length], dash: [2, 3], points: line.points });
+        data.push(line.values);
       });
 
       let max = 0;
@@ -133,6 +149,7 @@
       }
 
       entry.figure.dataset.max = String(max);
+      entry.figure.dataset.series = series.map(s => s.label).join(',');
       entry.figure.setAttribute('aria-label', chart.title + ': highest value in the last hour ' + max.toFixed(2));
     }
   }
