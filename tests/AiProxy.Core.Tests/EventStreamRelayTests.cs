@@ -128,9 +128,36 @@ public sealed class EventStreamRelayTests
         Assert.That(output.Writes, Is.EqualTo(1), "41 events read at once, written at once");
     }
 
+    [Test]
+    public async Task A_read_of_many_events_is_copied_into_one_buffer_of_the_response_pipe_not_block_by_block()
+    {
+        // Kestrel's response pipe hands out 4 KB blocks unless asked for more, and takes the lock its sender contends
+        // for on each new block: a read's run of events asks for one buffer of its own size.
+        const string Chunk = "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n";
+        var events = string.Concat(Enumerable.Repeat(Chunk, 150));
+        var upstream = events + "data: [DONE]\n\n";
+        var usage = new UsageData();
+        using var relay = new EventStreamRelay(new MemoryStream(Encoding.UTF8.GetBytes(upstream)), dropUsageChunk: true, expectDone: true, usage);
+        await relay.ReadFirstEventAsync(CancellationToken.None);
+        var pipe = new Pipe(new PipeOptions(minimumSegmentSize: 4096, pauseWriterThreshold: 0));
+        var output = new CountingPipeWriter(pipe.Writer);
+
+        var outcome = await relay.CopyToAsync(output, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None);
+        await pipe.Writer.CompleteAsync();
+        var read = await pipe.Reader.ReadAtLeastAsync(int.MaxValue);
+
+        Assert.That(outcome, Is.EqualTo(RelayOutcome.Completed));
+        Assert.That(Encoding.UTF8.GetString(read.Buffer), Is.EqualTo(upstream));
+        Assert.That(Encoding.UTF8.GetByteCount(upstream), Is.GreaterThan(2 * 4096), "the run spans several of the pipe's blocks");
+        Assert.That(output.Buffers, Is.EqualTo(1), "one buffer asked for");
+        Assert.That(output.Writes, Is.EqualTo(1), "one advance");
+    }
+
     private sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
     {
         public int Writes { get; private set; }
+
+        public int Buffers { get; private set; }
 
         public override void Advance(int bytes)
         {
@@ -138,9 +165,17 @@ public sealed class EventStreamRelayTests
             inner.Advance(bytes);
         }
 
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+        public override Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Buffers++;
+            return inner.GetMemory(sizeHint);
+        }
 
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+        public override Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Buffers++;
+            return inner.GetSpan(sizeHint);
+        }
 
         public override void CancelPendingFlush() => inner.CancelPendingFlush();
 

@@ -244,11 +244,19 @@ internal sealed class EventStreamRelay : IDisposable
         return (wrote, false);
     }
 
+    /// <summary>
+    /// Copies a run into one buffer of the response pipe, asked for at the run's size. Kestrel's pipe hands out 4 KB
+    /// blocks when asked for nothing in particular, and each new block, like each advance into the pipe, takes the lock
+    /// its sender holds while it takes the previous flush: a 16 KB run written block by block took it eight or nine
+    /// times, a buffer of the run's size three times (the buffer, the advance, the flush), whatever the run's length.
+    /// </summary>
     private void WriteRun(PipeWriter output, int start, int end)
     {
-        if (end > start)
+        var length = end - start;
+        if (length > 0)
         {
-            output.Write(_buffer.AsSpan(start, end - start));
+            _buffer.AsSpan(start, length).CopyTo(output.GetSpan(length));
+            output.Advance(length);
         }
     }
 
