@@ -215,23 +215,36 @@ public sealed class DashboardPageTests
         });
     }
 
-    [Test]
-    public async Task With_the_response_cache_on_the_page_shows_its_hit_rate()
+    /// <summary>A proxy with the response cache on and the dashboard mapped, after four identical requests: one miss, three hits.</summary>
+    private async Task<ProxyHost> StartCachedProxyWithOneMissAndThreeHitsAsync()
     {
         var settings = ProxyHost.ProvidersFor(_alpha);
         settings["Tokens:admin:Key"] = AdminKey;
         settings["Tokens:admin:Admin"] = "true";
         settings["Cache:Enabled"] = "true";
-        await using var cached = await ProxyHost.StartAsync(settings, configureApp: app => app.MapOpenAiProxyDashboard(DashboardPath));
-        using (var client = cached.CreateClient(AdminKey))
+        var cached = await ProxyHost.StartAsync(settings, configureApp: app => app.MapOpenAiProxyDashboard(DashboardPath));
+        try
         {
+            using var client = cached.CreateClient(AdminKey);
             for (var i = 0; i < 4; i++)
             {
                 using var response = await client.SendAsync(Chat(stream: false));
                 Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             }
-        }
 
+            return cached;
+        }
+        catch
+        {
+            await cached.DisposeAsync();
+            throw;
+        }
+    }
+
+    [Test]
+    public async Task With_the_response_cache_on_the_page_shows_its_hit_rate()
+    {
+        await using var cached = await StartCachedProxyWithOneMissAndThreeHitsAsync();
         await using var session = await PageSession.OpenAsync(_browser);
         await session.Page.GotoAsync(new Uri(cached.Root, DashboardPath).ToString());
         await session.SignInAsync(AdminKey);
@@ -245,20 +258,7 @@ public sealed class DashboardPageTests
     [Test]
     public async Task With_the_response_cache_on_the_requests_chart_draws_a_cache_hits_series_and_the_hit_rate_chart_appears()
     {
-        var settings = ProxyHost.ProvidersFor(_alpha);
-        settings["Tokens:admin:Key"] = AdminKey;
-        settings["Tokens:admin:Admin"] = "true";
-        settings["Cache:Enabled"] = "true";
-        await using var cached = await ProxyHost.StartAsync(settings, configureApp: app => app.MapOpenAiProxyDashboard(DashboardPath));
-        using (var client = cached.CreateClient(AdminKey))
-        {
-            for (var i = 0; i < 4; i++)
-            {
-                using var response = await client.SendAsync(Chat(stream: false));
-                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            }
-        }
-
+        await using var cached = await StartCachedProxyWithOneMissAndThreeHitsAsync();
         await using var session = await PageSession.OpenAsync(_browser);
         await session.Page.GotoAsync(new Uri(cached.Root, DashboardPath).ToString());
         await session.SignInAsync(AdminKey);
